@@ -1,0 +1,55 @@
+# Two commands: `make gameday` (the game day on localcloud, writes reports/) and `make test`
+# (the suite's own tests, ruff, mypy). Each sets itself up: .venv, pinned requirements, Debian packages.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.requirements.stamp
+DEBIAN_PACKAGES := haproxy unbound wrk
+
+# Extra flags for the game day, e.g. `make gameday GAMEDAY_ARGS="--profile realistic"`.
+GAMEDAY_ARGS ?=
+
+.PHONY: gameday test lint typecheck unit benchmarks setup debian clean
+
+gameday: setup
+	$(PY) -m gameday run --backend local --profile fast $(GAMEDAY_ARGS)
+
+test: setup lint typecheck
+	$(PY) -m pytest -q tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check gameday localcloud fixtures scenarios loadtest tests benchmarks conftest.py
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy gameday localcloud
+
+benchmarks: setup
+	$(PY) -m benchmarks.run_all
+
+setup: $(STAMP) debian
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+# Debian packages the game day runs for real. Installed when missing; their services are kept
+# from starting (policy-rc.d) because localcloud starts its own instances and stops them after.
+debian:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != "0" ]; then \
+	    echo "error: Debian packages missing:$$missing; run as root or: sudo apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	  echo "installing Debian packages:$$missing"; \
+	  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null); rc=$$?; \
+	  rm -f /usr/sbin/policy-rc.d; \
+	  if [ $$rc -ne 0 ]; then echo "error: apt-get install$$missing failed (exit $$rc)" >&2; exit 1; fi; \
+	fi
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,36 @@
+"""The `Backend` seam: boto3 clients, resolvers to query, and (localcloud only) ground truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from gameday.timeline import Event
+
+
+@dataclass(frozen=True)
+class Resolver:
+    """A DNS server a probe can ask directly."""
+
+    name: str  # e.g. "authoritative", "caching"
+    host: str
+    port: int
+    kind: str  # "authoritative" | "caching"
+
+
+class Backend(Protocol):
+    name: str  # "localcloud" | "aws"
+    profile: str  # time profile that produced the numbers ("fast", "realistic"; "aws" for real AWS)
+    region: str
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A boto3 client talking to this backend exactly as to AWS."""
+
+    def resolvers(self) -> list[Resolver]:
+        """DNS servers worth probing: the zones' authoritative server(s) and a caching resolver."""
+
+    def ground_truth(self, since: float = 0.0) -> list[Event]:
+        """What the backend knows really happened (localcloud only; AWS returns [])."""
+
+    def close(self) -> None:
+        """Stop everything the backend started. Idempotent."""

@@ -1,0 +1,72 @@
+"""`gameday` command line: one module per subcommand, each with `add_arguments(parser)` and `main(args)`.
+
+Bad input is one line on stderr and exit 2; a failed verdict is exit 1; a suite error is exit 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from gameday.errors import ConfigError, GamedayError, SuiteError, SystemUnderTestFailed
+
+EXIT_OK, EXIT_VERDICT, EXIT_USAGE, EXIT_SUITE = 0, 1, 2, 3
+
+# name -> (module, one-line help). Modules are imported only when their subcommand runs.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("gameday.cli.run", "run the game day (scenarios) against a backend and write a report"),
+    "probe": ("gameday.cli.probe", "probe any endpoints on a fixed schedule and write a timeline"),
+    "analyze": ("gameday.cli.analyze", "print phases and outage windows of a timeline file"),
+    "rollback": ("gameday.cli.rollback", "replay unfinished reverts from a rollback journal"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gameday", description="Chaos and failover verification for AWS architectures.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.add_arguments(command)
+        command.set_defaults(handler=module.main)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(handler(args))
+    except ConfigError as exc:
+        print(f"gameday {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SystemUnderTestFailed as exc:
+        print(f"gameday {args.command}: FAILED: {exc}", file=sys.stderr)
+        return EXIT_VERDICT
+    except (SuiteError, GamedayError) as exc:
+        print(f"gameday {args.command}: suite error: {exc}", file=sys.stderr)
+        return EXIT_SUITE
+    except KeyboardInterrupt:
+        print(f"gameday {args.command}: interrupted", file=sys.stderr)
+        return 130
