@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from gameday.clock import Clock, SystemClock
 
 SCHEMA_VERSION = 1
 
@@ -32,7 +34,13 @@ class Outcome(StrEnum):
     DNS_SERVFAIL = "dns_servfail"
     DNS_REFUSED = "dns_refused"
     DNS_TIMEOUT = "dns_timeout"
-    DNS_TRUNCATED = "dns_truncated"
+    DNS_TRUNCATED = "dns_truncated"  # truncated over UDP and the TCP retry failed too
+    DNS_BAD_REPLY = "dns_bad_reply"  # a reply that does not parse or does not match the query
+    UNREACHABLE = "unreachable"  # no route to host / network unreachable (ICMP)
+    CLOSED = "closed"  # peer closed the connection (FIN) before a complete response
+    TLS_ERROR = "tls_error"  # TLS handshake or certificate failure
+    BAD_RESPONSE = "bad_response"  # an HTTP response that does not parse
+    BLOCKED = "blocked"  # the runner's network guard refused the address; nothing was sent
     ERROR = "error"  # anything else the probe could not classify; `detail` says what
 
     @property
@@ -59,10 +67,17 @@ class Sample:
     served_by: str | None = None  # serving identity (response header)
     peer: str | None = None  # address actually connected to / answered from
     detail: str = ""
+    connect_s: float | None = None  # TCP connect (+ TLS) time, when a new connection was made
+    reused: bool | None = None  # keep-alive: rode an already open connection (None: not applicable)
 
     @property
     def good(self) -> bool:
         return self.outcome.good
+
+    @property
+    def at(self) -> float:
+        """When the sample happened, for analysis: the epoch time of the send."""
+        return self.sent_at
 
     @property
     def lateness_s(self) -> float:
@@ -91,6 +106,14 @@ class Timeline:
     samples: list[Sample] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @classmethod
+    def begin(cls, run_id: str, clock: Clock | None = None,
+              labels: Mapping[str, str] | None = None) -> Timeline:
+        """A new, empty timeline whose origin is now on `clock`."""
+        clock = clock or SystemClock()
+        return cls(run_id=run_id, origin_at=clock.now(), origin_mono=clock.monotonic(),
+                   labels=dict(labels or {}))
 
     def add_sample(self, sample: Sample) -> None:
         with self._lock:
@@ -167,11 +190,15 @@ def _sample_to_dict(sample: Sample) -> dict[str, Any]:
     return data
 
 
+_SAMPLE_FIELDS = frozenset(f.name for f in fields(Sample))
+
+
 def _sample_from_dict(data: Mapping[str, Any]) -> Sample:
-    fields = dict(data)
-    fields["outcome"] = Outcome(fields["outcome"])
-    fields["answers"] = tuple(fields.get("answers", ()))
-    return Sample(**fields)
+    # Keys this version does not know are dropped, so a newer writer stays readable.
+    known = {k: v for k, v in data.items() if k in _SAMPLE_FIELDS}
+    known["outcome"] = Outcome(known["outcome"])
+    known["answers"] = tuple(known.get("answers", ()))
+    return Sample(**known)
 
 
 def _event_to_dict(event: Event) -> dict[str, Any]:

@@ -1,0 +1,8 @@
+"""Registers the gameday fixtures (fixtures/) for the scenarios and for the suite's own tests."""
+
+pytest_plugins = [
+    "fixtures.backend",
+    "fixtures.stacks",
+    "fixtures.reporting",
+    "fixtures.scenarios",
+]

@@ -1,0 +1,199 @@
+"""One failover scenario: steady state, fault, watch, revert, analysis, verdict.
+
+Fixtures and the CLI call `run_failover`; everything it decides is in the returned `ScenarioResult`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gameday.analysis import FailoverResult, analyze
+from gameday.backends.base import Backend
+from gameday.clock import Clock
+from gameday.errors import SystemUnderTestFailed
+from gameday.faults import Fault, RollbackJournal, injected
+from gameday.model import Prediction
+from gameday.probes import ProbeRunner
+from gameday.timeline import Event, Sample, Timeline
+
+log = logging.getLogger(__name__)
+
+LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128", "::ffff:127.0.0.0/104")
+
+
+class SteadyStateNotReached(SystemUnderTestFailed):
+    """The stack never served steadily before the fault: there is nothing to fail over from."""
+
+
+@dataclass(frozen=True)
+class WatchPolicy:
+    steady_consecutive: int = 20  # good samples in a row before the fault
+    steady_timeout_s: float = 120.0
+    stable_window_s: float = 2.0  # good for this long after the fault = stable
+    watch_timeout_s: float = 60.0  # give up watching this long after the fault
+    tail_s: float = 1.0  # keep sampling a little after stable, for the report
+    poll_s: float = 0.05
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    stack_id: str
+    scenario: str
+    fault: str
+    target: str
+    backend: str
+    profile: str
+    budget_s: float
+    fault_at: float | None
+    failover: FailoverResult | None
+    prediction: Prediction | None
+    verdict: str  # passed | failed | error
+    message: str
+    timeline: Timeline = field(repr=False)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "passed"
+
+    @property
+    def failover_time_s(self) -> float | None:
+        return self.failover.failover_time_s if self.failover else None
+
+    def to_dict(self, *, with_timeline: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "stack": self.stack_id, "scenario": self.scenario, "fault": self.fault,
+            "target": self.target, "backend": self.backend, "profile": self.profile,
+            "budget_s": self.budget_s, "fault_at": self.fault_at,
+            "failover_time_s": self.failover_time_s, "verdict": self.verdict, "message": self.message,
+            "prediction": self.prediction.to_dict() if self.prediction else None,
+            "failover": self.failover.to_dict() if self.failover else None,
+        }
+        if with_timeline:
+            data["timeline"] = self.timeline.to_dict()
+        return data
+
+
+@dataclass
+class FailoverRun:
+    """Everything one scenario needs, gathered explicitly."""
+
+    backend: Backend
+    stack_id: str
+    scenario: str
+    fault: Fault
+    probes: Sequence[Any]  # gameday.probes specs
+    primary_probe: str
+    budget_s: float
+    prediction: Prediction | None
+    journal: RollbackJournal
+    timeline: Timeline
+    clock: Clock
+    policy: WatchPolicy = field(default_factory=WatchPolicy)
+
+
+def run_failover(run: FailoverRun) -> ScenarioResult:
+    """Run the scenario; a stack that fails is a `failed` verdict, never an exception."""
+    started = run.clock.now()
+    allowed = LOOPBACK_NETWORKS if run.backend.name == "localcloud" else None
+    fault_at: float | None = None
+    try:
+        with ProbeRunner(run.timeline, list(run.probes), clock=run.clock, allowed_networks=allowed):
+            _wait_steady(run)
+            with injected(run.fault, backend=run.backend, journal=run.journal, timeline=run.timeline,
+                          clock=run.clock) as fault_at:
+                _watch(run, fault_at)
+            _sleep_until(run.clock, run.clock.monotonic() + run.policy.tail_s)
+    except SteadyStateNotReached as exc:
+        _collect_ground_truth(run, started)
+        return _result(run, fault_at, None, "failed", str(exc))
+    _collect_ground_truth(run, started)
+    assert fault_at is not None
+    failover = analyze(run.timeline, fault_at=fault_at, probe=run.primary_probe,
+                       stable_window_s=run.policy.stable_window_s)
+    verdict, message = _verdict(run, failover)
+    return _result(run, fault_at, failover, verdict, message)
+
+
+def _wait_steady(run: FailoverRun) -> None:
+    policy = run.policy
+    deadline = run.clock.monotonic() + policy.steady_timeout_s
+    while run.clock.monotonic() < deadline:
+        recent = run.timeline.samples_of(run.primary_probe)[-policy.steady_consecutive:]
+        if len(recent) == policy.steady_consecutive and all(s.good for s in recent):
+            return
+        run.clock.sleep(policy.poll_s)
+    samples = run.timeline.samples_of(run.primary_probe)
+    seen = _outcome_counts(samples)
+    raise SteadyStateNotReached(
+        f"steady state never reached: {run.primary_probe} did not answer OK {policy.steady_consecutive} "
+        f"times in a row within {policy.steady_timeout_s:.0f} s (saw {seen or 'no samples'})",
+        stack=run.stack_id, scenario=run.scenario, phase="steady state")
+
+
+def _watch(run: FailoverRun, fault_at: float) -> None:
+    """Sample until the primary probe has failed and then been good for the stable window, or time out."""
+    policy = run.policy
+    deadline = run.clock.monotonic() + policy.watch_timeout_s
+    while run.clock.monotonic() < deadline:
+        after = [s for s in run.timeline.samples_of(run.primary_probe) if s.sent_at >= fault_at]
+        last_bad = max((s.sent_at for s in after if not s.good), default=None)
+        if last_bad is not None:
+            good_since = [s.sent_at for s in after if s.sent_at > last_bad]
+            if good_since and good_since[-1] - good_since[0] >= policy.stable_window_s:
+                return
+        run.clock.sleep(policy.poll_s)
+
+
+def _collect_ground_truth(run: FailoverRun, since: float) -> None:
+    try:
+        run.timeline.add_events(run.backend.ground_truth(since))
+    except Exception as exc:  # ground truth enriches the report; its absence must not hide the verdict
+        log.warning("could not read ground truth from %s: %s", run.backend.name, exc)
+        run.timeline.add_event(Event(run.clock.now(), "gameday.ground_truth_unavailable", "gameday",
+                                     run.backend.name, {"error": str(exc)}))
+
+
+def _verdict(run: FailoverRun, failover: FailoverResult) -> tuple[str, str]:
+    if not failover.recovered or failover.failover_time_s is None:
+        reached = [p.name for p in failover.phases if p.at is not None]
+        last = reached[-1] if reached else "fault"
+        return "failed", (f"no recovery within {run.policy.watch_timeout_s:.0f} s of the fault: "
+                          f"last phase reached was '{last}'; {run.primary_probe} never served steadily again")
+    measured = failover.failover_time_s
+    if measured > run.budget_s:
+        return "failed", (f"failover took {measured:.2f} s, over the {run.budget_s:.1f} s budget "
+                          f"({_slowest_phase(failover)})")
+    return "passed", f"failover {measured:.2f} s within the {run.budget_s:.1f} s budget"
+
+
+def _slowest_phase(failover: FailoverResult) -> str:
+    timed = [p for p in failover.phases if p.since_fault_s is not None]
+    if len(timed) < 2:
+        return "no phase breakdown"
+    gaps = [(b.since_fault_s - a.since_fault_s, b.name) for a, b in zip(timed, timed[1:], strict=False)
+            if a.since_fault_s is not None and b.since_fault_s is not None]
+    seconds, name = max(gaps)
+    return f"slowest phase: {name}, {seconds:.2f} s"
+
+
+def _result(run: FailoverRun, fault_at: float | None, failover: FailoverResult | None, verdict: str,
+            message: str) -> ScenarioResult:
+    return ScenarioResult(
+        stack_id=run.stack_id, scenario=run.scenario, fault=run.fault.name, target=run.fault.target,
+        backend=run.backend.name, profile=run.backend.profile, budget_s=run.budget_s, fault_at=fault_at,
+        failover=failover, prediction=run.prediction, verdict=verdict, message=message,
+        timeline=run.timeline)
+
+
+def _outcome_counts(samples: Sequence[Sample]) -> str:
+    counts: dict[str, int] = {}
+    for sample in samples:
+        counts[sample.outcome.value] = counts.get(sample.outcome.value, 0) + 1
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+
+
+def _sleep_until(clock: Clock, until_mono: float) -> None:
+    clock.sleep(max(0.0, until_mono - clock.monotonic()))
