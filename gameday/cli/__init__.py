@@ -20,7 +20,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("gameday.cli.run", "run the game day (scenarios) against a backend and write a report"),
     "probe": ("gameday.cli.probe", "probe any endpoints on a fixed schedule and write a timeline"),
     "analyze": ("gameday.cli.analyze", "print phases and outage windows of a timeline file"),
-    "rollback": ("gameday.cli.rollback", "replay unfinished reverts from a rollback journal"),
 }
 
 
