@@ -2,8 +2,10 @@
 
 The stand-in for an instance when there is no localcloud: the load tests and the benchmark's `--url`
 fallback use it. Modes: `ok` (200), `http_503`, `refuse` (listener closed, open connections reset, as
-when an instance dies) and `hang` (accepts, never answers). Runs its own event loop in a thread, or as
-`python -m gameday.load.target` in a process of its own (so it does not share the caller's GIL).
+when an instance dies), `hang` (accepts, never answers) and `blackhole` (open connections hang and new
+ones never complete their handshake, as behind a security group that drops packets). Runs its own event
+loop in a thread, or as `python -m gameday.load.target` in a process of its own (so it does not share the
+caller's GIL).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from typing import Literal
 
 from gameday.errors import ConfigError
 
-Mode = Literal["ok", "http_503", "refuse", "hang"]
-MODES: tuple[Mode, ...] = ("ok", "http_503", "refuse", "hang")
+Mode = Literal["ok", "http_503", "refuse", "hang", "blackhole"]
+MODES: tuple[Mode, ...] = ("ok", "http_503", "refuse", "hang", "blackhole")
+_SILENT: tuple[Mode, ...] = ("hang", "blackhole")
 _REASONS = {200: b"OK", 503: b"Service Unavailable"}
 
 
@@ -43,7 +46,7 @@ class _Connection(asyncio.Protocol):
         self._buffer += data
         while self.transport is not None and b"\r\n\r\n" in self._buffer:
             head, _, self._buffer = self._buffer.partition(b"\r\n\r\n")
-            if self._target.mode == "hang":
+            if self._target.mode in _SILENT:
                 return
             self._answer(close=b"\r\nconnection: close" in head.lower())
 
@@ -81,6 +84,7 @@ class LoopbackTarget:
         self.connections: set[_Connection] = set()
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
+        self._hole: list[socket.socket] = []
         self._thread = threading.Thread(target=self._loop.run_forever, name="loopback-target", daemon=True)
 
     @property
@@ -120,6 +124,7 @@ class LoopbackTarget:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _close(self) -> None:
+        self._close_hole()
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -128,10 +133,37 @@ class LoopbackTarget:
 
     async def _switch(self, mode: Mode) -> None:
         previous, self.mode = self.mode, mode
-        if mode == "refuse" and previous != "refuse":
-            await self._close()
-        elif mode != "refuse" and previous == "refuse":
+        if previous == "blackhole":
+            self._close_hole()
+        elif previous != "refuse" and mode in ("refuse", "blackhole") and self._server is not None:
+            if mode == "refuse":
+                await self._close()
+            else:
+                self._server.close()
+                self._server = None
+        if mode == "blackhole":
+            self._open_hole()
+        elif self._server is None and mode != "refuse":
             await self._listen()
+
+    def _open_hole(self) -> None:
+        """A listener that never accepts, its one-slot queue filled: the kernel drops further SYNs."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.host, self.port))
+        listener.listen(0)
+        self._hole = [listener]
+        for _ in range(2):
+            filler = socket.socket(family, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            filler.connect_ex((self.host, self.port))
+            self._hole.append(filler)
+
+    def _close_hole(self) -> None:
+        for sock in self._hole:
+            sock.close()
+        self._hole = []
 
 
 def main(argv: list[str] | None = None) -> int:

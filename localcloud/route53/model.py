@@ -144,10 +144,10 @@ def record_from_moto(raw: Any) -> RecordSet:
     return RecordSet(
         name=normalize_name(str(raw.name)),
         type=str(raw.type).upper(),
-        ttl=None if raw.ttl is None or alias else int(raw.ttl),
+        ttl=None if alias else _int(raw.ttl),
         values=tuple(_value(v) for v in (raw.records or ())),
         set_identifier=None if raw.set_identifier is None else str(raw.set_identifier),
-        weight=None if raw.weight is None else int(raw.weight),
+        weight=_int(raw.weight),
         failover=str(raw.failover).upper() if raw.failover else None,
         multivalue=_flag(raw.multi_value_answer),
         health_check_id=str(raw.health_check_id) if raw.health_check_id else None,
@@ -168,6 +168,14 @@ def _value(value: Any) -> str:
     if isinstance(value, Mapping):
         value = value.get("Value", "")
     return str(value).strip()
+
+
+def _int(value: Any) -> int | None:
+    # moto accepts what AWS would reject (a TTL of "abc"); such a field reads as absent, not as a crash.
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _flag(value: Any) -> bool:

@@ -11,7 +11,7 @@ answers with its target's records and TTL, and with EvaluateTargetHealth is as h
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from localcloud.route53.model import RecordSet, Zone, is_within, parent_of
@@ -133,8 +133,8 @@ class Router:
         soa = zone.soa
         if soa is None or not soa.values:
             return Resolution(rcode, True, zone=zone.name)
-        fields = soa.values[0].split()
-        ttl = min(soa.ttl or 0, int(fields[-1]) if len(fields) == 7 and fields[-1].isdigit() else 0)
+        # RFC 2308: negative answers are cached for min(SOA TTL, SOA MINIMUM).
+        ttl = min(soa.ttl or 0, soa_minimum(soa) or 0)
         if self._negative_ttl_cap is not None:
             ttl = min(ttl, self._negative_ttl_cap)
         return Resolution(rcode, True, (), (Rrset(zone.name, "SOA", ttl, soa.values[:1]),), (), zone.name)
@@ -224,13 +224,6 @@ def _failover(group: list[RecordSet], healthy: list[RecordSet]) -> RecordSet:
     return primary or secondary or group[0]
 
 
-def soa_minimum(zone: Zone) -> int | None:
-    soa = zone.soa
-    if soa is None or not soa.values:
-        return None
-    fields = soa.values[0].split()
+def soa_minimum(soa: RecordSet) -> int | None:
+    fields = soa.values[0].split() if soa.values else []
     return int(fields[-1]) if len(fields) == 7 and fields[-1].isdigit() else None
-
-
-def zones_by_id(zones: Mapping[str, Zone]) -> dict[str, Zone]:
-    return dict(zones)

@@ -1,0 +1,168 @@
+"""What the load saw, second by second through the failover, and how it compares with the probes.
+
+Pure functions of a `Timeline`. Requests are counted in the second they were sent (a request that hung
+for five seconds belongs to the second it started in). Latency percentiles (nearest-rank, as in
+`gameday.analysis`) are over answered requests; requests that never got an answer are errors, not latencies.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gameday.analysis import percentiles
+from gameday.load.merge import LOAD_KIND, LOAD_PREFIX
+from gameday.timeline import Sample, Timeline
+
+
+@dataclass(frozen=True)
+class LoadSecond:
+    """One second of load: how many requests were sent in it and how they ended."""
+
+    second: int  # whole seconds since the timeline's origin
+    at: float  # epoch seconds where this second starts
+    requests: int
+    ok: int
+    errors: int
+    errors_by_outcome: tuple[tuple[str, int], ...]
+    error_rate: float  # errors / requests, 0.0 for an empty second
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    served_by: tuple[tuple[str, int], ...]  # answers per serving instance
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"second": self.second, "at": self.at, "requests": self.requests, "ok": self.ok,
+                "errors": self.errors, "errors_by_outcome": dict(self.errors_by_outcome),
+                "error_rate": self.error_rate, "p50_ms": self.p50_ms, "p95_ms": self.p95_ms,
+                "p99_ms": self.p99_ms, "served_by": dict(self.served_by)}
+
+
+@dataclass(frozen=True)
+class ErrorView:
+    """Errors as one source (the load, or the probes) saw them."""
+
+    source: str
+    requests: int
+    errors: int
+    error_rate: float
+    errors_by_outcome: tuple[tuple[str, int], ...]
+    first_error_at: float | None
+    last_error_at: float | None
+    errors_in_window: int | None  # inside the given outage window (None: no window given)
+    errors_outside_window: int | None
+    by_probe: tuple[tuple[str, int, int], ...]  # (probe, requests, errors)
+
+    @property
+    def error_span_s(self) -> float | None:
+        if self.first_error_at is None or self.last_error_at is None:
+            return None
+        return self.last_error_at - self.first_error_at
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "requests": self.requests, "errors": self.errors,
+                "error_rate": self.error_rate, "errors_by_outcome": dict(self.errors_by_outcome),
+                "first_error_at": self.first_error_at, "last_error_at": self.last_error_at,
+                "error_span_s": self.error_span_s, "errors_in_window": self.errors_in_window,
+                "errors_outside_window": self.errors_outside_window,
+                "by_probe": [{"probe": p, "requests": n, "errors": e} for p, n, e in self.by_probe]}
+
+
+@dataclass(frozen=True)
+class LoadVsProbes:
+    """The errors users under load saw against the errors the probes saw, over the same run."""
+
+    load: ErrorView
+    probes: ErrorView
+    window: tuple[float, float] | None
+
+    @property
+    def first_error_gap_s(self) -> float | None:
+        """How much later (+) or earlier (-) the load saw its first error than the probes."""
+        if self.load.first_error_at is None or self.probes.first_error_at is None:
+            return None
+        return self.load.first_error_at - self.probes.first_error_at
+
+    @property
+    def last_error_gap_s(self) -> float | None:
+        """How much longer (+) the load kept seeing errors after the probes' last one."""
+        if self.load.last_error_at is None or self.probes.last_error_at is None:
+            return None
+        return self.load.last_error_at - self.probes.last_error_at
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"load": self.load.to_dict(), "probes": self.probes.to_dict(),
+                "window": list(self.window) if self.window else None,
+                "first_error_gap_s": self.first_error_gap_s, "last_error_gap_s": self.last_error_gap_s}
+
+
+def is_load(sample: Sample) -> bool:
+    return sample.kind == LOAD_KIND and sample.probe.startswith(LOAD_PREFIX)
+
+
+def load_samples(timeline: Timeline, probe_prefix: str = LOAD_PREFIX) -> list[Sample]:
+    samples, _ = timeline.snapshot()
+    return [s for s in samples if is_load(s) and s.probe.startswith(probe_prefix)]
+
+
+def load_per_second(timeline: Timeline, *, probe_prefix: str = LOAD_PREFIX, start_at: float | None = None,
+                    end_at: float | None = None) -> list[LoadSecond]:
+    """One row per second from the first to the last load request (empty seconds included)."""
+    samples = [s for s in load_samples(timeline, probe_prefix)
+               if (start_at is None or s.sent_at >= start_at) and (end_at is None or s.sent_at < end_at)]
+    if not samples:
+        return []
+    buckets: dict[int, list[Sample]] = {}
+    for sample in samples:
+        buckets.setdefault(math.floor(sample.sent_at - timeline.origin_at), []).append(sample)
+    first, last = min(buckets), max(buckets)
+    return [_second(timeline.origin_at, n, buckets.get(n, [])) for n in range(first, last + 1)]
+
+
+def compare_load_and_probes(timeline: Timeline, *, window: tuple[float, float] | None = None,
+                            probes: Sequence[str] | None = None,
+                            load_prefix: str = LOAD_PREFIX) -> LoadVsProbes:
+    """Errors seen by load vs by probes; `window` (epoch start, end) splits errors inside/outside it."""
+    samples, _ = timeline.snapshot()
+    load = [s for s in samples if is_load(s) and s.probe.startswith(load_prefix)]
+    probe_samples = [s for s in samples if not is_load(s) and (probes is None or s.probe in probes)]
+    return LoadVsProbes(load=_error_view("load", load, window), probes=_error_view("probes", probe_samples, window),
+                        window=window)
+
+
+def _second(origin_at: float, n: int, samples: list[Sample]) -> LoadSecond:
+    errors = Counter(s.outcome.value for s in samples if not s.good)
+    latency = percentiles(s.latency_s * 1000.0 for s in samples if s.latency_s is not None)
+    served = Counter(s.served_by for s in samples if s.served_by)
+    requests, error_count = len(samples), sum(errors.values())
+    return LoadSecond(second=n, at=origin_at + n, requests=requests, ok=requests - error_count,
+                      errors=error_count, errors_by_outcome=tuple(sorted(errors.items())),
+                      error_rate=error_count / requests if requests else 0.0,
+                      p50_ms=_round(latency.p50), p95_ms=_round(latency.p95), p99_ms=_round(latency.p99),
+                      served_by=tuple(sorted(served.items())))
+
+
+def _error_view(source: str, samples: Iterable[Sample], window: tuple[float, float] | None) -> ErrorView:
+    samples = list(samples)
+    bad = [s for s in samples if not s.good]
+    inside = None if window is None else sum(1 for s in bad if window[0] <= s.sent_at <= window[1])
+    per_probe: dict[str, list[int]] = {}
+    for sample in samples:
+        counts = per_probe.setdefault(sample.probe, [0, 0])
+        counts[0] += 1
+        counts[1] += 0 if sample.good else 1
+    return ErrorView(
+        source=source, requests=len(samples), errors=len(bad),
+        error_rate=len(bad) / len(samples) if samples else 0.0,
+        errors_by_outcome=tuple(sorted(Counter(s.outcome.value for s in bad).items())),
+        first_error_at=min((s.sent_at for s in bad), default=None),
+        last_error_at=max((s.sent_at for s in bad), default=None),
+        errors_in_window=inside, errors_outside_window=None if inside is None else len(bad) - inside,
+        by_probe=tuple((p, n, e) for p, (n, e) in sorted(per_probe.items())))
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

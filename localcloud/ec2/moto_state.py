@@ -1,0 +1,139 @@
+"""Everything localcloud reads from or writes into moto's EC2 objects, in one place.
+
+moto's models are not a public API; keeping the attribute names here means a moto upgrade touches
+one module. Reads are safe from any thread; writes are single attribute assignments.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ASG_TAG = "aws:autoscaling:groupName"
+_LT_ID_TAG = "aws:ec2launchtemplate:id"
+_LT_VERSION_TAG = "aws:ec2launchtemplate:version"
+STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    profile_arn: str
+    profile_id: str
+
+
+def set_state(instance: Any, name: str) -> None:
+    from moto.ec2.models.instances import InstanceState
+
+    instance._state = InstanceState(name, STATE_CODES[name])  # one assignment: readers never see a mix
+
+
+def state(instance: Any) -> str:
+    return str(instance._state.name)
+
+
+def tags(instance: Any) -> dict[str, str]:
+    return {t["key"]: t["value"] for t in instance.get_tags()}
+
+
+def asg_name(instance: Any) -> str | None:
+    return tags(instance).get(ASG_TAG)
+
+
+def primary_nic(instance: Any) -> Any:
+    return instance.nics[0]
+
+
+def private_ip(instance: Any) -> str:
+    return str(instance.private_ip)
+
+
+def public_ip(instance: Any) -> str | None:
+    nic = instance.nics.get(0)
+    return str(nic.public_ip) if nic is not None and nic.public_ip else None
+
+
+def user_data(instance: Any) -> bytes | None:
+    """The instance's user data, decoded (moto keeps it base64, as the API carries it)."""
+    raw = instance.user_data
+    if raw is None:
+        return None
+    if isinstance(raw, list):  # older moto kept a list
+        raw = raw[0] if raw else None
+        if raw is None:
+            return None
+    encoded = raw.as_bytes() if hasattr(raw, "as_bytes") else (raw.encode() if isinstance(raw, str) else raw)
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return bytes(encoded)
+
+
+def launch_template_data(instance: Any) -> dict[str, Any]:
+    found = tags(instance)
+    template_id = found.get(_LT_ID_TAG)
+    if not template_id:
+        return {}
+    try:
+        version = instance.ec2_backend._get_template_from_args(
+            {"LaunchTemplateId": template_id, "Version": found.get(_LT_VERSION_TAG, "$Default")})
+    except Exception as exc:
+        log.debug("launch template %s of %s unreadable: %s", template_id, instance.id, exc)
+        return {}
+    return dict(version.data)
+
+
+def apply_launch_template(instance: Any) -> None:
+    """What moto drops when launching from a template: the instance profile and the metadata options."""
+    from moto.ec2.models.instances import MetadataOptions
+
+    data = launch_template_data(instance)
+    if data.get("MetadataOptions"):
+        instance.metadata_options = MetadataOptions(data["MetadataOptions"])
+    profile = data.get("IamInstanceProfile") or {}
+    backend = instance.ec2_backend
+    if not profile or instance.id in backend.iam_instance_profile_associations:
+        return
+    try:
+        backend.associate_iam_instance_profile(instance_id=instance.id,
+                                               iam_instance_profile_name=profile.get("Name"),
+                                               iam_instance_profile_arn=profile.get("Arn"))
+    except Exception as exc:
+        log.warning("instance profile %s of %s not attached: %s", profile, instance.id, exc)
+
+
+def role(instance: Any) -> Role | None:
+    association = instance.ec2_backend.iam_instance_profile_associations.get(instance.id)
+    profile = getattr(association, "iam_instance_profile", None)
+    if profile is None or not profile.roles:
+        return None
+    return Role(str(profile.roles[0].name), str(profile.arn), str(profile.id))
+
+
+def subnet_info(nic: Any) -> dict[str, str]:
+    subnet = nic.subnet
+    backend = nic.ec2_backend
+    vpc = backend.get_vpc(subnet.vpc_id) if subnet is not None else None
+    return {
+        "subnet-id": str(subnet.id) if subnet is not None else "",
+        "subnet-ipv4-cidr-block": str(subnet.cidr_block) if subnet is not None else "",
+        "vpc-id": str(subnet.vpc_id) if subnet is not None else "",
+        "vpc-ipv4-cidr-block": str(vpc.cidr_block) if vpc is not None else "",
+    }
+
+
+def security_groups(instance: Any) -> list[tuple[str, str]]:
+    groups = {g.id: g.name for nic in instance.nics.values() for g in nic.group_set}
+    groups.update({g.id: g.name for g in instance.security_groups})
+    return sorted(groups.items())
+
+
+def instances_of(autoscaling_backend: Any, instance_ids: list[str]) -> dict[str, Any]:
+    """instance id -> the ASG InstanceState holding it, for the ids that belong to a group."""
+    return {st.instance.id: st for group in autoscaling_backend.autoscaling_groups.values()
+            for st in group.instance_states if st.instance.id in instance_ids}

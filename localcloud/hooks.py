@@ -1,0 +1,210 @@
+"""The one place localcloud hooks into moto: every patched method and what it reports.
+
+moto only stores resources; these wrappers let localcloud hear about a new instance, a termination
+or an Elastic IP move the moment the API call makes it (no polling), and hand out loopback addresses
+where moto would invent 10.x or 54.214.x ones. Each wrapper calls moto's own method and then the
+`HookSink`, or lets the sink decide when moto's method runs (Auto Scaling replacement).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from localcloud.patching import Patches
+
+log = logging.getLogger(__name__)
+
+
+def hooks_installed() -> bool:
+    """Whether a LocalCloud in this process has its hooks in moto (there can be only one)."""
+    from moto.ec2.models.instances import Instance
+
+    return getattr(Instance.__dict__.get("terminate"), "_localcloud_patched_by", None) is not None
+
+
+class HookSink(Protocol):
+    """What the patched moto methods report to. Called on moto's request threads: return quickly."""
+
+    def owns_address(self, address: str) -> bool: ...
+
+    def private_address(self) -> str: ...
+
+    def public_address(self) -> str: ...
+
+    def instances_launched(self, instances: list[Any]) -> None: ...
+
+    def instance_terminated(self, instance: Any) -> None: ...
+
+    def instance_stopped(self, instance: Any) -> None: ...
+
+    def instance_started(self, instance: Any) -> None: ...
+
+    def address_allocated(self, eip: Any) -> None: ...
+
+    def address_associated(self, eip: Any) -> None: ...
+
+    def address_disassociated(self, eip: Any, instance: Any | None, eni: Any | None) -> None: ...
+
+    def address_released(self, eip: Any, allocation_id: str | None) -> None: ...
+
+    def asg_terminations(self, autoscaling: Any, replace: Callable[[], None], instance_ids: list[str]) -> None:
+        """moto would replace these instances now; the sink calls `replace()` when the group would."""
+
+    def asg_launch(self, group: Any, launch: Callable[[int, dict[str, str]], None], count: int,
+                   tags: dict[str, str]) -> None:
+        """The group launches `count` instances; the sink may split the call to spread them over AZs."""
+
+
+class MotoHooks:
+    """Install with `install()`, remove with `uninstall()`; one set per process."""
+
+    def __init__(self, sink: HookSink) -> None:
+        self._sink = sink
+        self._patches = Patches("localcloud.hooks")
+        self._plan()
+
+    def install(self) -> None:
+        self._patches.install()
+
+    def uninstall(self) -> None:
+        self._patches.uninstall()
+
+    def _plan(self) -> None:
+        from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup
+        from moto.ec2.models.elastic_ip_addresses import ElasticAddressBackend
+        from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+        from moto.ec2.models.instances import Instance, InstanceBackend
+        from moto.ec2.models.subnets import Subnet
+
+        sink, add = self._sink, self._patches.add
+
+        def wrap(cls: type, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+            original = getattr(cls, name)
+            add(cls, name, functools.wraps(original)(make(original)))
+
+        wrap(Instance, "prep_nics", lambda orig: _prep_nics(orig, sink))
+        wrap(Subnet, "request_ip", lambda orig: _request_ip(orig, sink))
+        wrap(NetworkInterface, "check_auto_public_ip", lambda orig: _check_auto_public_ip(orig, sink))
+        wrap(InstanceBackend, "run_instances", lambda orig: _run_instances(orig, sink))
+        wrap(Instance, "terminate", lambda orig: _after_state(orig, {"terminated"}, sink.instance_terminated))
+        wrap(Instance, "stop", lambda orig: _after_state(orig, {"stopped", "terminated"}, sink.instance_stopped))
+        wrap(Instance, "start", lambda orig: _after_start(orig, sink))
+        wrap(ElasticAddressBackend, "allocate_address", lambda orig: _allocate_address(orig, sink))
+        wrap(ElasticAddressBackend, "associate_address", lambda orig: _associate_address(orig, sink))
+        wrap(ElasticAddressBackend, "disassociate_address", lambda orig: _disassociate_address(orig, sink))
+        wrap(ElasticAddressBackend, "release_address", lambda orig: _release_address(orig, sink))
+        wrap(AutoScalingBackend, "notify_terminate_instances", lambda orig: _asg_terminations(orig, sink))
+        wrap(FakeAutoScalingGroup, "replace_autoscaling_group_instances", lambda orig: _asg_launch(orig, sink))
+
+
+def _prep_nics(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def prep_nics(self: Any, nic_spec: list[dict[str, Any]], private_ip: str | None = None,
+                  *args: Any, **kwargs: Any) -> Any:
+        # Every instance's primary private IPv4 is its own loopback address: the data plane binds it.
+        return orig(self, nic_spec, sink.private_address(), *args, **kwargs)
+    return prep_nics
+
+
+def _request_ip(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def request_ip(self: Any, ip: str, instance: Any) -> None:
+        if sink.owns_address(ip):  # a loopback address is outside the subnet's CIDR by design
+            self._subnet_ips[ip] = instance
+            return
+        orig(self, ip, instance)
+    return request_ip
+
+
+def _check_auto_public_ip(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def check_auto_public_ip(self: Any) -> None:
+        if self.public_ip_auto_assign and str(self.public_ip_auto_assign).lower() == "true":
+            self.public_ip = sink.public_address()  # never moto's 54.214.x.x
+    return check_auto_public_ip
+
+
+def _run_instances(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def run_instances(self: Any, *args: Any, **kwargs: Any) -> Any:
+        reservation = orig(self, *args, **kwargs)
+        sink.instances_launched(list(reservation.instances))
+        return reservation
+    return run_instances
+
+
+def _after_state(orig: Callable[..., Any], unchanged_from: set[str],
+                 notify: Callable[[Any], None]) -> Callable[..., Any]:
+    def transition(self: Any, *args: Any, **kwargs: Any) -> Any:
+        previous = orig(self, *args, **kwargs)
+        if previous.name not in unchanged_from:
+            notify(self)
+        return previous
+    return transition
+
+
+def _after_start(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def start(self: Any) -> Any:
+        previous = orig(self)
+        if previous.name == "stopped":
+            sink.instance_started(self)
+        return previous
+    return start
+
+
+def _allocate_address(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def allocate_address(self: Any, domain: str, address: str | None = None,
+                         tags: dict[str, str] | None = None) -> Any:
+        eip = orig(self, domain, address=address or sink.public_address(), tags=tags)
+        sink.address_allocated(eip)
+        return eip
+    return allocate_address
+
+
+def _associate_address(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def associate_address(self: Any, *args: Any, **kwargs: Any) -> Any:
+        eip = orig(self, *args, **kwargs)
+        sink.address_associated(eip)
+        return eip
+    return associate_address
+
+
+def _find_eip(backend: Any, address: str | None, association_id: str | None = None,
+              allocation_id: str | None = None) -> Any | None:
+    for eip in list(backend.addresses):
+        if (address and eip.public_ip == address) or (association_id and eip.association_id == association_id) \
+                or (allocation_id and eip.allocation_id == allocation_id):
+            return eip
+    return None
+
+
+def _disassociate_address(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def disassociate_address(self: Any, address: str | None = None, association_id: str | None = None) -> None:
+        eip = _find_eip(self, address, association_id=association_id)
+        instance, eni = (eip.instance, eip.eni) if eip is not None else (None, None)
+        orig(self, address=address, association_id=association_id)
+        if eip is not None and (instance is not None or eni is not None):
+            sink.address_disassociated(eip, instance, eni)
+    return disassociate_address
+
+
+def _release_address(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def release_address(self: Any, address: str | None = None, allocation_id: str | None = None) -> None:
+        eip = _find_eip(self, address, allocation_id=allocation_id)
+        allocation = eip.allocation_id if eip is not None else None
+        orig(self, address=address, allocation_id=allocation_id)
+        if eip is not None:
+            sink.address_released(eip, allocation)
+    return release_address
+
+
+def _asg_terminations(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def notify_terminate_instances(self: Any, instance_ids: list[str]) -> None:
+        ids = list(instance_ids)
+        sink.asg_terminations(self, lambda: orig(self, ids), ids)
+    return notify_terminate_instances
+
+
+def _asg_launch(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def replace_autoscaling_group_instances(self: Any, count_needed: int, propagated_tags: dict[str, str]) -> None:
+        sink.asg_launch(self, lambda count, tags: orig(self, count, tags), count_needed, propagated_tags)
+    return replace_autoscaling_group_instances
