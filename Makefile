@@ -45,9 +45,10 @@ debian:
 	    echo "error: Debian packages missing:$$missing; run as root or: sudo apt-get install -y$$missing" >&2; exit 1; \
 	  fi; \
 	  echo "installing Debian packages:$$missing"; \
+	  saved=""; if [ -e /usr/sbin/policy-rc.d ]; then saved=$$(mktemp); cp -p /usr/sbin/policy-rc.d $$saved; fi; \
 	  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null); rc=$$?; \
-	  rm -f /usr/sbin/policy-rc.d; \
+	  if [ -n "$$saved" ]; then mv -f $$saved /usr/sbin/policy-rc.d; else rm -f /usr/sbin/policy-rc.d; fi; \
 	  if [ $$rc -ne 0 ]; then echo "error: apt-get install$$missing failed (exit $$rc)" >&2; exit 1; fi; \
 	fi
 

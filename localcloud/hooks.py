@@ -87,6 +87,7 @@ class MotoHooks:
 
         wrap(Instance, "prep_nics", lambda orig: _prep_nics(orig, sink))
         wrap(Subnet, "request_ip", lambda orig: _request_ip(orig, sink))
+        wrap(Subnet, "del_subnet_ip", lambda orig: _del_subnet_ip(orig, sink))
         wrap(NetworkInterface, "check_auto_public_ip", lambda orig: _check_auto_public_ip(orig, sink))
         wrap(InstanceBackend, "run_instances", lambda orig: _run_instances(orig, sink))
         wrap(Instance, "terminate", lambda orig: _after_state(orig, {"terminated"}, sink.instance_terminated))
@@ -115,6 +116,15 @@ def _request_ip(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
             return
         orig(self, ip, instance)
     return request_ip
+
+
+def _del_subnet_ip(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def del_subnet_ip(self: Any, ip: str) -> None:
+        if sink.owns_address(ip):  # never recycled into the subnet's free list (10.x addresses only there)
+            self._subnet_ips.pop(ip, None)
+            return
+        orig(self, ip)
+    return del_subnet_ip
 
 
 def _check_auto_public_ip(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:

@@ -35,7 +35,7 @@ from localcloud.errors import LocalCloudError
 log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
-_START_ATTEMPTS = 3
+_START_ATTEMPTS = 5
 
 
 class ResolverError(LocalCloudError):

@@ -112,7 +112,8 @@ class LocalBackend:
     # --- the child ---
 
     def _start(self, timeout_s: float, extra_args: tuple[str, ...]) -> None:
-        command = [sys.executable, "-m", "localcloud", "serve", "--profile", self.profile, "--region", self.region,
+        profile = str(Path(self.profile).resolve()) if self.profile.endswith(".toml") else self.profile
+        command = [sys.executable, "-m", "localcloud", "serve", "--profile", profile, "--region", self.region,
                    *(["--seed", str(self.seed)] if self.seed is not None else []), *extra_args]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
@@ -129,6 +130,7 @@ class LocalBackend:
         if not isinstance(ready, dict) or ready.get("ready") is not True:
             raise BackendError(f"localcloud did not report ready: {line[:200]!r}")
         self.ready = ready
+        self.profile = str(ready.get("profile") or self.profile)  # a .toml path reports its profile's name
         log.info("localcloud ready (pid %s): %s, profile %s", ready.get("pid"), ready.get("endpoint_url"),
                  self.profile)
 

@@ -12,7 +12,16 @@ import time
 from pathlib import Path
 
 from gameday.errors import ConfigError
-from gameday.probes import MAX_RATE_HZ, DnsProbe, HealthProbe, HttpProbe, ProbeRunner, ProbeStats, TcpProbe
+from gameday.probes import (
+    MAX_RATE_HZ,
+    DnsProbe,
+    HealthProbe,
+    HttpProbe,
+    OutsideAllowedNetworks,
+    ProbeRunner,
+    ProbeStats,
+    TcpProbe,
+)
 from gameday.probes.specs import AnyProbe, format_hostport, is_ip_literal, parse_http_url
 from gameday.timeline import Timeline
 
@@ -54,15 +63,21 @@ def main(args: argparse.Namespace) -> int:
     interrupted = False
     started = time.monotonic()
     live = sys.stderr.isatty()
-    with ProbeRunner(timeline, probes, allowed_networks=args.allow, duration_s=args.duration) as runner:
-        try:
-            for _ in range(int((args.duration + args.timeout) / PROGRESS_S) + 20):
-                if runner.wait_done(PROGRESS_S):
-                    break
-                if live:
-                    _show(progress_line(runner.stats(), time.monotonic() - started, args.duration))
-        except KeyboardInterrupt:
-            interrupted = True
+    runner = ProbeRunner(timeline, probes, allowed_networks=args.allow, duration_s=args.duration)
+    try:
+        runner.start()
+    except OutsideAllowedNetworks as exc:  # the user's --allow and targets disagree: bad input
+        raise ConfigError(str(exc)) from exc
+    try:
+        for _ in range(int((args.duration + args.timeout) / PROGRESS_S) + 20):
+            if runner.wait_done(PROGRESS_S):
+                break
+            if live:
+                _show(progress_line(runner.stats(), time.monotonic() - started, args.duration))
+    except KeyboardInterrupt:  # stop, and still write what was sampled
+        interrupted = True
+    finally:
+        runner.stop()
     stats = runner.stats()
     write_atomically(timeline, out)
     if live:

@@ -14,6 +14,7 @@ from gameday.load.analysis import (
     LoadVsProbes,
     compare_load_and_probes,
     load_per_second,
+    load_report,
     load_samples,
 )
 from gameday.load.config import LOAD_CHOICES, SHAPES, LoadConfig, Target, check_target
@@ -45,6 +46,7 @@ __all__ = [
     "compare_load_and_probes",
     "leftover_processes",
     "load_per_second",
+    "load_report",
     "load_samples",
     "merge_records",
     "running",

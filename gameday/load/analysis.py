@@ -166,3 +166,12 @@ def _error_view(source: str, samples: Iterable[Sample], window: tuple[float, flo
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
+
+
+def load_report(timeline: Timeline, *, window: tuple[float, float] | None = None) -> dict[str, Any] | None:
+    """The load section of a scenario's report: per-second rows and load vs probes; None without load."""
+    rows = load_per_second(timeline)
+    if not rows:
+        return None
+    return {"per_second": [row.to_dict() for row in rows],
+            "vs_probes": compare_load_and_probes(timeline, window=window).to_dict()}

@@ -153,7 +153,8 @@ class LoadRun:
         self.target = check_target(target_url)
         self.files = LoadFiles(out_dir)
         self.clock = clock or SystemClock()
-        self.master_port = config.master_port or free_port(config.master_bind_host)
+        distributed = config.processes > 1 or config.expect_workers > 0
+        self.master_port = config.master_port or (free_port(config.master_bind_host) if distributed else 0)
         self.command = command or locust_command(config, self.target, self.files, self.master_port)
         self._proc: subprocess.Popen[bytes] | None = None
         self._output: IO[bytes] | None = None

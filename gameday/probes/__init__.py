@@ -6,6 +6,7 @@
         ...                                        # inject the fault, watch
 """
 
+from gameday.probes.base import OutsideAllowedNetworks
 from gameday.probes.runner import ProbeRunner, ProbeStats
 from gameday.probes.specs import (
     MAX_RATE_HZ,
@@ -23,6 +24,7 @@ __all__ = [
     "DnsProbe",
     "HealthProbe",
     "HttpProbe",
+    "OutsideAllowedNetworks",
     "ProbeRunner",
     "ProbeSpec",
     "ProbeStats",

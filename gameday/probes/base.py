@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gameday.clock import Clock
-from gameday.errors import ConfigError
+from gameday.errors import ConfigError, ProbeError
 from gameday.probes.specs import ProbeSpec, format_hostport, is_ip_literal
 from gameday.timeline import Outcome, Sample
 
@@ -26,6 +26,10 @@ class Driver(Protocol):
     async def sample(self, seq: int, scheduled_mono: float) -> Sample: ...
 
     async def aclose(self) -> None: ...
+
+
+class OutsideAllowedNetworks(ProbeError):
+    """A target resolves outside the runner's allowed networks: refused before anything is sent."""
 
 
 class NetworkGuard:

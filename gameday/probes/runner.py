@@ -17,7 +17,7 @@ from typing import Any
 
 from gameday.clock import Clock, SystemClock
 from gameday.errors import ConfigError, ProbeError
-from gameday.probes.base import Driver, NetworkGuard, ProbeContext
+from gameday.probes.base import Driver, NetworkGuard, OutsideAllowedNetworks, ProbeContext
 from gameday.probes.dns import DnsDriver
 from gameday.probes.http import HttpDriver
 from gameday.probes.specs import AnyProbe, DnsProbe, HealthProbe, HttpProbe, TcpProbe, parse_http_url
@@ -226,11 +226,11 @@ class ProbeRunner:
                 addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, port,
                                                                            type=socket.SOCK_STREAM)}
             except OSError as exc:
-                raise ProbeError(f"probe {spec.name}: cannot resolve {host} to check it "
+                raise OutsideAllowedNetworks(f"probe {spec.name}: cannot resolve {host} to check it "
                                  f"against the allowed networks: {exc}") from exc
             outside = sorted(a for a in addresses if not self._guard.allows(a))
             if outside:
-                raise ProbeError(f"probe {spec.name}: {spec.target} is outside the allowed networks "
+                raise OutsideAllowedNetworks(f"probe {spec.name}: {spec.target} is outside the allowed networks "
                                  f"({', '.join(outside)} not in {self._guard})")
 
     # --- the loop thread ---

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TCP_MAX_QUERIES = 10_000  # per connection, so no client can hold a handler forever
-_BIND_ATTEMPTS = 5
+_BIND_ATTEMPTS = 20
 
 
 @dataclass
@@ -232,22 +232,24 @@ class AuthoritativeDNS:
             self._hook.uninstall()
 
     async def _open(self, listener: _Listener) -> None:
+        """Bind TCP and UDP to one port. With port 0 the kernel picks a TCP port first: its choice
+        avoids ports held by other connections (TIME-WAIT included), which a UDP-first pick does not."""
         loop = asyncio.get_running_loop()
-        wanted = listener.requested_port
         for attempt in range(_BIND_ATTEMPTS):
-            udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self, listener),
-                                                          local_addr=(listener.host, wanted))
-            listener.udp = udp
-            listener.port = udp.get_extra_info("sockname")[1]
+            tcp = await asyncio.start_server(lambda r, w: self._serve_tcp(listener, r, w),
+                                             listener.host, listener.requested_port)
+            port = int(tcp.sockets[0].getsockname()[1])
             try:
-                listener.tcp = await asyncio.start_server(
-                    lambda r, w: self._serve_tcp(listener, r, w), listener.host, listener.port)
-                return
+                udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self, listener),
+                                                              local_addr=(listener.host, port))
             except OSError as exc:
-                udp.close()
-                listener.udp = None
-                if wanted != 0 or exc.errno != errno.EADDRINUSE or attempt == _BIND_ATTEMPTS - 1:
+                tcp.close()
+                await tcp.wait_closed()
+                if listener.requested_port or exc.errno != errno.EADDRINUSE or attempt == _BIND_ATTEMPTS - 1:
                     raise
+                continue
+            listener.tcp, listener.udp, listener.port = tcp, udp, port
+            return
 
     async def _tick(self) -> None:
         while True:

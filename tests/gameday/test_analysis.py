@@ -257,3 +257,10 @@ def test_unknown_probe_is_an_error(timeline: Timeline, clock: FakeClock) -> None
     Scripted(timeline, clock, "http:eip").run(1.0, OK)
     with pytest.raises(ValueError, match="no samples from probe"):
         analyze(timeline, fault_at=at(clock, 0.5), probe="nope")
+
+
+def test_an_empty_timeline_is_analysed_not_crashed_on(timeline: Timeline, clock: FakeClock) -> None:
+    result = analyze(timeline, fault_at=at(clock, 1.0))
+
+    assert not result.recovered and result.outage_windows == () and result.probes == ()
+    assert [p.name for p in result.phases] == ["fault", "detection", "control_plane", "first_good", "stable"]

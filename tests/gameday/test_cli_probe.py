@@ -61,6 +61,13 @@ def test_unwritable_output_fails_before_probing(capsys: pytest.CaptureFixture[st
     assert server.requests == 0
 
 
+def test_target_outside_the_allowed_networks_is_bad_input(capsys: pytest.CaptureFixture[str],
+                                                          tmp_path: Path) -> None:
+    code, _, err = run(capsys, "probe", "--tcp", "127.0.0.1:9", "--allow", "10.0.0.0/8", "--duration", "0.1",
+                       "--out", str(tmp_path / "t.json"))
+    assert code == 2 and err.count("\n") == 1 and "outside the allowed networks" in err
+
+
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs a read-only /proc")
 def test_output_in_a_read_only_place_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "probe", "--tcp", "127.0.0.1:80", "--out", "/proc/timeline.json")

@@ -68,6 +68,10 @@ def test_steady_load_with_two_processes_stops_cleanly_and_keeps_its_files(target
     stop = timeline.events_of("load.stop")[0]
     assert (stop.detail["ended"], stop.detail["exit_code"], stop.detail["leftover"]) == ("stopped", 0, [])
     assert [e.detail["users"] for e in timeline.events_of("load.users")] == [4]
+    # the user mix: three users hold one connection each, the fourth connects anew for every request
+    fresh = len(timeline.samples_of("load:root/fresh"))
+    assert fresh > 0 and len(timeline.samples_of("load:root/keepalive")) > 2 * fresh
+    assert fresh <= target.accepted <= fresh + 3 + 2
 
 
 def test_per_second_rows_show_errors_in_a_scripted_outage_and_none_before(target: LoopbackTarget,

@@ -51,7 +51,7 @@ def process_gone(pid: int) -> bool:
         return True
 
 
-def http_get(host: str, path: str = "/", *, port: int = 80, timeout: float = 2.0,
+def http_get(host: str, path: str = "/", *, port: int = 80, timeout: float = 5.0,
              headers: dict[str, str] | None = None, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
