@@ -5,4 +5,5 @@ pytest_plugins = [
     "fixtures.stacks",
     "fixtures.reporting",
     "fixtures.scenarios",
+    "fixtures.load",
 ]

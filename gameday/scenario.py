@@ -6,7 +6,8 @@ Fixtures and the CLI call `run_failover`; everything it decides is in the return
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ class WatchPolicy:
     stable_window_s: float = 2.0  # good for this long after the fault = stable
     watch_timeout_s: float = 60.0  # give up watching this long after the fault
     tail_s: float = 1.0  # keep sampling a little after stable, for the report
+    load_warmup_s: float = 3.0  # load runs this long in steady state before the fault
     poll_s: float = 0.05
 
 
@@ -92,6 +94,8 @@ class FailoverRun:
     timeline: Timeline
     clock: Clock
     policy: WatchPolicy = field(default_factory=WatchPolicy)
+    # Starts load once steady state holds (so load errors mean the failover, not the deploy).
+    load: Callable[[Timeline], AbstractContextManager[Any]] | None = None
 
 
 def run_failover(run: FailoverRun) -> ScenarioResult:
@@ -102,10 +106,13 @@ def run_failover(run: FailoverRun) -> ScenarioResult:
     try:
         with ProbeRunner(run.timeline, list(run.probes), clock=run.clock, allowed_networks=allowed):
             _wait_steady(run)
-            with injected(run.fault, backend=run.backend, journal=run.journal, timeline=run.timeline,
-                          clock=run.clock) as fault_at:
-                _watch(run, fault_at)
-            _sleep_until(run.clock, run.clock.monotonic() + run.policy.tail_s)
+            with run.load(run.timeline) if run.load else nullcontext():
+                if run.load:
+                    _sleep_until(run.clock, run.clock.monotonic() + run.policy.load_warmup_s)
+                with injected(run.fault, backend=run.backend, journal=run.journal, timeline=run.timeline,
+                              clock=run.clock) as fault_at:
+                    _watch(run, fault_at)
+                _sleep_until(run.clock, run.clock.monotonic() + run.policy.tail_s)
     except SteadyStateNotReached as exc:
         _collect_ground_truth(run, started)
         return _result(run, fault_at, None, "failed", str(exc))

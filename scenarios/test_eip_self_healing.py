@@ -10,6 +10,7 @@ import pytest
 
 from fixtures.scenarios import Failover
 from fixtures.stacks import DeployStack
+from gameday.load import LoadController
 from gameday.faults.terminate_instance import TerminateInstance
 from gameday.probes import DnsProbe, HttpProbe
 
@@ -31,11 +32,13 @@ def eip_probes(stack, resolvers) -> list:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.fault("terminate-instance")
-def test_terminate_instance(deploy_stack: DeployStack, failover: Failover) -> None:
+def test_terminate_instance(deploy_stack: DeployStack, failover: Failover, load: LoadController) -> None:
     stack = deploy_stack(STACK, ZoneName=f"eip-{failover.paths.run_id}.gameday.test")
+    url = stack.output("ServiceUrl")
     result = failover.run(
         stack_id=STACK, scenario="terminate-instance",
         fault=TerminateInstance(failover.backend, stack.output("AutoScalingGroupName")),
         probes=eip_probes(stack, failover.backend.resolvers()), primary_probe="http:eip",
+        load=lambda timeline: load.running(url, failover.paths.folder / "terminate-instance", timeline),
     )
     assert result.passed, result.message

@@ -28,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="seed for localcloud's jittered delays")
     parser.add_argument("--report-dir", default="reports", help="where reports/<run-id>/ goes")
     parser.add_argument("--run-id", default=None, help="run id (default: timestamp + suffix)")
+    parser.add_argument("--load", choices=("none", "steady", "10x", "soak"), default="none",
+                        help="run every scenario under locust load of this shape (default: none)")
+    parser.add_argument("--load-users", type=int, default=None, metavar="N", help="normal load users")
+    parser.add_argument("--load-rate", type=float, default=None, metavar="RPS", help="normal load requests/s")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -46,6 +50,11 @@ def main(args: argparse.Namespace) -> int:
         command += ["-k", args.keyword]
     if args.seed is not None:
         command += ["--seed", str(args.seed)]
+    command += ["--load", args.load]
+    if args.load_users is not None:
+        command += ["--load-users", str(args.load_users)]
+    if args.load_rate is not None:
+        command += ["--load-rate", str(args.load_rate)]
     print(f"gameday run {paths.run_id}: backend {_label(args)}; report in {paths.folder}", flush=True)
     code = _run_child(command)
     summary = paths.folder / "summary.md"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gameday.load.analysis import load_report
 from gameday.reports.junit import render_junit
 from gameday.reports.markdown import render_summary
 from gameday.scenario import ScenarioResult
@@ -52,6 +53,7 @@ class RunReport:
 
     def _scenario(self, result: ScenarioResult) -> dict[str, Any]:
         data = result.to_dict()
+        data["load"] = load_report(result.timeline, window=_outage_window(result))
         extra = self.extras.get(f"{result.stack_id}/{result.scenario}")
         if extra:
             data.update(extra)
@@ -66,6 +68,15 @@ class RunReport:
                            "predicted_s": s.prediction.mean_s if s.prediction else None}
                           for s in self.scenarios],
         }
+
+
+def _outage_window(result: ScenarioResult) -> tuple[float, float] | None:
+    """From the fault to stable service: where errors are expected, for load-vs-probe comparison."""
+    if result.fault_at is None:
+        return None
+    stable = result.failover.phase("stable") if result.failover else None
+    end = stable.at if stable and stable.at is not None else result.timeline.origin_at + 10**9
+    return (result.fault_at, end)
 
 
 def write_report(report: RunReport, reports_dir: Path) -> Path:
