@@ -10,8 +10,8 @@ import pytest
 
 from fixtures.scenarios import Failover
 from fixtures.stacks import DeployStack
-from gameday.load import LoadController
 from gameday.faults.terminate_instance import TerminateInstance
+from gameday.load import LoadController
 from gameday.probes import DnsProbe, HttpProbe
 
 pytestmark = [pytest.mark.scenario, pytest.mark.stack("eip-self-healing")]
