@@ -10,16 +10,20 @@ DEBIAN_PACKAGES := haproxy unbound wrk
 # Extra flags for the game day, e.g. `make gameday GAMEDAY_ARGS="--profile realistic"`.
 GAMEDAY_ARGS ?=
 
-.PHONY: gameday test lint typecheck unit benchmarks setup debian clean
+.PHONY: gameday test lint typecheck cfnlint unit benchmarks setup debian clean
 
 gameday: setup
 	$(PY) -m gameday run --backend local --profile fast $(GAMEDAY_ARGS)
 
-test: setup lint typecheck
+test: setup lint typecheck cfnlint
 	$(PY) -m pytest -q tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gameday localcloud fixtures scenarios loadtest tests benchmarks conftest.py
+
+# Every reference stack must be valid CloudFormation (a user may deploy it by hand).
+cfnlint: $(STAMP)
+	$(VENV)/bin/cfn-lint stacks/*/template.yaml
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy gameday localcloud

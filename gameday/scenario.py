@@ -18,6 +18,7 @@ from gameday.errors import SystemUnderTestFailed
 from gameday.faults import Fault, RollbackJournal, injected
 from gameday.model import Prediction
 from gameday.probes import ProbeRunner
+from gameday.stopconditions import StopCondition, StopConditionHit, stop_if_triggered
 from gameday.timeline import Event, Sample, Timeline
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,8 @@ class FailoverRun:
     policy: WatchPolicy = field(default_factory=WatchPolicy)
     # Starts load once steady state holds (so load errors mean the failover, not the deploy).
     load: Callable[[Timeline], AbstractContextManager[Any]] | None = None
+    # issue 9 hook: abort (and revert) the fault when one fires, checked at every watch poll.
+    stop_conditions: Sequence[StopCondition] = ()
 
 
 def run_failover(run: FailoverRun) -> ScenarioResult:
@@ -116,6 +119,11 @@ def run_failover(run: FailoverRun) -> ScenarioResult:
     except SteadyStateNotReached as exc:
         _collect_ground_truth(run, started)
         return _result(run, fault_at, None, "failed", str(exc))
+    except StopConditionHit as exc:  # issue 9 hook: the fault was reverted early; report what clients saw
+        _collect_ground_truth(run, started)
+        failover = analyze(run.timeline, fault_at=fault_at, probe=run.primary_probe,
+                           stable_window_s=run.policy.stable_window_s) if fault_at is not None else None
+        return _result(run, fault_at, failover, "failed", str(exc))
     _collect_ground_truth(run, started)
     assert fault_at is not None
     failover = analyze(run.timeline, fault_at=fault_at, probe=run.primary_probe,
@@ -145,6 +153,7 @@ def _watch(run: FailoverRun, fault_at: float) -> None:
     policy = run.policy
     deadline = run.clock.monotonic() + policy.watch_timeout_s
     while run.clock.monotonic() < deadline:
+        stop_if_triggered(run.stop_conditions, run.timeline, run.clock, subject=run.fault.target)  # issue 9 hook
         after = [s for s in run.timeline.samples_of(run.primary_probe) if s.sent_at >= fault_at]
         last_bad = max((s.sent_at for s in after if not s.good), default=None)
         if last_bad is not None:

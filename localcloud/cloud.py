@@ -60,14 +60,11 @@ class ServiceSpec:
 
 
 def default_services() -> list[ServiceSpec]:
-    """Services every cloud runs, started in this order after the core. The DNS server and the caching
-    resolver join here, for example::
+    """Services every cloud runs, started in this order after the core: the authoritative DNS server for
+    every hosted zone, then the caching resolver (unbound) in front of it."""
+    from localcloud.route53.services import dns_services
 
-        ServiceSpec("authoritative", lambda cloud: AuthoritativeDNS.for_profile(
-            cloud.profile, host=cloud.pool.allocate_service("dns"), port=53, on_event=cloud.events.record,
-            rng=random.Random(cloud.rng.random())), resolver_kind="authoritative")
-    """
-    return []
+    return dns_services()
 
 
 class LocalCloud:

@@ -20,11 +20,16 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("gameday.cli.run", "run the game day (scenarios) against a backend and write a report"),
     "probe": ("gameday.cli.probe", "probe any endpoints on a fixed schedule and write a timeline"),
     "analyze": ("gameday.cli.analyze", "print phases and outage windows of a timeline file"),
+    # issue 9: guards, rollback journal, FIS export
+    "plan": ("gameday.cli.plan", "dry run: print each scenario's faults, targets and reverts; change nothing"),
+    "rollback": ("gameday.cli.rollback", "replay every unfinished revert of a rollback journal (after a crash)"),
+    "export-fis": ("gameday.cli.export_fis", "write a scenario as an AWS FIS experiment template (JSON)"),
 }
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
+        message = " ".join(message.split())  # issue 9: one line even when an argument holds a newline
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
 

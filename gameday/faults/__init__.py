@@ -1,7 +1,27 @@
-"""Faults: break a stack on purpose, with the revert journalled before the break."""
+"""Faults: break a stack on purpose, with the revert journalled before the break.
 
-from gameday.faults.base import Fault, RevertAction, injected
+Every fault offers `plan()` (targets, action and revert as data, no change) and `inject()`;
+`injected()` is the one way to run one. `FAULTS` names every fault class, for the scenario catalog.
+"""
+
+from gameday.faults.az_nacl import BlockAzNacl
+from gameday.faults.az_security_groups import BlockAzSecurityGroups
+from gameday.faults.base import Fault, TargetGuard, backend_ref, injected
+from gameday.faults.bucket_policy import DenyBucketPolicy
+from gameday.faults.ecs_service import ScaleEcsService
 from gameday.faults.journal import JournalEntry, RollbackJournal
-from gameday.faults.reverts import run_revert
+from gameday.faults.plan import FaultPlan, RevertAction, Target
+from gameday.faults.reverts import REVERTS, run_revert
+from gameday.faults.terminate_instance import TerminateInstance
 
-__all__ = ["Fault", "JournalEntry", "RevertAction", "RollbackJournal", "injected", "run_revert"]
+FAULTS: dict[str, type] = {
+    "terminate-instance": TerminateInstance,
+    "block-az-security-groups": BlockAzSecurityGroups,
+    "block-az-nacl": BlockAzNacl,
+    "scale-ecs-service": ScaleEcsService,
+    "deny-bucket-policy": DenyBucketPolicy,
+}
+
+__all__ = ["FAULTS", "REVERTS", "BlockAzNacl", "BlockAzSecurityGroups", "DenyBucketPolicy", "Fault", "FaultPlan",
+           "JournalEntry", "RevertAction", "RollbackJournal", "ScaleEcsService", "Target", "TargetGuard",
+           "TerminateInstance", "backend_ref", "injected", "run_revert"]

@@ -1,30 +1,24 @@
-"""The `Fault` seam and the one way to inject: journal the revert, inject, always revert."""
+"""The `Fault` seam and the one way to inject: plan, guard, journal the revert, inject, always revert."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gameday.backends.base import Backend
 from gameday.clock import Clock
 from gameday.errors import FaultError, RevertFailed
 from gameday.faults.journal import RollbackJournal
+from gameday.faults.plan import FaultPlan, RevertAction, Target
 from gameday.faults.reverts import run_revert
+from gameday.faults.signals import deferred_signals
 from gameday.timeline import Event, Timeline
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class RevertAction:
-    """How to undo a fault, as data: replayable by `gameday rollback` without the Fault object."""
-
-    kind: str  # key in gameday.faults.reverts.REVERTS
-    params: Mapping[str, Any] = field(default_factory=dict)
-    description: str = ""
+__all__ = ["Fault", "FaultPlan", "RevertAction", "Target", "TargetGuard", "backend_ref", "injected"]
 
 
 class Fault(Protocol):
@@ -32,28 +26,49 @@ class Fault(Protocol):
 
     @property
     def target(self) -> str:
-        """The resource the fault acts on (known after `prepare`)."""
+        """The resource(s) the fault acts on, in a few words (known after `plan`)."""
 
-    def prepare(self) -> RevertAction:
-        """Find the target and read the state to restore. Changes nothing."""
+    def plan(self) -> FaultPlan:
+        """Find the targets and read the state to restore. Changes nothing."""
 
     def inject(self) -> None:
-        """Break it."""
+        """Break it, as planned by the last `plan()`."""
+
+
+class TargetGuard(Protocol):
+    def check(self, plan: FaultPlan) -> None:
+        """Raise a one-line refusal when a target lies outside what this run may touch."""
+
+
+def backend_ref(backend: Backend) -> dict[str, Any]:
+    """Where a revert must act, for the journal: enough for `gameday rollback` to reconnect."""
+    return {"name": backend.name, "region": backend.region,
+            "endpoint_url": getattr(backend, "endpoint_url", None), "account": getattr(backend, "account_id", None)}
 
 
 @contextmanager
 def injected(fault: Fault, *, backend: Backend, journal: RollbackJournal, timeline: Timeline,
-             clock: Clock) -> Iterator[float]:
+             clock: Clock, guard: TargetGuard | None = None) -> Iterator[float]:
     """Inject `fault` for the duration of the block; yields the inject time (epoch seconds).
 
-    The revert is written (fsync) to the journal before the fault is injected and runs in `finally`,
-    whatever ends the block: success, a failed assertion, an exception, Ctrl-C.
+    The targets pass the guard (by default the backend's own, which the aws backend always has) before
+    anything is written or changed. The revert is written (fsync) to the journal before the fault is
+    injected and runs in `finally`, whatever ends the block: success, a failed assertion, an exception,
+    Ctrl-C or SIGTERM (see `signals.interrupt_on_sigterm`).
     """
-    revert = fault.prepare()
-    entry_id = journal.record(fault.name, fault.target, revert.kind, dict(revert.params), revert.description)
+    plan = fault.plan()
+    guard = guard if guard is not None else getattr(backend, "target_guard", None)
+    if guard is None and backend.name == "aws":
+        raise FaultError(f"{fault.name}: the aws backend has no blast-radius guard; refusing", fault=fault.name)
+    if guard is not None:
+        guard.check(plan)
+    revert = plan.revert
+    entry_id = journal.record(fault.name, fault.target, revert.kind, dict(revert.params), revert.description,
+                              backend=backend_ref(backend))
     inject_at = clock.now()
     timeline.add_event(Event(inject_at, "fault.inject", "gameday", fault.target,
-                             {"fault": fault.name, "revert": revert.description}))
+                             {"fault": fault.name, "revert": revert.description, "action": plan.action,
+                              "targets": [t.describe() for t in plan.targets]}))
     try:
         try:
             fault.inject()
@@ -62,7 +77,8 @@ def injected(fault: Fault, *, backend: Backend, journal: RollbackJournal, timeli
                              target=fault.target) from exc
         yield inject_at
     finally:
-        _revert(fault, revert, entry_id, backend=backend, journal=journal, timeline=timeline, clock=clock)
+        with deferred_signals():
+            _revert(fault, revert, entry_id, backend=backend, journal=journal, timeline=timeline, clock=clock)
 
 
 def _revert(fault: Fault, revert: RevertAction, entry_id: str, *, backend: Backend,

@@ -1,4 +1,8 @@
-"""Reverts as data: a registry of idempotent functions, so a journal can be replayed after a crash."""
+"""Reverts as data: a registry of idempotent functions, so a journal can be replayed after a crash.
+
+Every revert reads the current state first and changes only what still differs from the recorded one;
+a resource that is gone (its stack deleted) leaves nothing to restore. Running one twice is harmless.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,10 @@ from typing import Any
 
 from gameday.backends.base import Backend
 from gameday.errors import ConfigError
+from gameday.faults.az_nacl import restore_nacl_associations
+from gameday.faults.az_security_groups import restore_ingress, restore_interface_groups
+from gameday.faults.bucket_policy import restore_bucket_policy
+from gameday.faults.ecs_service import restore_desired_count
 
 RevertFn = Callable[[Backend, Mapping[str, Any]], None]
 
@@ -30,6 +38,11 @@ def nothing(backend: Backend, params: Mapping[str, Any]) -> None:
 
 REVERTS: dict[str, RevertFn] = {
     "asg.restore-capacity": restore_asg_capacity,
+    "ec2.restore-interface-groups": restore_interface_groups,
+    "ec2.restore-ingress": restore_ingress,
+    "ec2.restore-nacl-associations": restore_nacl_associations,
+    "ecs.restore-desired-count": restore_desired_count,
+    "s3.restore-bucket-policy": restore_bucket_policy,
     "none": nothing,
 }
 
@@ -39,4 +52,7 @@ def run_revert(backend: Backend, kind: str, params: Mapping[str, Any]) -> None:
         revert = REVERTS[kind]
     except KeyError:
         raise ConfigError(f"unknown revert kind {kind!r} in journal (known: {', '.join(REVERTS)})") from None
-    revert(backend, params)
+    try:
+        revert(backend, params)
+    except (KeyError, TypeError) as exc:  # a journal line edited by hand, or from another version
+        raise ConfigError(f"revert {kind}: journal parameters are malformed ({type(exc).__name__}: {exc})") from exc

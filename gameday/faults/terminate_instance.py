@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from gameday.backends.base import Backend
 from gameday.errors import FaultError
-from gameday.faults.base import RevertAction
+from gameday.faults.plan import FaultPlan, RevertAction, Target
+from gameday.faults.resources import tags_of
 
 
 @dataclass
@@ -22,7 +24,7 @@ class TerminateInstance:
     def target(self) -> str:
         return self._target
 
-    def prepare(self) -> RevertAction:
+    def plan(self) -> FaultPlan:
         groups = self.backend.client("autoscaling").describe_auto_scaling_groups(
             AutoScalingGroupNames=[self.group])["AutoScalingGroups"]
         if not groups:
@@ -33,7 +35,17 @@ class TerminateInstance:
             raise FaultError(f"group {self.group} has no InService instance to terminate",
                              fault=self.name, target=self.group)
         self._target = in_service[0]
-        return RevertAction(
+        reservations = self.backend.client("ec2").describe_instances(InstanceIds=[self._target])["Reservations"]
+        instance: dict[str, Any] = next((i for r in reservations for i in r["Instances"]), {})
+        zone = instance.get("Placement", {}).get("AvailabilityZone", "")
+        targets = (
+            Target("ec2:instance", self._target, tags_of(instance.get("Tags")),
+                   (self.group,), note=f"{zone}, in group {self.group}"),
+            Target("autoscaling:group", self.group, tags_of(group.get("Tags")),
+                   aliases=tuple(filter(None, [group.get("AutoScalingGroupARN")])),
+                   note=f"min {group['MinSize']} / max {group['MaxSize']} / desired {group['DesiredCapacity']}"),
+        )
+        revert = RevertAction(
             "asg.restore-capacity",
             {"group": self.group, "min": group["MinSize"], "max": group["MaxSize"],
              "desired": group["DesiredCapacity"]},
@@ -41,6 +53,7 @@ class TerminateInstance:
             f"desired {group['DesiredCapacity']} (the terminated instance itself is not restored: "
             "the group replaces it)",
         )
+        return FaultPlan(self.name, targets, f"terminate {self._target}", revert)
 
     def inject(self) -> None:
         self.backend.client("ec2").terminate_instances(InstanceIds=[self._target])

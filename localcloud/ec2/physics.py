@@ -1,7 +1,8 @@
 """The hook sink: turns moto's EC2 and Auto Scaling API calls into ground-truth events and data-plane work.
 
 Hook methods run on moto's request threads: they change moto's own objects (an instance is
-`pending` in the very response that created it), record the event, and post the rest to the loop.
+`pending` in the very response that created it), record the event, and have the data-plane loop
+apply the rest before the API call returns.
 """
 
 from __future__ import annotations

@@ -1,0 +1,98 @@
+"""The scenario catalog: every scenario's stack, faults (built from the stack's outputs) and stop conditions.
+
+`gameday plan` and `gameday export-fis` read scenarios from here, and scenario tests can build their
+faults here too; a new scenario is one `ScenarioSpec` in `SCENARIOS`, nothing is parsed out of test files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from gameday.backends.base import Backend
+from gameday.errors import ConfigError
+from gameday.faults import Fault, TerminateInstance
+from gameday.stacks import DeployedStack
+from gameday.stopconditions import AlarmState, AvailabilityFloor, StopCondition
+
+FaultBuilder = Callable[[Backend, DeployedStack], Fault]
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    fault: str  # a name in gameday.faults.FAULTS
+    targets: str  # the targets in words, before any stack exists
+    revert: str  # the revert in words
+    build: FaultBuilder  # the concrete fault against a deployed (or named) stack
+    settings: Mapping[str, str] = field(default_factory=dict)  # static settings (az, duration) for FIS export
+
+
+@dataclass(frozen=True)
+class StopSpec:
+    """Stop conditions: an availability floor (limit in multiples of the budget) and CloudWatch alarms."""
+
+    probe: str | None = None
+    floor: float | None = None
+    limit_budgets: float = 3.0
+    alarms: tuple[str, ...] = ()
+
+    def conditions(self, backend: Backend, budget_s: float) -> list[StopCondition]:
+        found: list[StopCondition] = []
+        if self.probe is not None and self.floor is not None:
+            found.append(AvailabilityFloor(self.probe, self.floor, limit_s=self.limit_budgets * budget_s))
+        for alarm in self.alarms:
+            condition = AlarmState(backend, alarm)
+            condition.validate()
+            found.append(condition)
+        return found
+
+    def describe(self) -> str:
+        parts = []
+        if self.probe is not None and self.floor is not None:
+            parts.append(f"availability of {self.probe} below {self.floor:.0%} for more than "
+                         f"{self.limit_budgets:g}x the failover budget")
+        parts += [f"CloudWatch alarm {a} in ALARM" for a in self.alarms]
+        return "; ".join(parts) or "none"
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    scenario_id: str  # "<stack>/<scenario>"
+    stack_id: str
+    summary: str
+    faults: tuple[FaultSpec, ...]
+    stop: StopSpec = field(default_factory=StopSpec)
+
+
+def _terminate_web_instance(backend: Backend, stack: DeployedStack) -> Fault:
+    return TerminateInstance(backend, stack.output("AutoScalingGroupName"))
+
+
+SCENARIOS: Mapping[str, ScenarioSpec] = {spec.scenario_id: spec for spec in (
+    ScenarioSpec(
+        "eip-self-healing/terminate-instance", "eip-self-healing",
+        "terminate the one web instance; the group replaces it and its user data re-claims the Elastic IP",
+        (FaultSpec("terminate-instance",
+                   "the InService instance of the stack's Auto Scaling group (output AutoScalingGroupName)",
+                   "the group's min/max/desired back as they were (the group itself replaces the instance)",
+                   _terminate_web_instance),),
+        StopSpec(probe="http:eip", floor=0.5),
+    ),
+)}
+
+
+def available() -> list[str]:
+    return sorted(SCENARIOS)
+
+
+def select(names: list[str] | tuple[str, ...]) -> list[ScenarioSpec]:
+    """Scenarios by id, or every scenario of a stack by the stack's id; none given: all of them."""
+    if not names:
+        return [SCENARIOS[s] for s in available()]
+    chosen: list[ScenarioSpec] = []
+    for name in names:
+        matches = [SCENARIOS[name]] if name in SCENARIOS else [s for s in SCENARIOS.values() if s.stack_id == name]
+        if not matches:
+            raise ConfigError(f"unknown scenario {name[:80]!r} (available: {', '.join(available())})")
+        chosen += [m for m in matches if m not in chosen]
+    return chosen

@@ -1,0 +1,101 @@
+"""`gameday rollback`: replay every unfinished revert of a rollback journal (e.g. after the runner was
+killed with SIGKILL). Needs only the journal; where to act (region, endpoint, account) is recorded in it
+and can be overridden. Idempotent: a second rollback finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from gameday import guards
+from gameday.backends.aws import AwsBackend, AwsOptions, add_aws_options, check_endpoint, check_profile
+from gameday.backends.base import Backend
+from gameday.errors import ConfigError, RevertFailed
+from gameday.faults.journal import RollbackJournal
+from gameday.faults.replay import replay
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--journal", action="append", default=[], metavar="FILE",
+                        help="journal to replay (repeatable; default: every reports/*/rollback.jsonl "
+                             "with unfinished reverts)")
+    parser.add_argument("--report-dir", default="reports", help="where to look for journals (default: reports)")
+    parser.add_argument("--dry-run", action="store_true", help="list the reverts that would run; change nothing")
+    parser.add_argument("--config", default=None, metavar="FILE", help="gameday.toml to read [aws] from")
+    add_aws_options(parser.add_argument, existing_stack=False)
+
+
+def main(args: argparse.Namespace) -> int:
+    journals = _journals(args)
+    config = guards.load_config(Path(args.config) if args.config else None)
+    allowed = guards.parse_accounts(args.allow_account) | config.allow_accounts
+    region = guards.check_region(args.region) if args.region else None
+    endpoint = check_endpoint(args.endpoint_url)
+    profile = check_profile(args.aws_profile)
+
+    def connect(ref: Mapping[str, Any]) -> Backend:
+        return _connect(ref, region=region, endpoint=endpoint, profile=profile, allowed=allowed)
+
+    outcomes = []
+    for path in journals:
+        try:
+            found = replay(RollbackJournal(path), connect, dry_run=args.dry_run)
+        except OSError as exc:  # the journal could not be written: what was reverted is not recorded
+            raise RevertFailed(f"journal {str(path)[:200]!r}: {guards.one_line(exc)}") from None
+        for outcome in found:
+            print(outcome.line())
+        outcomes += found
+    if not outcomes:
+        print(f"nothing to roll back ({len(journals)} journal(s) read, no unfinished revert)")
+        return 0
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        raise RevertFailed(f"{len(failed)} of {len(outcomes)} revert(s) failed and stay in the journal "
+                           f"(first: {failed[0].entry.fault} on {failed[0].entry.target}: {failed[0].message})")
+    verb = "would revert" if args.dry_run else "rolled back"
+    print(f"{verb} {len(outcomes)} fault(s) from {len(journals)} journal(s)")
+    return 0
+
+
+def _journals(args: argparse.Namespace) -> list[Path]:
+    try:
+        if args.journal:
+            paths = [Path(p) for p in args.journal]
+            for path in paths:
+                if not path.is_file():
+                    raise ConfigError(f"journal {str(path)[:200]!r} not found")
+                RollbackJournal(path).entries()  # readable, before anything is reverted
+            return paths
+        found = sorted(Path(args.report_dir).glob("*/rollback.jsonl"))
+        return [p for p in found if RollbackJournal(p).unfinished()]
+    except (OSError, ValueError) as exc:  # unreadable, or a NUL byte in a path
+        raise ConfigError(f"cannot read journals: {guards.one_line(exc)}") from None
+
+
+def _connect(ref: Mapping[str, Any], *, region: str | None, endpoint: str | None, profile: str | None,
+             allowed: frozenset[str]) -> Backend:
+    """The backend a journal entry was injected on (options override the recorded coordinates)."""
+    recorded_account = ref.get("account")
+    local = ref.get("name") == "localcloud"
+    if recorded_account:
+        if allowed and recorded_account not in allowed:
+            raise guards.AccountRefused(f"refused: the journal's faults were injected in account {recorded_account}, "
+                                        f"which is not an allowed account ({', '.join(sorted(allowed))})")
+        allowed = frozenset({str(recorded_account)})
+    chosen_region = region or ref.get("region")
+    if not chosen_region:
+        raise ConfigError("the journal records no region: pass --region")
+    options = AwsOptions(region=guards.check_region(chosen_region, "journal region"),
+                         endpoint_url=endpoint or check_endpoint(ref.get("endpoint_url")),
+                         profile_name=profile, allow_accounts=allowed,
+                         any_account_on_loopback=local and not recorded_account)
+    session = None
+    if local:  # localcloud takes any credentials; don't depend on a credential chain for it
+        import boto3
+
+        session = boto3.session.Session(aws_access_key_id="localcloud", aws_secret_access_key="localcloud",
+                                        region_name=options.region)
+    return AwsBackend(options, session=session)

@@ -1,0 +1,74 @@
+"""Fault `scale-ecs-service`: set an ECS service's desired count (0: the service is down); revert restores it.
+
+An Application Auto Scaling policy on the service may fight the fault; suspend it in the scenario if so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gameday.backends.base import Backend
+from gameday.errors import ConfigError, FaultError
+from gameday.faults.plan import FaultPlan, RevertAction, Target
+from gameday.faults.resources import is_gone, tags_of
+
+
+@dataclass
+class ScaleEcsService:
+    backend: Backend
+    cluster: str
+    service: str
+    desired: int = 0
+    name: str = "scale-ecs-service"
+    _plan: FaultPlan | None = field(default=None, init=False, repr=False)
+
+    @property
+    def target(self) -> str:
+        return self._plan.target_summary if self._plan else self.service
+
+    def plan(self) -> FaultPlan:
+        if not isinstance(self.desired, int) or isinstance(self.desired, bool) or self.desired < 0:
+            raise ConfigError(f"{self.name}: desired count must be a whole number >= 0, not {self.desired!r}")
+        found = _describe(self.backend.client("ecs"), self.cluster, self.service)
+        if found is None:
+            raise FaultError(f"ECS service {self.service} not found (or not ACTIVE) in cluster {self.cluster}",
+                             fault=self.name, target=self.service)
+        current = int(found["desiredCount"])
+        target = Target("ecs:service", found["serviceArn"], tags_of(found.get("tags")),
+                        (found["clusterArn"], self.cluster), aliases=(found["serviceName"],),
+                        note=f"cluster {self.cluster}, desired {current}")
+        self._plan = FaultPlan(
+            self.name, (target,), f"set the desired count of {found['serviceName']} from {current} to {self.desired}",
+            RevertAction("ecs.restore-desired-count",
+                         {"cluster": self.cluster, "service": found["serviceArn"], "desired": current},
+                         f"desired count of {found['serviceName']} back to {current}"))
+        return self._plan
+
+    def inject(self) -> None:
+        if self._plan is None:
+            raise FaultError("inject before plan", fault=self.name, target=self.service)
+        self.backend.client("ecs").update_service(cluster=self.cluster, service=self._plan.revert.params["service"],
+                                                  desiredCount=self.desired)
+
+
+def _describe(ecs: Any, cluster: str, service: str) -> dict[str, Any] | None:
+    try:
+        services = ecs.describe_services(cluster=cluster, services=[service], include=["TAGS"])["services"]
+    except ClientError as exc:
+        if is_gone(exc):
+            return None
+        raise
+    active = [s for s in services if s.get("status") == "ACTIVE"]
+    return active[0] if active else None
+
+
+def restore_desired_count(backend: Backend, params: Mapping[str, Any]) -> None:
+    """Desired count back as recorded (a no-op when already so, or when the service is gone)."""
+    ecs = backend.client("ecs")
+    found = _describe(ecs, params["cluster"], params["service"])
+    if found is not None and int(found["desiredCount"]) != int(params["desired"]):
+        ecs.update_service(cluster=params["cluster"], service=params["service"], desiredCount=int(params["desired"]))
