@@ -141,7 +141,8 @@ def analyze(timeline: Timeline, *, fault_at: float, probe: str | None = None, st
     window_end = stable if stable is not None else math.inf
     dns = tuple(_dns_convergence(name, by_probe[name], fault_at, stable_window_s, dns_target)
                 for name in sorted(by_probe) if by_probe[name][0].kind == "dns")
-    phases = _phases(events, by_probe, fault_at, dns, first_good, stable, probe)
+    phases = _phases(events, by_probe, fault_at, dns, first_good, stable, probe,
+                     expect_dns_change=dns_target is not None)
     summaries = tuple(_summarize(by_probe[name], fault_at, window_end) for name in sorted(by_probe))
     watched = [s for s in merged if s.at >= fault_at - _EPSILON]
     errors = sum(not s.good for s in watched)
@@ -225,7 +226,7 @@ def _stable(samples: Sequence[Sample], fault_at: float, window_s: float) -> floa
 
 def _phases(events: Sequence[Event], by_probe: Mapping[str, list[Sample]], fault_at: float,
             dns: Sequence[DnsConvergence], first_good: float | None, stable: float | None,
-            probe: str | None) -> tuple[Phase, ...]:
+            probe: str | None, expect_dns_change: bool = False) -> tuple[Phase, ...]:
     def phase(name: str, at: float | None, source: str) -> Phase:
         return Phase(name, at, None if at is None else at - fault_at, source if at is not None else "")
 
@@ -246,8 +247,9 @@ def _phases(events: Sequence[Event], by_probe: Mapping[str, list[Sample]], fault
     observed["stable"] = phase("stable", stable, followed)
     ordered: list[Phase] = []
     for name in PHASE_ORDER:
-        if name == "dns_first":  # a pair per resolver probe
-            ordered += [phase(kind, at, f"probe:{c.probe}") for c in dns
+        if name == "dns_first":  # a pair per resolver probe whose answer moved (or was meant to)
+            ordered += [Phase(kind, at, None if at is None else at - fault_at, f"probe:{c.probe}") for c in dns
+                        if c.changed or expect_dns_change
                         for kind, at in (("dns_first", c.first_at), ("dns_all", c.all_at))]
         elif name in observed:
             ordered.append(observed[name])

@@ -118,8 +118,11 @@ class LocalBackend:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
         try:
+            # A session of its own: the terminal's Ctrl-C goes to the suite, which reverts its faults and
+            # deletes its stacks *through* localcloud before closing it. If the suite dies outright, the
+            # child sees end-of-file on stdin and shuts down by itself.
             self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=self._stderr, cwd=REPO_ROOT, env=env)
+                                          stderr=self._stderr, cwd=REPO_ROOT, env=env, start_new_session=True)
         except OSError as exc:
             raise BackendError(f"cannot start localcloud: {exc}") from exc
         line = self._read_ready_line(timeout_s)

@@ -66,7 +66,8 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if code == 1:
         return 1
-    if code == 130:
+    if code in (2, 130):  # pytest's "interrupted": reverts and teardowns have run
+        print("gameday run: interrupted; injected faults were reverted (see rollback.jsonl)", file=sys.stderr)
         return 130
     print(f"gameday run: pytest ended with exit code {code} (no verdict)", file=sys.stderr)
     return 3

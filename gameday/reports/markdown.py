@@ -41,6 +41,10 @@ def render_summary(report: RunReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _phase_label(name: str, source: str) -> str:
+    return f"{name} ({source.removeprefix('probe:')})" if source.startswith("probe:dns") else name
+
+
 def _details(result: ScenarioResult) -> list[str]:
     lines = [f"## {result.stack_id} / {result.scenario}", "", result.message, ""]
     if result.target:
@@ -48,11 +52,15 @@ def _details(result: ScenarioResult) -> list[str]:
     failover = result.failover
     if failover is None:
         return lines
-    phases = [f"{p.name} +{p.since_fault_s:.2f} s" for p in failover.phases if p.since_fault_s is not None]
-    missing = [p.name for p in failover.phases if p.since_fault_s is None]
+    phases = [f"{_phase_label(p.name, p.source)} +{p.since_fault_s:.2f} s" for p in failover.phases
+              if p.since_fault_s is not None]
+    missing = [_phase_label(p.name, p.source) for p in failover.phases if p.since_fault_s is None]
     lines.append("Phases since the fault: " + (", ".join(phases) or "none") + ".")
     if missing:
         lines.append("Never reached: " + ", ".join(missing) + ".")
+    unchanged = [c.probe for c in failover.dns if not c.changed]
+    if unchanged:
+        lines.append("DNS answers unchanged through the failover (no DNS term) at: " + ", ".join(unchanged) + ".")
     for window in failover.outage_windows:
         lines.append(f"Outage window: {window.duration_s:.2f} s from +{window.start_at - failover.fault_at:.2f} s "
                      f"({window.samples} failed samples).")

@@ -73,11 +73,21 @@ def test_outage_then_recovery_gives_phases_window_and_failover_time(timeline: Ti
 def test_phase_names_come_in_order(timeline: Timeline, clock: FakeClock) -> None:
     Scripted(timeline, clock, "http:a").run(5, OK)
     dns = Scripted(timeline, clock, "dns:auth", kind="dns")
-    dns.run(5, OK, answers=["10.0.0.1"])
+    dns.run(2, OK, answers=["10.0.0.1"])
+    dns.run(3, OK, answers=["10.0.0.2"])
 
     names = [p.name for p in analyze(timeline, fault_at=at(clock, 1.0)).phases]
 
     assert names == ["fault", "detection", "control_plane", "dns_first", "dns_all", "first_good", "stable"]
+
+
+def test_dns_that_never_changes_adds_no_dns_phase(timeline: Timeline, clock: FakeClock) -> None:
+    Scripted(timeline, clock, "http:a").run(5, OK)
+    Scripted(timeline, clock, "dns:auth", kind="dns").run(5, OK, answers=["10.0.0.1"])
+
+    names = [p.name for p in analyze(timeline, fault_at=at(clock, 1.0)).phases]
+
+    assert "dns_first" not in names and "dns_all" not in names
 
 
 def test_flapping_delays_stable_and_counts_flaps(timeline: Timeline, clock: FakeClock) -> None:
