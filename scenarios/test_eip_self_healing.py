@@ -36,7 +36,7 @@ def test_terminate_instance(deploy_stack: DeployStack, failover: Failover, load:
     stack = deploy_stack(STACK, ZoneName=f"eip-{failover.paths.run_id}.gameday.test")
     url = stack.output("ServiceUrl")
     result = failover.run(
-        stack_id=STACK, scenario="terminate-instance",
+        stack_id=STACK, scenario="terminate-instance", stack=stack,
         fault=TerminateInstance(failover.backend, stack.output("AutoScalingGroupName")),
         probes=eip_probes(stack, failover.backend.resolvers()), primary_probe="http:eip",
         load=lambda timeline: load.running(url, failover.paths.folder / "terminate-instance", timeline),

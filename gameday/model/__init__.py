@@ -1,5 +1,9 @@
 """Prediction: the failover time a stack's configuration and the platform's timings add up to.
 
+One module per stack (`gameday/model/<stack>.py`) registers its faults in `PREDICTORS`; a predictor
+gets the time profile and, when there is one, the deployed stack (to read its own configuration:
+health-check intervals, TTLs, timeouts) and returns the phases it expects.
+
 A prediction is a sum of phases, each a profile duration (mean, low, high). Measured times are
 compared with it; under the `fast` profile (fixed values) the prediction is exact up to the parts
 that run for real (the user-data script, the network).
@@ -9,8 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
+from gameday.stacks import DeployedStack, available_stacks
 from localcloud.profiles import Profile
 
 
@@ -51,28 +57,38 @@ class Prediction:
                             "source": p.source} for p in self.phases]}
 
 
-def _phase(profile: Profile, name: str, key: str) -> PredictedPhase:
+def phase(profile: Profile, name: str, key: str) -> PredictedPhase:
+    """A predicted phase that is one profile duration."""
     delay = profile.delay(key)
     return PredictedPhase(name, delay.mean, delay.low, delay.high, key)
 
 
-def _eip_terminate(profile: Profile) -> Prediction:
-    # T_A = d_asg + t_api + t_pend + t_boot + t_eip (aws-timings §12.2 A). The user data's own run
-    # time (curl to IMDS + one `aws ec2 associate-address`) is real, not a profile number.
-    return Prediction("eip-self-healing", "terminate-instance", profile.name, (
-        _phase(profile, "detection", "asg.detect_not_running"),
-        _phase(profile, "launch", "ec2.run_instances_api"),
-        _phase(profile, "pending", "ec2.pending_to_running"),
-        _phase(profile, "boot", "ec2.boot"),
-        _phase(profile, "association", "eip.associate_to_traffic"),
-    ), note="excludes the user-data run time (measured, not modelled)")
+def fixed(name: str, seconds: float, source: str) -> PredictedPhase:
+    """A predicted phase read from the stack's own configuration (e.g. a TTL)."""
+    return PredictedPhase(name, seconds, seconds, seconds, source)
 
 
-PREDICTORS: dict[tuple[str, str], Callable[[Profile], Prediction]] = {
-    ("eip-self-healing", "terminate-instance"): _eip_terminate,
-}
+Predictor = Callable[[Profile, DeployedStack | None], Prediction]
+PREDICTORS: dict[tuple[str, str], Predictor] = {}
 
 
-def predict(stack_id: str, fault: str, profile: Profile) -> Prediction | None:
+def register(stack_id: str, fault: str) -> Callable[[Predictor], Predictor]:
+    def add(predictor: Predictor) -> Predictor:
+        PREDICTORS[(stack_id, fault)] = predictor
+        return predictor
+    return add
+
+
+def predict(stack_id: str, fault: str, profile: Profile, stack: DeployedStack | None = None) -> Prediction | None:
+    _load_stack_models()
     predictor = PREDICTORS.get((stack_id, fault))
-    return predictor(profile) if predictor else None
+    return predictor(profile, stack) if predictor else None
+
+
+def _load_stack_models() -> None:
+    for stack_id in available_stacks():
+        try:
+            import_module(f"gameday.model.{stack_id.replace('-', '_')}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"gameday.model.{stack_id.replace('-', '_')}":
+                raise
