@@ -6,16 +6,18 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements.stamp
 DEBIAN_PACKAGES := haproxy unbound wrk
+# Only the suite's own tests need a browser (the HTML report is checked in headless Chromium).
+TEST_DEBIAN_PACKAGES := chromium
 
 # Extra flags for the game day, e.g. `make gameday GAMEDAY_ARGS="--profile realistic"`.
 GAMEDAY_ARGS ?=
 
-.PHONY: gameday test lint typecheck cfnlint unit benchmarks setup debian clean
+.PHONY: gameday test lint typecheck cfnlint unit benchmarks setup debian debian-test debian-install clean
 
 gameday: setup
 	$(PY) -m gameday run --backend local --profile fast $(GAMEDAY_ARGS)
 
-test: setup lint typecheck cfnlint
+test: setup debian-test lint typecheck cfnlint
 	$(PY) -m pytest -q tests
 
 lint: $(STAMP)
@@ -41,7 +43,13 @@ $(STAMP): requirements.txt
 # Debian packages the game day runs for real. Installed when missing; their services are kept
 # from starting (policy-rc.d) because localcloud starts its own instances and stops them after.
 debian:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	@$(MAKE) --no-print-directory debian-install PACKAGES="$(DEBIAN_PACKAGES)"
+
+debian-test:
+	@$(MAKE) --no-print-directory debian-install PACKAGES="$(TEST_DEBIAN_PACKAGES)"
+
+debian-install:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -17,6 +17,7 @@ from gameday.clock import Clock
 from gameday.errors import SystemUnderTestFailed
 from gameday.faults import Fault, RollbackJournal, injected
 from gameday.model import Prediction
+from gameday.model.compare import compare, describe, took_the_time
 from gameday.probes import ProbeRunner
 from gameday.stopconditions import StopCondition, StopConditionHit, stop_if_triggered
 from gameday.timeline import Event, Sample, Timeline
@@ -99,6 +100,8 @@ class FailoverRun:
     load: Callable[[Timeline], AbstractContextManager[Any]] | None = None
     # issue 9 hook: abort (and revert) the fault when one fires, checked at every watch poll.
     stop_conditions: Sequence[StopCondition] = ()
+    # Called at every watch poll with the timeline and the fault time (the live progress line).
+    progress: Callable[[Timeline, float], None] | None = None
 
 
 def run_failover(run: FailoverRun) -> ScenarioResult:
@@ -154,6 +157,8 @@ def _watch(run: FailoverRun, fault_at: float) -> None:
     deadline = run.clock.monotonic() + policy.watch_timeout_s
     while run.clock.monotonic() < deadline:
         stop_if_triggered(run.stop_conditions, run.timeline, run.clock, subject=run.fault.target)  # issue 9 hook
+        if run.progress:
+            run.progress(run.timeline, fault_at)
         after = [s for s in run.timeline.samples_of(run.primary_probe) if s.sent_at >= fault_at]
         last_bad = max((s.sent_at for s in after if not s.good), default=None)
         if last_bad is not None:
@@ -180,19 +185,23 @@ def _verdict(run: FailoverRun, failover: FailoverResult) -> tuple[str, str]:
                           f"last phase reached was '{last}'; {run.primary_probe} never served steadily again")
     measured = failover.failover_time_s
     if measured > run.budget_s:
-        return "failed", (f"failover took {measured:.2f} s, over the {run.budget_s:.1f} s budget "
-                          f"({_slowest_phase(failover)})")
+        return "failed", (f"{run.stack_id} / {run.scenario}: failover took {measured:.2f} s, over the "
+                          f"{run.budget_s:.1f} s budget; {_slowest_phase(run, failover)}")
     return "passed", f"failover {measured:.2f} s within the {run.budget_s:.1f} s budget"
 
 
-def _slowest_phase(failover: FailoverResult) -> str:
+def _slowest_phase(run: FailoverRun, failover: FailoverResult) -> str:
+    if run.prediction is not None:  # name the phase against what the configuration implies
+        check = took_the_time(compare(failover, run.prediction, run.timeline.snapshot()[1]))
+        if check is not None:
+            return f"the time went to phase {describe(check)}"
     timed = [p for p in failover.phases if p.since_fault_s is not None]
     if len(timed) < 2:
         return "no phase breakdown"
     gaps = [(b.since_fault_s - a.since_fault_s, b.name) for a, b in zip(timed, timed[1:], strict=False)
             if a.since_fault_s is not None and b.since_fault_s is not None]
     seconds, name = max(gaps)
-    return f"slowest phase: {name}, {seconds:.2f} s"
+    return f"the time went to phase {name}: {seconds:.2f} s"
 
 
 def _result(run: FailoverRun, fault_at: float | None, failover: FailoverResult | None, verdict: str,

@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
+from gameday.model.template import StackConfig, stack_config
 from gameday.stacks import DeployedStack, available_stacks
 from localcloud.profiles import Profile
+
+__all__ = ["PREDICTORS", "PredictedPhase", "Prediction", "Predictor", "StackConfig", "fixed", "phase", "predict",
+           "register", "stack_config"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,11 @@ class PredictedPhase:
     mean_s: float
     low_s: float
     high_s: float
-    source: str  # the profile key the number comes from
+    source: str  # the profile key (or template property) the number comes from
+    # The measured phase (gameday.analysis names: detection, control_plane, booted, routed, dns_all,
+    # stable ...) this predicted phase ends at. "" = its own name when that is a measured phase,
+    # otherwise it runs on into the next predicted phase (e.g. "pending" ends inside "booted").
+    ends_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,18 +62,18 @@ class Prediction:
                 "mean_s": round(self.mean_s, 3), "low_s": round(self.low_s, 3),
                 "high_s": round(self.high_s, 3), "note": self.note,
                 "phases": [{"name": p.name, "mean_s": p.mean_s, "low_s": p.low_s, "high_s": p.high_s,
-                            "source": p.source} for p in self.phases]}
+                            "source": p.source, "ends_at": p.ends_at} for p in self.phases]}
 
 
-def phase(profile: Profile, name: str, key: str) -> PredictedPhase:
+def phase(profile: Profile, name: str, key: str, *, ends_at: str = "") -> PredictedPhase:
     """A predicted phase that is one profile duration."""
     delay = profile.delay(key)
-    return PredictedPhase(name, delay.mean, delay.low, delay.high, key)
+    return PredictedPhase(name, delay.mean, delay.low, delay.high, key, ends_at)
 
 
-def fixed(name: str, seconds: float, source: str) -> PredictedPhase:
+def fixed(name: str, seconds: float, source: str, *, ends_at: str = "") -> PredictedPhase:
     """A predicted phase read from the stack's own configuration (e.g. a TTL)."""
-    return PredictedPhase(name, seconds, seconds, seconds, source)
+    return PredictedPhase(name, seconds, seconds, seconds, source, ends_at)
 
 
 Predictor = Callable[[Profile, DeployedStack | None], Prediction]

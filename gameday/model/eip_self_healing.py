@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from gameday.model import Prediction, phase, register
+from gameday.model import Prediction, phase, register, stack_config
 from gameday.stacks import DeployedStack
 from localcloud.profiles import Profile
 
+STACK = "eip-self-healing"
 
-@register("eip-self-healing", "terminate-instance")
+
+@register(STACK, "terminate-instance")
 def terminate_instance(profile: Profile, stack: DeployedStack | None) -> Prediction:
+    config = stack_config(STACK, stack)
+    check = config.value("WebGroup", "HealthCheckType", default="EC2")
     # The user data's own run time (curl to IMDS + one `aws ec2 associate-address`) is real on localcloud,
-    # not a profile number, so it is left out of the sum and reported beside it.
-    return Prediction("eip-self-healing", "terminate-instance", profile.name, (
-        phase(profile, "detection", "asg.detect_not_running"),
-        phase(profile, "launch", "ec2.run_instances_api"),
+    # not a profile number, so it is left out of the sum and measured beside it (the user_data phase).
+    return Prediction(STACK, "terminate-instance", profile.name, (
+        phase(profile, "detection", "asg.detect_not_running", ends_at="detection"),
+        phase(profile, "launch", "ec2.run_instances_api", ends_at="control_plane"),
         phase(profile, "pending", "ec2.pending_to_running"),
-        phase(profile, "boot", "ec2.boot"),
-        phase(profile, "association", "eip.associate_to_traffic"),
-    ), note="excludes the user-data run time (measured, not modelled)")
+        phase(profile, "boot", "ec2.boot", ends_at="booted"),
+        phase(profile, "association", "eip.associate_to_traffic", ends_at="routed"),
+    ), note=f"{check} health check; excludes the user-data run time (measured, not modelled)")

@@ -1,4 +1,9 @@
-"""A run's report folder: report.json (the source of truth), summary.md, junit.xml, history.jsonl."""
+"""A run's report folder: report.json (the source of truth), summary.md, junit.xml, report.html, history.jsonl.
+
+Every renderer is a pure function of the report.json document, so a run split over several pytest
+children (one per stack, each writing `parts/<stack>.json`) merges into one report, and
+`gameday report` re-renders any run from its report.json.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from gameday.load.analysis import load_report
+from gameday.model.compare import compare, measured_only
+from gameday.reports.history import append_history, history_line, read_history, trends
+from gameday.reports.html import render_html
 from gameday.reports.junit import render_junit
 from gameday.reports.markdown import render_summary
+from gameday.reports.stats import distributions
 from gameday.scenario import ScenarioResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+PARTS = "parts"
 
 
 @dataclass
@@ -28,46 +38,65 @@ class RunReport:
 
     @property
     def label(self) -> str:
-        if self.backend == "localcloud":
-            return f"localcloud, time profile {self.profile}"
-        return f"{self.backend} (real AWS)"
+        return run_label(self.backend, self.profile)
 
     @property
     def passed(self) -> bool:
         return bool(self.scenarios) and all(s.passed for s in self.scenarios)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA_VERSION,
-            "run_id": self.run_id,
-            "backend": self.backend,
-            "profile": self.profile,
-            "label": self.label,
-            "host": platform.node(),
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "passed": self.passed,
-            "counts": {v: sum(1 for s in self.scenarios if s.verdict == v) for v in ("passed", "failed", "error")},
-            "scenarios": [self._scenario(s) for s in self.scenarios],
-        }
+        attempts: dict[str, int] = {}
+        scenarios = []
+        for result in self.scenarios:
+            key = f"{result.stack_id}/{result.scenario}"
+            attempts[key] = attempts.get(key, 0) + 1
+            scenarios.append({**self._scenario(result), "attempt": attempts[key]})
+        return finish({"schema": SCHEMA_VERSION, "run_id": self.run_id, "backend": self.backend,
+                       "profile": self.profile, "host": platform.node(), "started_at": self.started_at,
+                       "ended_at": self.ended_at, "scenarios": scenarios})
 
     def _scenario(self, result: ScenarioResult) -> dict[str, Any]:
         data = result.to_dict()
         data["load"] = load_report(result.timeline, window=_outage_window(result))
+        if result.failover is not None and result.prediction is not None:
+            events = result.timeline.snapshot()[1]
+            data["phase_check"] = [c.to_dict() for c in compare(result.failover, result.prediction, events)]
+        else:
+            data["phase_check"] = []
+        data["measured_only"] = ([m.__dict__ for m in measured_only(result.timeline.snapshot()[1], result.fault_at)]
+                                 if result.fault_at is not None else [])
         extra = self.extras.get(f"{result.stack_id}/{result.scenario}")
         if extra:
             data.update(extra)
         return data
 
-    def history_line(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id, "backend": self.backend, "profile": self.profile,
-            "started_at": self.started_at, "passed": self.passed,
-            "scenarios": [{"stack": s.stack_id, "scenario": s.scenario, "verdict": s.verdict,
-                           "failover_time_s": s.failover_time_s, "budget_s": s.budget_s,
-                           "predicted_s": s.prediction.mean_s if s.prediction else None}
-                          for s in self.scenarios],
-        }
+
+def run_label(backend: str, profile: str) -> str:
+    return f"localcloud, time profile {profile}" if backend == "localcloud" else f"{backend} (real AWS)"
+
+
+def finish(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields derived from the scenarios: verdict counts, pass/fail, distributions over repeats."""
+    scenarios = data["scenarios"]
+    data["label"] = run_label(data["backend"], data["profile"])
+    data["passed"] = bool(scenarios) and all(s["verdict"] == "passed" for s in scenarios)
+    data["counts"] = {v: sum(1 for s in scenarios if s["verdict"] == v) for v in ("passed", "failed", "error")}
+    data["distributions"] = distributions(scenarios)
+    return data
+
+
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report from the per-stack parts of a run (same run id, backend and profile)."""
+    if not parts:
+        raise ValueError("no report parts to merge")
+    first = parts[0]
+    merged = {key: first[key] for key in ("schema", "run_id", "backend", "profile", "host")}
+    merged["started_at"] = min(p["started_at"] for p in parts)
+    ends = [p["ended_at"] for p in parts if p.get("ended_at") is not None]
+    merged["ended_at"] = max(ends) if ends else None
+    merged["scenarios"] = sorted((s for p in parts for s in p["scenarios"]),
+                                 key=lambda s: (s["stack"], s["scenario"], s.get("attempt", 1)))
+    return finish(merged)
 
 
 def _outage_window(result: ScenarioResult) -> tuple[float, float] | None:
@@ -79,13 +108,35 @@ def _outage_window(result: ScenarioResult) -> tuple[float, float] | None:
     return (result.fault_at, end)
 
 
+def write_part(report: RunReport, folder: Path, name: str) -> Path:
+    """A child's share of the run: the parent merges every part into the report."""
+    path = folder / PARTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_dict(), separators=(",", ":")) + "\n")
+    return path
+
+
+def read_parts(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted((folder / PARTS).glob("*.json"))]
+
+
+def write_outputs(data: dict[str, Any], reports_dir: Path, *, history: bool = True) -> Path:
+    """Write report.json, summary.md, junit.xml and report.html; append the history line; return the folder.
+
+    The summary and the HTML compare the run with the earlier game days of reports/history.jsonl."""
+    folder = reports_dir / data["run_id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    earlier = [line for line in read_history(reports_dir / "history.jsonl") if line.get("run_id") != data["run_id"]]
+    trend = trends([*earlier, history_line(data)])
+    (folder / "report.json").write_text(json.dumps(data, separators=(",", ":")) + "\n")
+    (folder / "summary.md").write_text(render_summary(data, trend))
+    (folder / "junit.xml").write_text(render_junit(data))
+    (folder / "report.html").write_text(render_html(data, trend))
+    if history:
+        append_history(reports_dir / "history.jsonl", history_line(data))
+    return folder
+
+
 def write_report(report: RunReport, reports_dir: Path) -> Path:
     """Write the run's folder and append to reports/history.jsonl; returns the folder."""
-    folder = reports_dir / report.run_id
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.json").write_text(json.dumps(report.to_dict(), separators=(",", ":")) + "\n")
-    (folder / "summary.md").write_text(render_summary(report))
-    (folder / "junit.xml").write_text(render_junit(report))
-    with (reports_dir / "history.jsonl").open("a") as history:
-        history.write(json.dumps(report.history_line(), sort_keys=True) + "\n")
-    return folder
+    return write_outputs(report.to_dict(), reports_dir)

@@ -1,5 +1,6 @@
-"""The cloud's DNS: the authoritative server for every hosted zone and a caching resolver (unbound) in
-front of it, whose stub zones follow the hosted zones as they are created and deleted.
+"""The cloud's DNS: Route 53's health checkers, the authoritative server for every hosted zone (routing by
+the checkers' verdicts) and a caching resolver (unbound) in front of it, whose stub zones follow the
+hosted zones as they are created and deleted.
 
 Zone changes reach unbound through `unbound-control`, a child process per call, so they run on a
 worker thread of their own and never on the DNS server's event loop.
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from localcloud.resolver import CachingResolver
 from localcloud.route53.dns import AuthoritativeDNS
+from localcloud.route53.health import HealthCheckers
+from localcloud.route53.health_moto import StatusHook, resolver_for
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud, ServiceSpec
@@ -32,18 +35,29 @@ class CloudDns:
         self._zones: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self._cloud: LocalCloud | None = None
         self._dns: AuthoritativeDNS | None = None
+        self._health: HealthCheckersService | None = None
 
     def specs(self) -> list[ServiceSpec]:
         from localcloud.cloud import ServiceSpec
 
-        return [ServiceSpec("authoritative", self.authoritative, resolver_kind="authoritative"),
+        return [ServiceSpec("route53-health", self.health),
+                ServiceSpec("authoritative", self.authoritative, resolver_kind="authoritative"),
                 ServiceSpec("caching", self.caching, resolver_kind="caching")]
+
+    def health(self, cloud: LocalCloud) -> HealthCheckersService:
+        """Route 53's health checkers; the authoritative server (started next) routes by their verdicts."""
+        self._cloud = cloud
+        checkers = HealthCheckers(cloud.profile, rng=random.Random(cloud.rng.random()), on_event=self._on_event,
+                                  resolve=resolver_for(lambda: self._dns))
+        self._health = HealthCheckersService(checkers)
+        return self._health
 
     def authoritative(self, cloud: LocalCloud) -> AuthoritativeDNS:
         self._cloud = cloud
         self._dns = AuthoritativeDNS.for_profile(
             cloud.profile, host=cloud.pool.allocate_service("dns"), port=DNS_PORT, on_event=self._on_event,
-            rng=random.Random(cloud.rng.random()))
+            rng=random.Random(cloud.rng.random()),
+            health=self._health.checkers if self._health is not None else None)
         return self._dns
 
     def caching(self, cloud: LocalCloud) -> CachingResolverService:
@@ -56,6 +70,31 @@ class CloudDns:
             self._cloud.events.record(kind, subject, detail)
         if kind == ZONE_EVENT and not detail.get("private"):
             self._zones.put((str(detail.get("action", "")), str(detail.get("zone", subject))))
+
+
+class HealthCheckersService:
+    """The checkers plus moto's GetHealthCheckStatus answering with their observations."""
+
+    def __init__(self, checkers: HealthCheckers) -> None:
+        self.checkers = checkers
+        self._hook = StatusHook(checkers)
+
+    def start(self) -> None:
+        self._hook.install()
+        try:
+            self.checkers.start()
+        except BaseException:
+            self._hook.uninstall()
+            raise
+
+    def stop(self) -> None:
+        try:
+            self.checkers.stop()
+        finally:
+            self._hook.uninstall()
+
+    def describe(self) -> dict[str, Any]:
+        return self.checkers.describe()
 
 
 class CachingResolverService:

@@ -1,0 +1,76 @@
+"""The health checkers' two links to the rest of the cloud: moto's `GetHealthCheckStatus` answers with the
+checkers' real observations (moto's own is a constant "Success"), and domain-name checks resolve through
+the authoritative server in-process (no packet leaves the host).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from localcloud.patching import Patches
+
+if TYPE_CHECKING:
+    from localcloud.route53.dns import AuthoritativeDNS
+    from localcloud.route53.health import HealthCheckers
+    from localcloud.route53.health_probe import Resolve
+
+
+class StatusHook:
+    """Patches `moto.route53.responses.Route53.get_health_check_status` while installed."""
+
+    def __init__(self, checkers: HealthCheckers) -> None:
+        from moto.route53.responses import Route53
+
+        self._patches = Patches("localcloud.route53.health")
+        original = Route53.get_health_check_status
+        self._patches.add(Route53, "get_health_check_status", _status_handler(checkers, original))
+
+    def install(self) -> None:
+        self._patches.install()
+
+    def uninstall(self) -> None:
+        self._patches.uninstall()
+
+
+def _status_handler(checkers: HealthCheckers, original: Callable[..., Any]) -> Callable[..., Any]:
+    from moto.core.responses import ActionResult
+
+    @functools.wraps(original)
+    def get_health_check_status(self: Any) -> Any:
+        health_check_id = self._get_param("HealthCheckId")
+        self.backend.get_health_check(health_check_id)  # NoSuchHealthCheck as moto raises it
+        found = checkers.observations(health_check_id)
+        if not found:
+            return original(self)
+        now = dt.datetime.now(dt.UTC)
+        observations = [
+            {"Region": region, "IPAddress": f"127.0.53.{index + 1}",
+             "StatusReport": {"Status": obs.reason if obs else "Success: no data yet, counted as healthy",
+                              "CheckedTime": dt.datetime.fromtimestamp(obs.at, dt.UTC) if obs else now}}
+            for index, (region, obs) in enumerate(found)]
+        return ActionResult({"HealthCheckObservations": observations})
+
+    return get_health_check_status
+
+
+def resolver_for(server_of: Callable[[], AuthoritativeDNS | None]) -> Resolve:
+    """A `Resolve` asking the authoritative server's public view, in-process (A records)."""
+
+    async def resolve(name: str) -> list[str]:
+        import dns.message
+        import dns.rdatatype
+
+        server = server_of()
+        if server is None:
+            return []
+        query = dns.message.make_query(name, dns.rdatatype.A)
+        wire = server.answer(query.to_wire(), None)
+        if wire is None:
+            return []
+        answer = dns.message.from_wire(wire)
+        return [item.address for rrset in answer.answer if rrset.rdtype == dns.rdatatype.A for item in rrset]
+
+    return resolve
