@@ -1,4 +1,8 @@
-"""Failover budgets from gameday.toml: per stack, fault and time profile."""
+"""Failover budgets from gameday.toml: per stack, scenario (or fault) and time profile.
+
+`[budgets.<stack>.<fault>]` holds the stack's default for a fault (from its README); a table named
+after a scenario (`[budgets.<stack>.<scenario>]`) overrides it for that scenario alone.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,21 @@ from gameday.errors import ConfigError
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "gameday.toml"
 
 
-def budget_for(stack_id: str, fault: str, profile: str, config: Path = DEFAULT_CONFIG) -> float:
+def budget_for(stack_id: str, fault: str, profile: str, config: Path = DEFAULT_CONFIG, *,
+               scenario: str | None = None) -> float:
     try:
         data = tomllib.loads(config.read_text())
     except FileNotFoundError:
         raise ConfigError(f"budget file {config} not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config}: {exc}") from exc
-    try:
-        value = data["budgets"][stack_id][fault][profile]
-    except KeyError:
-        raise ConfigError(f"{config} sets no budget for {stack_id} / {fault} / profile {profile}") from None
-    if not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(f"{config}: budget for {stack_id} / {fault} / {profile} must be > 0, got {value!r}")
+    stack = data.get("budgets", {}).get(stack_id, {})
+    names = [n for n in (scenario, fault) if n]
+    name = next((n for n in names if profile in stack.get(n, {})), None)
+    if name is None:
+        raise ConfigError(f"{config} sets no budget for {stack_id} / {' or '.join(dict.fromkeys(names))} / "
+                          f"profile {profile}")
+    value = stack[name][profile]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{config}: budget for {stack_id} / {name} / {profile} must be > 0, got {value!r}")
     return float(value)

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 
 from gameday.backends.base import Backend
 from gameday.errors import ConfigError
-from gameday.faults import Fault, TerminateInstance
+from gameday.faults import (
+    BackendLoss,
+    BlockAzNacl,
+    BlockAzSecurityGroups,
+    BlueGreenSwitch,
+    Fault,
+    TerminateInstance,
+)
 from gameday.stacks import DeployedStack
 from gameday.stopconditions import AlarmState, AvailabilityFloor, StopCondition
 
@@ -68,6 +75,37 @@ def _terminate_web_instance(backend: Backend, stack: DeployedStack) -> Fault:
     return TerminateInstance(backend, stack.output("AutoScalingGroupName"))
 
 
+def _terminate_proxy(backend: Backend, stack: DeployedStack) -> Fault:
+    return TerminateInstance(backend, stack.output("ProxyGroups").split(",")[0])
+
+
+def _second_az(backend: Backend, stack: DeployedStack) -> tuple[str, str]:
+    subnet = stack.output("Subnets").split(",")[1]
+    found = backend.client("ec2").describe_subnets(SubnetIds=[subnet])["Subnets"]
+    return stack.output("VpcId"), str(found[0]["AvailabilityZone"])
+
+
+def _block_az_sg(backend: Backend, stack: DeployedStack) -> Fault:
+    return BlockAzSecurityGroups(backend, *_second_az(backend, stack))
+
+
+def _block_az_nacl(backend: Backend, stack: DeployedStack) -> Fault:
+    return BlockAzNacl(backend, *_second_az(backend, stack))
+
+
+def _switch_to_green(backend: Backend, stack: DeployedStack) -> Fault:
+    name = stack.output("BackendName")  # backend.<zone>; the fleets are blue.backend.<zone>, green.backend.<zone>
+    return BlueGreenSwitch(backend, stack.output("ZoneId"), name, f"green.{name}")
+
+
+def _lose_backend(backend: Backend, stack: DeployedStack) -> Fault:
+    return BackendLoss(backend, stack.output("BlueInstance"))
+
+
+_SIH = "static-ip-haproxy"
+_SIH_REVERT_ASG = "the group's min/max/desired back as they were (the group replaces the instance, same EIP)"
+
+
 SCENARIOS: Mapping[str, ScenarioSpec] = {spec.scenario_id: spec for spec in (
     ScenarioSpec(
         "eip-self-healing/terminate-instance", "eip-self-healing",
@@ -77,6 +115,40 @@ SCENARIOS: Mapping[str, ScenarioSpec] = {spec.scenario_id: spec for spec in (
                    "the group's min/max/desired back as they were (the group itself replaces the instance)",
                    _terminate_web_instance),),
         StopSpec(probe="http:eip", floor=0.5),
+    ),
+    ScenarioSpec(
+        f"{_SIH}/terminate-proxy", _SIH,
+        "terminate one of the four HAProxy nodes; its health check fails and DNS stops handing out its address",
+        (FaultSpec("terminate-instance", "the instance of the first proxy group (output ProxyGroups)",
+                   _SIH_REVERT_ASG, _terminate_proxy),),
+        StopSpec(probe="https:www", floor=0.5),
+    ),
+    ScenarioSpec(
+        f"{_SIH}/block-az-sg", _SIH,
+        "block the second AZ with security groups (stateful: established connections live on)",
+        (FaultSpec("block-az-security-groups", "every instance in the second AZ of the stack's VPC",
+                   "each interface's security groups back, the quarantine group deleted", _block_az_sg),),
+        StopSpec(probe="https:www", floor=0.5),
+    ),
+    ScenarioSpec(
+        f"{_SIH}/block-az-nacl", _SIH,
+        "block the second AZ with a network ACL as AWS FIS does (stateless: established connections break)",
+        (FaultSpec("block-az-nacl", "the subnets of the second AZ of the stack's VPC",
+                   "the subnets back on their network ACLs, the clones deleted", _block_az_nacl,
+                   {"scope": "all"}),),
+        StopSpec(probe="https:www", floor=0.5),
+    ),
+    ScenarioSpec(
+        f"{_SIH}/blue-green-switch", _SIH,
+        "point the backend name at the green fleet; every HAProxy must follow within its resolver timers",
+        (FaultSpec("blue-green-switch", "the CNAME backend.<zone> (output BackendName)",
+                   "the CNAME back to the blue fleet", _switch_to_green),),
+    ),
+    ScenarioSpec(
+        f"{_SIH}/backend-loss", _SIH,
+        "stop the active backend: health endpoints answer 503 and the nodes leave DNS (then fail-open)",
+        (FaultSpec("backend-loss", "the blue backend instance (output BlueInstance)",
+                   "the instance started again", _lose_backend),),
     ),
 )}
 

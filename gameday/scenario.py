@@ -40,6 +40,9 @@ class WatchPolicy:
     tail_s: float = 1.0  # keep sampling a little after stable, for the report
     load_warmup_s: float = 3.0  # load runs this long in steady state before the fault
     poll_s: float = 0.05
+    # Watch exactly this long after the fault instead of waiting for error-then-stable: for faults
+    # clients may never see as errors (a CloudFront origin group hides them; its cost is per request).
+    fixed_watch_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ class FailoverRun:
     stop_conditions: Sequence[StopCondition] = ()
     # Called at every watch poll with the timeline and the fault time (the live progress line).
     progress: Callable[[Timeline, float], None] | None = None
+    # Decides the verdict instead of failover time vs budget (e.g. a per-request failover penalty).
+    judge: Callable[[FailoverRun, FailoverResult, float], tuple[str, str]] | None = None
 
 
 def run_failover(run: FailoverRun) -> ScenarioResult:
@@ -131,7 +136,7 @@ def run_failover(run: FailoverRun) -> ScenarioResult:
     assert fault_at is not None
     failover = analyze(run.timeline, fault_at=fault_at, probe=run.primary_probe,
                        stable_window_s=run.policy.stable_window_s)
-    verdict, message = _verdict(run, failover)
+    verdict, message = run.judge(run, failover, fault_at) if run.judge else _verdict(run, failover)
     return _result(run, fault_at, failover, verdict, message)
 
 
@@ -155,10 +160,15 @@ def _watch(run: FailoverRun, fault_at: float) -> None:
     """Sample until the primary probe has failed and then been good for the stable window, or time out."""
     policy = run.policy
     deadline = run.clock.monotonic() + policy.watch_timeout_s
+    if policy.fixed_watch_s is not None:
+        deadline = run.clock.monotonic() + policy.fixed_watch_s
     while run.clock.monotonic() < deadline:
         stop_if_triggered(run.stop_conditions, run.timeline, run.clock, subject=run.fault.target)  # issue 9 hook
         if run.progress:
             run.progress(run.timeline, fault_at)
+        if policy.fixed_watch_s is not None:
+            run.clock.sleep(policy.poll_s)
+            continue
         after = [s for s in run.timeline.samples_of(run.primary_probe) if s.sent_at >= fault_at]
         last_bad = max((s.sent_at for s in after if not s.good), default=None)
         if last_bad is not None:
@@ -185,8 +195,8 @@ def _verdict(run: FailoverRun, failover: FailoverResult) -> tuple[str, str]:
                           f"last phase reached was '{last}'; {run.primary_probe} never served steadily again")
     measured = failover.failover_time_s
     if measured > run.budget_s:
-        return "failed", (f"{run.stack_id} / {run.scenario}: failover took {measured:.2f} s, over the "
-                          f"{run.budget_s:.1f} s budget; {_slowest_phase(run, failover)}")
+        return "failed", (f"failover took {measured:.2f} s, over the {run.budget_s:.1f} s budget; "
+                          f"{_slowest_phase(run, failover)}")
     return "passed", f"failover {measured:.2f} s within the {run.budget_s:.1f} s budget"
 
 
@@ -194,7 +204,7 @@ def _slowest_phase(run: FailoverRun, failover: FailoverResult) -> str:
     if run.prediction is not None:  # name the phase against what the configuration implies
         check = took_the_time(compare(failover, run.prediction, run.timeline.snapshot()[1]))
         if check is not None:
-            return f"the time went to phase {describe(check)}"
+            return f"the time went to {describe(check)}"
     timed = [p for p in failover.phases if p.since_fault_s is not None]
     if len(timed) < 2:
         return "no phase breakdown"

@@ -33,6 +33,7 @@ from localcloud.loop import LoopThread
 from localcloud.motoserver import MotoServer
 from localcloud.net.pool import AddressPool
 from localcloud.profiles import Profile
+from localcloud.route53.seams import AliasTable
 
 log = logging.getLogger(__name__)
 
@@ -64,25 +65,49 @@ def default_services() -> list[ServiceSpec]:
     every hosted zone, then the caching resolver (unbound) in front of it."""
     from localcloud.route53.services import dns_services
 
-    return dns_services()
+    return [*dns_services(), *edge_services(), *net_services()]
+
+
+def net_services() -> list[ServiceSpec]:
+    """Security groups and network ACLs enforced on the public addresses."""
+    from localcloud.net.firewall import Firewall
+
+    return [ServiceSpec("firewall", Firewall)]
+
+
+def edge_services() -> list[ServiceSpec]:
+    """S3's per-region endpoints, CloudFront's edges (which fetch from them), ALBs and ECS tasks."""
+    from localcloud.cloudfront import CloudFrontService
+    from localcloud.elb import ContainerService
+    from localcloud.s3 import S3DataPlane
+
+    return [ServiceSpec("s3", S3DataPlane),
+            ServiceSpec("cloudfront", lambda cloud: CloudFrontService(cloud, cloud.service("s3"))),  # type: ignore[arg-type]
+            ServiceSpec("ecs-elb", ContainerService)]
+
+
+# Ports an Elastic IP forwards: the instance's app, and HAProxy's TLS passthrough and health endpoint.
+PUBLIC_PORTS = (80, 443, 9000)
 
 
 class LocalCloud:
     def __init__(self, profile: Profile, *, seed: int | None = None, region: str = "us-east-1",
                  services: Sequence[ServiceSpec] | None = None, userdata_timeout_s: float = 300.0,
-                 app_port: int = 80, imds_port: int = 8169, public_ports: Sequence[int] = (80,)) -> None:
+                 app_port: int = 80, imds_port: int = 8169, public_ports: Sequence[int] = PUBLIC_PORTS) -> None:
         self.profile = profile
         self.seed = seed
         self.region = region
         self.events = EventLog()
         self.rng = random.Random(seed)
         self.pool = AddressPool()
+        self.aliases = AliasTable()  # outside alias targets (CloudFront, ALB names) the cloud's DNS answers
         self.loop = LoopThread()
         self._services = list(default_services() if services is None else services)
         self._userdata_timeout_s = userdata_timeout_s
         self._ports = (app_port, imds_port, tuple(public_ports))
         self._started: dict[str, Service] = {}
         self._cleanups: list[tuple[str, Callable[[], None]]] = []
+        self._user_env: dict[str, str] = {}  # what user data sees besides AWS's own variables
         self._moto: MotoServer | None = None
         self._control: ControlServer | None = None
         self._physics: Ec2Physics | None = None
@@ -212,7 +237,8 @@ class LocalCloud:
         self._moto = MotoServer()
         self._moto.start()
         self._on_stop("moto server", self._moto.stop)
-        fleet = FleetConfig(self.endpoint_url, self.workdir, self._userdata_timeout_s, app_port, imds_port)
+        fleet = FleetConfig(self.endpoint_url, self.workdir, self._userdata_timeout_s, app_port, imds_port,
+                            self._user_env)
         self._physics = Ec2Physics(self.loop, self.pool, self.events, self.profile, self.rng, control,
                                    PhysicsConfig(fleet, public_ports))
         self._physics.start()
@@ -229,6 +255,7 @@ class LocalCloud:
         self._on_stop("control API", lambda: self.loop.call(self._stop_control))
         for spec in self._services:
             self._start_service(spec)
+        self._user_env.update(_vpc_resolver_env(self._started))
 
     def _stop_control(self) -> None:
         if self._control is not None:
@@ -239,6 +266,15 @@ class LocalCloud:
         service.start()
         self._started[spec.name] = service
         self._on_stop(f"service {spec.name}", service.stop)
+
+
+def _vpc_resolver_env(started: dict[str, Service]) -> dict[str, str]:
+    """The caching resolver as the instances' VPC resolver (AWS: VPC+2, or 169.254.169.253)."""
+    caching = started.get("caching")
+    if caching is None:
+        return {}
+    facts = caching.describe()
+    return {"VPC_DNS_RESOLVER": f"{facts['host']}:{facts['port']}"}
 
 
 def _reset_moto(seed: int | None) -> None:

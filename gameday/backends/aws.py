@@ -117,6 +117,7 @@ class AwsBackend:
         self.region = options.region
         self._resolvers = tuple(resolvers)
         self._lock = threading.Lock()
+        self._clients: dict[tuple[str, str], Any] = {}
         self._session = session or _new_session(options)
         self.account_id, self.caller_arn = self._whoami()
         if not (options.any_account_on_loopback and is_loopback(options.endpoint_url)):
@@ -136,13 +137,17 @@ class AwsBackend:
         return self.options.endpoint_url
 
     def client(self, service: str, region: str | None = None) -> Any:
+        """One client per service and region, reused (clients are thread-safe); closed by `close()`."""
         from botocore.config import Config
 
-        config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60,
-                        inject_host_prefix=self.endpoint_url is None)
+        key = (service, region or self.region)
         with self._lock:  # boto3 sessions are not thread-safe; the clients they make are
-            return self._session.client(service, region_name=region or self.region, endpoint_url=self.endpoint_url,
-                                        config=config)
+            if key not in self._clients:
+                config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10,
+                                read_timeout=60, inject_host_prefix=self.endpoint_url is None)
+                self._clients[key] = self._session.client(service, region_name=key[1],
+                                                          endpoint_url=self.endpoint_url, config=config)
+            return self._clients[key]
 
     def resolvers(self) -> list[Resolver]:
         return list(self._resolvers)
@@ -151,7 +156,11 @@ class AwsBackend:
         return []
 
     def close(self) -> None:
-        """Nothing to stop: the backend holds only clients."""
+        """Close the clients' connections. Idempotent."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
 
     def scope(self) -> guards.Scope:
         """The blast radius now: the named stack, or the stacks of this run; plus the run's tag."""
@@ -168,14 +177,15 @@ class AwsBackend:
         from botocore.exceptions import BotoCoreError, ClientError
 
         config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
+        with self._lock:
+            sts = self._session.client("sts", region_name=self.region, endpoint_url=self.endpoint_url, config=config)
         try:
-            with self._lock:
-                sts = self._session.client("sts", region_name=self.region, endpoint_url=self.endpoint_url,
-                                           config=config)
             identity = sts.get_caller_identity()
         except (BotoCoreError, ClientError) as exc:
             raise BackendError(f"cannot tell which account the credentials belong to (sts get-caller-identity): "
                                f"{guards.one_line(exc)}") from None
+        finally:
+            sts.close()
         return str(identity["Account"]), str(identity.get("Arn", ""))
 
 

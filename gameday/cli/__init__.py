@@ -18,6 +18,7 @@ EXIT_OK, EXIT_VERDICT, EXIT_USAGE, EXIT_SUITE = 0, 1, 2, 3
 # name -> (module, one-line help). Modules are imported only when their subcommand runs.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("gameday.cli.run", "run the game day (scenarios) against a backend and write a report"),
+    "report": ("gameday.cli.report", "render a run's report again, or the trends across game days (--history)"),
     "probe": ("gameday.cli.probe", "probe any endpoints on a fixed schedule and write a timeline"),
     "analyze": ("gameday.cli.analyze", "print phases and outage windows of a timeline file"),
     # issue 9: guards, rollback journal, FIS export
@@ -25,6 +26,17 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("gameday.cli.rollback", "replay every unfinished revert of a rollback journal (after a crash)"),
     "export-fis": ("gameday.cli.export_fis", "write a scenario as an AWS FIS experiment template (JSON)"),
 }
+
+
+_EPILOG = """\
+a game day:
+  gameday plan                      what each scenario would break and how it is reverted (changes nothing)
+  gameday run                       every stack on localcloud (offline), fast profile; writes reports/<run-id>/
+  gameday report --history          failover times per scenario across game days; regressions called out
+  gameday rollback                  after a crash: replay the reverts a run left unfinished
+
+Run `gameday COMMAND --help` for a command's options. Exit status: 0 ok, 1 a scenario failed its budget,
+2 bad usage, 3 the suite itself broke, 130 interrupted (faults reverted)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,7 +47,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="gameday", description="Chaos and failover verification for AWS architectures.")
+    parser = _Parser(prog="gameday", description="Chaos and failover verification for AWS architectures.",
+                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EPILOG)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module_name, help_text) in SUBCOMMANDS.items():

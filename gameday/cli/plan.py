@@ -90,10 +90,10 @@ def _plan_existing(args: argparse.Namespace, scenarios: list[ScenarioSpec]) -> i
     options = AwsOptions.resolve(region=args.region, endpoint_url=args.endpoint_url, profile_name=args.aws_profile,
                                  allow_accounts=args.allow_account, existing_stack=args.existing_stack,
                                  config=Path(args.config) if args.config else None)
-    backend = AwsBackend(options)
-    stack = adopt_stack(backend, args.existing_stack, StackSpec(scenarios[0].stack_id))
-    with aws_errors("planning against AWS"):
-        refusals = [r for s in scenarios for r in _print_concrete(s, backend, stack, backend.target_guard)]
+    with AwsBackend(options) as backend:
+        stack = adopt_stack(backend, args.existing_stack, StackSpec(scenarios[0].stack_id))
+        with aws_errors("planning against AWS"):
+            refusals = [r for s in scenarios for r in _print_concrete(s, backend, stack, backend.target_guard)]
     if refusals:
         raise guards.TargetRefused(refusals[0])
     return 0

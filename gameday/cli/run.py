@@ -1,4 +1,6 @@
-"""`gameday run`: the game day. Wraps pytest over scenarios/ in a child process and prints the summary."""
+"""`gameday run`: the game day. One pytest child per stack, in parallel, each with its own localcloud;
+the parent prints a live progress line per scenario, merges the children's parts into one report and
+exits non-zero when a scenario failed (naming the phase that took the time)."""
 
 from __future__ import annotations
 
@@ -7,70 +9,100 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from gameday.budgets import DEFAULT_CONFIG
+from gameday.cli.progress import ProgressBoard
 from gameday.errors import ConfigError
+from gameday.reports import merge, read_parts, write_outputs
 from gameday.run import RunPaths
 from gameday.stacks import available_stacks
 from localcloud import profiles
 
 ROOT = Path(__file__).resolve().parents[2]
+NO_TESTS_COLLECTED = 5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=("local", "aws"), default="local",
-                        help="where the stacks run (default: local, i.e. localcloud, offline)")
-    parser.add_argument("--profile", default="fast", help="localcloud time profile (default: fast)")
-    parser.add_argument("--stack", action="append", default=[], metavar="ID",
-                        help="only this stack's scenarios (repeatable; default: every stack)")
-    parser.add_argument("-k", dest="keyword", default=None, metavar="EXPR",
-                        help="only scenarios matching this pytest -k expression")
-    parser.add_argument("--seed", type=int, default=None, help="seed for localcloud's jittered delays")
-    parser.add_argument("--report-dir", default="reports", help="where reports/<run-id>/ goes")
-    parser.add_argument("--run-id", default=None, help="run id (default: timestamp + suffix)")
-    parser.add_argument("--load", choices=("none", "steady", "10x", "soak"), default="none",
-                        help="run every scenario under locust load of this shape (default: none)")
-    parser.add_argument("--load-users", type=int, default=None, metavar="N", help="normal load users")
-    parser.add_argument("--load-rate", type=float, default=None, metavar="RPS", help="normal load requests/s")
+    parser.epilog = ("examples:\n"
+                     "  gameday run                                       every stack, localcloud, fast profile\n"
+                     "  gameday run --stack eip-self-healing --repeat 5   one stack, a distribution of 5 runs\n"
+                     "  gameday run --profile realistic --load steady     AWS-like timings under load\n"
+                     "exit status: 0 every scenario within budget, 1 a scenario failed (the message names the phase),\n"
+                     "2 bad usage, 3 the suite itself broke, 130 interrupted (faults reverted)")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    where = parser.add_argument_group("where")
+    where.add_argument("--backend", choices=("local", "aws"), default="local",
+                       help="where the stacks run (default: local, i.e. localcloud, offline)")
+    where.add_argument("--profile", default="fast",
+                       help=f"localcloud time profile: {', '.join(profiles.available())} (default: fast)")
+    where.add_argument("--seed", type=int, default=None, help="seed for localcloud's jittered delays")
+    what = parser.add_argument_group("what")
+    what.add_argument("--stack", action="append", default=[], metavar="ID",
+                      help="only this stack's scenarios (repeatable; default: every stack)")
+    what.add_argument("-k", dest="keyword", default=None, metavar="EXPR",
+                      help="only scenarios matching this pytest -k expression")
+    what.add_argument("--repeat", type=int, default=1, metavar="N",
+                      help="run every scenario N times and report p50/p95/max (default: 1)")
+    what.add_argument("--load", choices=("none", "steady", "10x", "soak"), default="none",
+                      help="run every scenario under locust load of this shape (default: none)")
+    what.add_argument("--load-users", type=int, default=None, metavar="N", help="normal load users")
+    what.add_argument("--load-rate", type=float, default=None, metavar="RPS", help="normal load requests/s")
+    how = parser.add_argument_group("how")
+    how.add_argument("--budgets", default=str(DEFAULT_CONFIG), metavar="TOML",
+                     help="budgets file (default: gameday.toml)")
+    how.add_argument("--split", choices=("stack", "scenario"), default="stack",
+                     help="one pytest child (and localcloud) per stack, or per scenario (default: stack)")
+    how.add_argument("--jobs", type=int, default=0, metavar="N",
+                     help="children run at once, each with its own localcloud (default: all of them)")
+    how.add_argument("--report-dir", default="reports", help="where reports/<run-id>/ goes (default: reports)")
+    how.add_argument("--run-id", default=None, help="run id (default: UTC timestamp + random suffix)")
 
 
 def main(args: argparse.Namespace) -> int:
+    stacks = _check(args)
+    paths = RunPaths.create(args.run_id, Path(args.report_dir).resolve())
+    units = _units(args, stacks)
+    jobs = min(args.jobs or len(units), len(units))
+    print(f"gameday run {paths.run_id}: {_label(args)}; {len(stacks)} stack(s) in {len(units)} pytest child(ren), "
+          f"{jobs} at a time; report in {paths.folder}", flush=True)
+    started = time.monotonic()
+    codes = _run_children(args, paths, units, jobs)
+    parts = read_parts(paths.folder)
+    if not parts:
+        for stack, code in codes.items():
+            _explain_child(paths, stack, code)
+        if any(code in (2, 130) for code in codes.values()):
+            print("gameday run: interrupted; injected faults were reverted (see rollback.jsonl)", file=sys.stderr)
+            return 130
+        print("gameday run: no scenario ran (see the logs above)", file=sys.stderr)
+        return 3
+    data = merge(parts)
+    folder = write_outputs(data, paths.reports_dir)
+    print()
+    print((folder / "summary.md").read_text())
+    print(f"game day took {time.monotonic() - started:.0f} s")
+    print(f"report: {folder / 'report.json'}")
+    print(f"HTML report: {folder / 'report.html'}")
+    return _exit_code(paths, codes, data)
+
+
+def _check(args: argparse.Namespace) -> list[str]:
     if args.profile not in profiles.available():
         raise ConfigError(f"unknown time profile {args.profile!r} (available: {', '.join(profiles.available())})")
+    if args.repeat < 1:
+        raise ConfigError(f"--repeat must be at least 1, got {args.repeat}")
+    if not Path(args.budgets).is_file():
+        raise ConfigError(f"budgets file {args.budgets} not found")
     known = available_stacks()
     for stack in args.stack:
         if stack not in known:
             raise ConfigError(f"unknown stack {stack!r} (available: {', '.join(known)})")
-    paths = RunPaths.create(args.run_id, Path(args.report_dir).resolve())
-    targets = [str(_scenario_file(s)) for s in args.stack] or [str(ROOT / "scenarios")]
-    command = [sys.executable, "-m", "pytest", *targets, "-m", "scenario", "-p", "no:cacheprovider",
-               "-o", "testpaths=scenarios", "-W", "default", "-q", "--backend", args.backend, "--profile", args.profile,
-               "--run-id", paths.run_id, "--report-dir", str(paths.reports_dir)]
-    if args.keyword:
-        command += ["-k", args.keyword]
-    if args.seed is not None:
-        command += ["--seed", str(args.seed)]
-    command += ["--load", args.load]
-    if args.load_users is not None:
-        command += ["--load-users", str(args.load_users)]
-    if args.load_rate is not None:
-        command += ["--load-rate", str(args.load_rate)]
-    print(f"gameday run {paths.run_id}: backend {_label(args)}; report in {paths.folder}", flush=True)
-    code = _run_child(command)
-    summary = paths.folder / "summary.md"
-    if summary.exists():
-        print()
-        print(summary.read_text())
-        print(f"report: {paths.folder / 'report.json'}")
-    if code == 0:
-        return 0
-    if code == 1:
-        return 1
-    if code in (2, 130):  # pytest's "interrupted": reverts and teardowns have run
-        print("gameday run: interrupted; injected faults were reverted (see rollback.jsonl)", file=sys.stderr)
-        return 130
-    print(f"gameday run: pytest ended with exit code {code} (no verdict)", file=sys.stderr)
-    return 3
+    stacks = [s for s in (args.stack or known) if _scenario_file(s).exists()]
+    if not stacks:
+        raise ConfigError("no scenarios for " + ", ".join(args.stack or known))
+    return stacks
 
 
 def _label(args: argparse.Namespace) -> str:
@@ -81,13 +113,111 @@ def _scenario_file(stack_id: str) -> Path:
     return ROOT / "scenarios" / f"test_{stack_id.replace('-', '_')}.py"
 
 
-def _run_child(command: list[str]) -> int:
-    """Run pytest in a child; on Ctrl-C the child reverts and tears down, and we wait for it."""
-    child = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the child gets the terminal's SIGINT itself
-    term_previous = signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+def _units(args: argparse.Namespace, stacks: list[str]) -> dict[str, str]:
+    """Child name -> pytest target: a stack's scenario file, or (--split scenario) one collected test."""
+    if args.split == "stack":
+        return {stack: str(_scenario_file(stack)) for stack in stacks}
+    units: dict[str, str] = {}
+    for stack in stacks:
+        command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", "scenario",
+                   "-o", "testpaths=scenarios", str(_scenario_file(stack))]
+        command += ["-k", args.keyword] if args.keyword else []
+        listed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        for node in (line.strip() for line in listed.stdout.splitlines()):
+            if "::" in node:
+                units[f"{stack}.{node.rsplit('::', 1)[1].removeprefix('test_')}"] = str(ROOT / node)
+    if not units:
+        raise ConfigError("no scenario selected" + (f" by -k {args.keyword!r}" if args.keyword else ""))
+    return units
+
+
+def _command(args: argparse.Namespace, paths: RunPaths, name: str, target: str) -> list[str]:
+    parts = paths.folder / "parts"
+    command = [sys.executable, "-m", "pytest", target, "-m", "scenario", "-p", "no:cacheprovider",
+               "-o", "testpaths=scenarios", "-W", "default", "-q", "-rfE", "--backend", args.backend,
+               "--profile", args.profile, "--run-id", paths.run_id, "--report-dir", str(paths.reports_dir),
+               "--report-part", name, "--progress-file", str(parts / f"{name}.progress.jsonl"),
+               "--repeat", str(args.repeat), "--budgets", str(Path(args.budgets).resolve()), "--load", args.load]
+    if args.keyword:
+        command += ["-k", args.keyword]
+    if args.seed is not None:
+        command += ["--seed", str(args.seed)]
+    if args.load_users is not None:
+        command += ["--load-users", str(args.load_users)]
+    if args.load_rate is not None:
+        command += ["--load-rate", str(args.load_rate)]
+    return command
+
+
+def _run_children(args: argparse.Namespace, paths: RunPaths, units: dict[str, str], jobs: int) -> dict[str, int]:
+    """Start up to `jobs` children, print progress until all have ended; on Ctrl-C each child reverts
+    and tears down (it got the terminal's SIGINT itself) and we wait for them."""
+    (paths.folder / "parts").mkdir(parents=True, exist_ok=True)
+    waiting = list(units)
+    running: dict[str, subprocess.Popen[bytes]] = {}
+    codes: dict[str, int] = {}
+    board = ProgressBoard(paths.folder / "parts", sys.stdout)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def forward_term(*_: object) -> None:
+        for child in running.values():
+            child.send_signal(signal.SIGTERM)
+
+    term_previous = signal.signal(signal.SIGTERM, forward_term)
     try:
-        return child.wait()
+        while waiting or running:
+            while waiting and len(running) < jobs:
+                name = waiting.pop(0)
+                log = (paths.folder / "parts" / f"{name}.log").open("w")
+                running[name] = subprocess.Popen(_command(args, paths, name, units[name]), cwd=ROOT, stdout=log,
+                                                 stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                log.close()
+                print(f"  {name}: started (log: {paths.folder / 'parts' / f'{name}.log'})", flush=True)
+            for name, child in list(running.items()):
+                if child.poll() is not None:
+                    codes[name] = child.returncode
+                    del running[name]
+                    board.update()
+                    print(f"  {name}: done ({_child_outcome(child.returncode)})", flush=True)
+            board.update()
+            time.sleep(0.5)
     finally:
+        for name, child in running.items():  # only after an error here: the children finish their reverts
+            codes[name] = child.wait()
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, term_previous)
+    return codes
+
+
+def _child_outcome(code: int) -> str:
+    return {0: "all passed", 1: "a scenario failed", 2: "interrupted", 130: "interrupted",
+            NO_TESTS_COLLECTED: "no scenario selected"}.get(code, f"pytest exit {code}")
+
+
+def _explain_child(paths: RunPaths, name: str, code: int) -> None:
+    if code in (0, 1, NO_TESTS_COLLECTED):
+        return
+    log = paths.folder / "parts" / f"{name}.log"
+    tail = log.read_text().splitlines()[-15:] if log.exists() else []
+    print(f"gameday run: {name}: {_child_outcome(code)}; last lines of {log}:", file=sys.stderr)
+    for line in tail:
+        print(f"  {line}", file=sys.stderr)
+
+
+def _exit_code(paths: RunPaths, codes: dict[str, int], data: dict[str, object]) -> int:
+    for name, code in codes.items():
+        _explain_child(paths, name, code)
+    scenarios = data["scenarios"]
+    assert isinstance(scenarios, list)
+    for s in scenarios:
+        if s["verdict"] != "passed":
+            print(f"gameday run: FAILED {s['stack']} / {s['scenario']}: {s['message']}", file=sys.stderr)
+    if any(code in (2, 130) for code in codes.values()):
+        print("gameday run: interrupted; injected faults were reverted (see rollback.jsonl)", file=sys.stderr)
+        return 130
+    if any(s["verdict"] == "failed" for s in scenarios):
+        return 1
+    if any(code not in (0, 1, NO_TESTS_COLLECTED) for code in codes.values()) or not data["passed"]:
+        return 3
+    return 0

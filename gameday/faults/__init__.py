@@ -6,11 +6,14 @@ Every fault offers `plan()` (targets, action and revert as data, no change) and 
 
 from gameday.faults.az_nacl import BlockAzNacl
 from gameday.faults.az_security_groups import BlockAzSecurityGroups
+from gameday.faults.backend_switch import BackendLoss, BlueGreenSwitch
 from gameday.faults.base import Fault, TargetGuard, backend_ref, injected
 from gameday.faults.bucket_policy import DenyBucketPolicy
 from gameday.faults.ecs_service import ScaleEcsService
 from gameday.faults.journal import JournalEntry, RollbackJournal
+from gameday.faults.objects_missing import ObjectsMissing
 from gameday.faults.plan import FaultPlan, RevertAction, Target
+from gameday.faults.region_unreachable import RegionUnreachable
 from gameday.faults.reverts import REVERTS, run_revert
 from gameday.faults.terminate_instance import TerminateInstance
 
@@ -20,8 +23,14 @@ FAULTS: dict[str, type] = {
     "block-az-nacl": BlockAzNacl,
     "scale-ecs-service": ScaleEcsService,
     "deny-bucket-policy": DenyBucketPolicy,
+    "region-unreachable": RegionUnreachable,
+    "objects-missing": ObjectsMissing,
+    "blue-green-switch": BlueGreenSwitch,
+    "backend-loss": BackendLoss,
 }
 
-__all__ = ["FAULTS", "REVERTS", "BlockAzNacl", "BlockAzSecurityGroups", "DenyBucketPolicy", "Fault", "FaultPlan",
-           "JournalEntry", "RevertAction", "RollbackJournal", "ScaleEcsService", "Target", "TargetGuard",
+__all__ = ["FAULTS", "REVERTS", "BackendLoss", "BlockAzNacl", "BlueGreenSwitch",
+           "BlockAzSecurityGroups", "DenyBucketPolicy", "Fault", "FaultPlan",
+           "JournalEntry", "ObjectsMissing", "RegionUnreachable", "RevertAction", "RollbackJournal", "ScaleEcsService",
+           "Target", "TargetGuard",
            "TerminateInstance", "backend_ref", "injected", "run_revert"]

@@ -13,8 +13,11 @@ from gameday.backends.base import Backend
 from gameday.errors import ConfigError
 from gameday.faults.az_nacl import restore_nacl_associations
 from gameday.faults.az_security_groups import restore_ingress, restore_interface_groups
+from gameday.faults.backend_switch import restore_record, start_instance
 from gameday.faults.bucket_policy import restore_bucket_policy
 from gameday.faults.ecs_service import restore_desired_count
+from gameday.faults.objects_missing import restore_objects
+from gameday.faults.region_unreachable import restore_region
 
 RevertFn = Callable[[Backend, Mapping[str, Any]], None]
 
@@ -41,8 +44,12 @@ REVERTS: dict[str, RevertFn] = {
     "ec2.restore-interface-groups": restore_interface_groups,
     "ec2.restore-ingress": restore_ingress,
     "ec2.restore-nacl-associations": restore_nacl_associations,
+    "ec2.start-instance": start_instance,
+    "route53.restore-record": restore_record,
     "ecs.restore-desired-count": restore_desired_count,
     "s3.restore-bucket-policy": restore_bucket_policy,
+    "s3.restore-objects": restore_objects,
+    "localcloud.region-reachable": restore_region,
     "none": nothing,
 }
 

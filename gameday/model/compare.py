@@ -87,8 +87,8 @@ def compare(failover: FailoverResult, prediction: Prediction, events: Sequence[E
     cum = cum_high = seg = seg_high = 0.0
     prev_measured: float | None = 0.0
     ends = [p.ends_at or (p.name if p.name in MEASURED else "") for p in prediction.phases]
-    if ends and not any(ends):
-        ends[-1] = "stable"
+    if not any(ends):  # nothing to cut it by (e.g. a per-request penalty): only the totals compare
+        return []
     for predicted, end in zip(prediction.phases, ends, strict=True):
         pending.append(predicted.name)
         cum, cum_high = cum + predicted.mean_s, cum_high + predicted.high_s
@@ -130,10 +130,11 @@ def took_the_time(checks: Sequence[PhaseCheck]) -> PhaseCheck | None:
 
 
 def describe(check: PhaseCheck) -> str:
-    """One line: '<phase> took 9.10 s (predicted 6.50 s from detection)'."""
+    """One line: 'phase detection (slower than its configuration implies): 12.00 s measured vs 6.50 s predicted'."""
     if check.measured_segment_s is None:
-        return f"{check.phase} was never reached (predicted at +{check.predicted_s:.2f} s)"
+        return f"phase {check.phase} was never reached (predicted at +{check.predicted_s:.2f} s)"
     parts = "+".join(check.predicted_phases) or "nothing modelled"
+    slow = " (slower than its configuration implies)" if check.slow else ""
     extra = f", {check.explained_s:.2f} s of it measured-only work" if check.explained_s > 0.005 else ""
-    return (f"{check.phase} took {check.measured_segment_s:.2f} s vs {check.predicted_segment_s:.2f} s predicted "
-            f"({parts}{extra})")
+    return (f"phase {check.phase}{slow}: {check.measured_segment_s:.2f} s measured vs "
+            f"{check.predicted_segment_s:.2f} s predicted ({parts}{extra})")

@@ -148,6 +148,35 @@ async def resolve(host: str, port: int, guard: NetworkGuard) -> list[str]:
     return allowed
 
 
+async def resolve_at(host: str, server: tuple[str, int], guard: NetworkGuard) -> list[str]:
+    """A records for `host` from one DNS server (never the system resolver), minus what the guard refuses."""
+    import dns.asyncquery
+    import dns.message
+    import dns.rcode
+    import dns.rdatatype
+
+    if is_ip_literal(host):
+        return await resolve(host, 0, guard)
+    if not guard.allows(server[0]):
+        raise Failure(Outcome.BLOCKED, f"network guard refused DNS server {server[0]}", answered=False)
+    reply = await dns.asyncquery.udp(dns.message.make_query(host, dns.rdatatype.A), server[0], port=server[1])
+    if reply.rcode() == dns.rcode.NXDOMAIN:
+        raise Failure(Outcome.DNS_NXDOMAIN, f"{host}: NXDOMAIN from {server[0]}")
+    if reply.rcode() != dns.rcode.NOERROR:
+        raise Failure(Outcome.DNS_SERVFAIL, f"{host}: {dns.rcode.to_text(reply.rcode())} from {server[0]}")
+    addresses = [str(item.address) for rrset in reply.answer if rrset.rdtype == dns.rdatatype.A for item in rrset]
+    if not addresses:
+        raise Failure(Outcome.DNS_NODATA, f"{host}: no A record at {server[0]}")
+    return await _allowed(host, addresses, guard)
+
+
+async def _allowed(host: str, addresses: list[str], guard: NetworkGuard) -> list[str]:
+    allowed = [a for a in addresses if guard.allows(a)]
+    if not allowed:
+        raise Failure(Outcome.BLOCKED, f"network guard refused {host} -> {', '.join(addresses)}", answered=False)
+    return allowed
+
+
 async def connect(addresses: Sequence[str], port: int,
                   deadline: float, clock: Clock) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str]:
     """Connect to the first address that answers, as clients do; a refusal moves on at once.

@@ -21,6 +21,7 @@ from gameday.probes.base import (
     connect,
     peer_of,
     resolve,
+    resolve_at,
 )
 from gameday.probes.specs import HealthProbe, HttpProbe, parse_http_url
 from gameday.timeline import Outcome, Sample
@@ -72,6 +73,9 @@ class HttpDriver:
                          f"User-Agent: gameday-probe\r\nAccept: */*\r\nConnection: {connection}\r\n\r\n"
                          ).encode("latin-1")
         self._tls = ssl.create_default_context() if self._target.tls else None
+        if self._tls is not None and not getattr(spec, "verify_tls", True):
+            self._tls.check_hostname = False
+            self._tls.verify_mode = ssl.CERT_NONE
         self._idle: list[_Connection] = []
 
     async def sample(self, seq: int, scheduled_mono: float) -> Sample:
@@ -110,7 +114,9 @@ class HttpDriver:
         clock, target = self._ctx.clock, self._target
         try:
             async with asyncio.timeout(deadline - clock.monotonic()):
-                addresses = await resolve(target.host, target.port, self._ctx.guard)
+                server = getattr(self._spec, "dns_server", None)
+                addresses = await (resolve_at(target.host, server, self._ctx.guard) if server is not None
+                                   else resolve(target.host, target.port, self._ctx.guard))
         except TimeoutError:
             raise Failure(Outcome.DNS_TIMEOUT, f"resolving {target.host} timed out", answered=False) from None
         reader, writer, tried = await connect(addresses, target.port, deadline, clock)

@@ -222,6 +222,9 @@ class ProbeRunner:
             return
         for spec in self.probes:
             host, port = _host_port(spec)
+            server = getattr(spec, "dns_server", None)
+            if server is not None:  # the name is resolved there per request, and every answer checked then
+                host, port = server
             try:
                 addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, port,
                                                                            type=socket.SOCK_STREAM)}

@@ -109,10 +109,19 @@ class HttpProbe:
     timeout_s: float = 1.0
     keepalive: bool = False
     identity_header: str = DEFAULT_IDENTITY_HEADER
+    # Resolve the URL's name by asking this DNS server (host, port) at every new connection, as a client
+    # behind that resolver would; None: the system resolver.
+    dns_server: tuple[str, int] | None = None
+    # False: accept any certificate (a backend with a self-signed one behind TLS passthrough).
+    verify_tls: bool = True
 
     def __post_init__(self) -> None:
         _check_common(self.name, self.rate_hz, self.timeout_s)
         parse_http_url(self.url)
+        if self.dns_server is not None:
+            if not is_ip_literal(self.dns_server[0]):
+                raise ConfigError(f"probe {self.name}: DNS server must be an IP address, got {self.dns_server[0]!r}")
+            _check_port(self.name, self.dns_server[1])
 
     @property
     def kind(self) -> str:

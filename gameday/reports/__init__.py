@@ -1,5 +1,5 @@
-"""Reports: pure functions of scenario results (and their timelines) written to reports/<run-id>/."""
+"""Reports: pure functions of a run's report.json document, written to reports/<run-id>/."""
 
-from gameday.reports.run import RunReport, write_report
+from gameday.reports.run import RunReport, merge, read_parts, write_outputs, write_part, write_report
 
-__all__ = ["RunReport", "write_report"]
+__all__ = ["RunReport", "merge", "read_parts", "write_outputs", "write_part", "write_report"]

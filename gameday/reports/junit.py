@@ -3,38 +3,41 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from gameday.reports.run import RunReport
+from collections.abc import Mapping
+from typing import Any
 
 
-def render_junit(report: RunReport) -> str:
-    failures = sum(1 for s in report.scenarios if s.verdict == "failed")
-    errors = sum(1 for s in report.scenarios if s.verdict == "error")
-    suite = ET.Element("testsuite", name=f"gameday {report.run_id}", tests=str(len(report.scenarios)),
+def render_junit(data: Mapping[str, Any]) -> str:
+    scenarios = data["scenarios"]
+    failures = sum(1 for s in scenarios if s["verdict"] == "failed")
+    errors = sum(1 for s in scenarios if s["verdict"] == "error")
+    suite = ET.Element("testsuite", name=f"gameday {data['run_id']}", tests=str(len(scenarios)),
                        failures=str(failures), errors=str(errors))
     suite_props = ET.SubElement(suite, "properties")
-    for name, value in (("backend", report.backend), ("profile", report.profile), ("run_id", report.run_id)):
-        ET.SubElement(suite_props, "property", name=name, value=value)
-    for result in report.scenarios:
-        seconds = result.failover_time_s
-        case = ET.SubElement(suite, "testcase", classname=f"gameday.{result.stack_id}", name=result.scenario,
+    for name in ("backend", "profile", "run_id"):
+        ET.SubElement(suite_props, "property", name=name, value=str(data[name]))
+    for s in scenarios:
+        seconds = s["failover_time_s"]
+        name = s["scenario"] + (f"[{s['attempt']}]" if s.get("attempt", 1) > 1 else "")
+        case = ET.SubElement(suite, "testcase", classname=f"gameday.{s['stack']}", name=name,
                              time=f"{seconds or 0.0:.3f}")
         props = ET.SubElement(case, "properties")
+        failover = s.get("failover")
+        slow = [c["phase"] for c in s.get("phase_check", []) if c["slow"]]
         values = {
             "failover_time_s": "" if seconds is None else f"{seconds:.3f}",
-            "predicted_s": f"{result.prediction.mean_s:.3f}" if result.prediction else "",
-            "budget_s": f"{result.budget_s:.3f}",
-            "availability": f"{result.failover.availability:.4f}" if result.failover else "",
-            "backend": result.backend,
-            "profile": result.profile,
+            "predicted_s": f"{s['prediction']['mean_s']:.3f}" if s.get("prediction") else "",
+            "budget_s": f"{s['budget_s']:.3f}",
+            "availability": f"{failover['availability']:.4f}" if failover else "",
+            "slower_than_configured": ",".join(slow),
+            "backend": s["backend"],
+            "profile": s["profile"],
         }
-        for name, value in values.items():
-            ET.SubElement(props, "property", name=name, value=value)
-        if result.verdict == "failed":
-            ET.SubElement(case, "failure", message=result.message).text = result.message
-        elif result.verdict == "error":
-            ET.SubElement(case, "error", message=result.message).text = result.message
+        for key, value in values.items():
+            ET.SubElement(props, "property", name=key, value=value)
+        if s["verdict"] == "failed":
+            ET.SubElement(case, "failure", message=s["message"]).text = s["message"]
+        elif s["verdict"] == "error":
+            ET.SubElement(case, "error", message=s["message"]).text = s["message"]
     ET.indent(suite)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"

@@ -1,72 +1,101 @@
-"""summary.md: what broke, how long users were hurt, against which budget — for CI job summaries."""
+"""summary.md: what broke, how long users were hurt, which phase took the time, against which budget,
+and how the run compares with the last game days — for CI job summaries."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from gameday.scenario import ScenarioResult
-
-if TYPE_CHECKING:
-    from gameday.reports.run import RunReport
+from gameday.reports.history import Trend
 
 _MARK = {"passed": "✅ passed", "failed": "❌ failed", "error": "⚠️ error"}
 
 
-def _seconds(value: float | None) -> str:
+def seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f} s"
 
 
-def render_summary(report: RunReport) -> str:
-    verdict = "PASSED" if report.passed else "FAILED"
+def render_summary(data: Mapping[str, Any], trend: Sequence[Trend] = ()) -> str:
+    verdict = "PASSED" if data["passed"] else "FAILED"
     lines = [
-        f"# Game day {report.run_id}: {verdict}",
+        f"# Game day {data['run_id']}: {verdict}",
         "",
-        f"Backend **{report.backend}**, time profile **{report.profile}**."
+        f"Backend **{data['backend']}**, time profile **{data['profile']}**."
         + (" Numbers from localcloud check the failover logic and the measurement, not AWS's own speed."
-           if report.backend == "localcloud" else ""),
+           if data["backend"] == "localcloud" else ""),
         "",
-        "| Stack | Scenario | Verdict | Failover time (measured) | Predicted | Budget | Availability | Errors |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Stack | Scenario | Verdict | Failover time (measured) | Predicted | Budget | Availability | Errors "
+        "| Slower than configured |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for result in report.scenarios:
-        failover = result.failover
-        availability = f"{failover.availability * 100:.1f} %" if failover else "—"
-        errors = str(failover.error_count) if failover else "—"
-        predicted = _seconds(result.prediction.mean_s) if result.prediction else "—"
-        lines.append(f"| {result.stack_id} | {result.scenario} | {_MARK.get(result.verdict, result.verdict)} | "
-                     f"{_seconds(result.failover_time_s)} | {predicted} | {result.budget_s:.1f} s | "
-                     f"{availability} | {errors} |")
-    for result in report.scenarios:
-        lines.extend(["", *_details(result)])
+    for s in data["scenarios"]:
+        failover = s.get("failover")
+        availability = f"{failover['availability'] * 100:.1f} %" if failover else "—"
+        errors = str(failover["error_count"]) if failover else "—"
+        predicted = seconds(s["prediction"]["mean_s"]) if s.get("prediction") else "—"
+        slow = ", ".join(c["phase"] for c in s.get("phase_check", []) if c["slow"]) or "—"
+        name = s["scenario"] + (f" #{s['attempt']}" if _repeated(data, s) else "")
+        lines.append(f"| {s['stack']} | {name} | {_MARK.get(s['verdict'], s['verdict'])} | "
+                     f"{seconds(s['failover_time_s'])} | {predicted} | {s['budget_s']:.1f} s | "
+                     f"{availability} | {errors} | {slow} |")
+    lines += _distributions(data)
+    if trend:
+        lines += ["", "## Compared with earlier game days", ""]
+        lines += [f"- {'**' if t.regression else ''}{t.summary()}{'**' if t.regression else ''}" for t in trend]
+    for s in data["scenarios"]:
+        lines.extend(["", *_details(s)])
     return "\n".join(lines) + "\n"
 
 
-def _phase_label(name: str, source: str) -> str:
+def _repeated(data: Mapping[str, Any], s: Mapping[str, Any]) -> bool:
+    return int(data.get("distributions", {}).get(f"{s['stack']}/{s['scenario']}", {}).get("attempts", 1)) > 1
+
+
+def _distributions(data: Mapping[str, Any]) -> list[str]:
+    repeated = {k: v for k, v in data.get("distributions", {}).items() if v["attempts"] > 1}
+    if not repeated:
+        return []
+    lines = ["", "## Repeats", "", "| Scenario | Attempts | Recovered | p50 | p95 | max |", "|---|---|---|---|---|---|"]
+    for key, d in repeated.items():
+        lines.append(f"| {key} | {d['attempts']} | {d['recovered']} | {seconds(d['p50_s'])} | "
+                     f"{seconds(d['p95_s'])} | {seconds(d['max_s'])} |")
+    return lines
+
+
+def phase_label(name: str, source: str) -> str:
     return f"{name} ({source.removeprefix('probe:')})" if source.startswith("probe:dns") else name
 
 
-def _details(result: ScenarioResult) -> list[str]:
-    lines = [f"## {result.stack_id} / {result.scenario}", "", result.message, ""]
-    if result.target:
-        lines.append(f"Fault `{result.fault}` on `{result.target}`.")
-    failover = result.failover
+def _details(s: Mapping[str, Any]) -> list[str]:
+    title = f"## {s['stack']} / {s['scenario']}" + (f" (attempt {s['attempt']})" if s.get("attempt", 1) > 1 else "")
+    lines = [title, "", s["message"], ""]
+    if s.get("target"):
+        lines.append(f"Fault `{s['fault']}` on `{s['target']}`.")
+    failover = s.get("failover")
     if failover is None:
         return lines
-    phases = [f"{_phase_label(p.name, p.source)} +{p.since_fault_s:.2f} s" for p in failover.phases
-              if p.since_fault_s is not None]
-    missing = [_phase_label(p.name, p.source) for p in failover.phases if p.since_fault_s is None]
-    lines.append("Phases since the fault: " + (", ".join(phases) or "none") + ".")
+    missing = [phase_label(p["name"], p["source"]) for p in failover["phases"] if p["since_fault_s"] is None]
     if missing:
         lines.append("Never reached: " + ", ".join(missing) + ".")
-    unchanged = [c.probe for c in failover.dns if not c.changed]
+    unchanged = [c["probe"] for c in failover["dns"] if not c["changed"]]
     if unchanged:
         lines.append("DNS answers unchanged through the failover (no DNS term) at: " + ", ".join(unchanged) + ".")
-    for window in failover.outage_windows:
-        lines.append(f"Outage window: {window.duration_s:.2f} s from +{window.start_at - failover.fault_at:.2f} s "
-                     f"({window.samples} failed samples).")
-    prediction = result.prediction
-    if prediction:
-        note = f" ({prediction.note})" if prediction.note else ""
-        lines.append("Predicted phases: " + ", ".join(f"{p.name} {p.mean_s:.2f} s" for p in prediction.phases)
-                     + f" = {prediction.mean_s:.2f} s{note}.")
+    for window in failover["outage_windows"]:
+        lines.append(f"Outage window: {window['duration_s']:.2f} s from +{window['since_fault_s']:.2f} s "
+                     f"({window['samples']} failed samples).")
+    for work in s.get("measured_only", []):
+        lines.append(f"Measured only (not in the model): {work['name']} {work['duration_s']:.2f} s "
+                     f"from +{work['since_fault_s']:.2f} s.")
+    if s.get("phase_check"):
+        lines += ["", "| Phase | Measured (since fault) | Predicted | Segment measured | Segment predicted | |",
+                  "|---|---|---|---|---|---|"]
+        for c in s["phase_check"]:
+            flag = "⚠️ slower than configured" if c["slow"] else c["verdict"]
+            lines.append(f"| {c['phase']} ({'+'.join(c['predicted_phases']) or '—'}) | {seconds(c['measured_s'])} | "
+                         f"{seconds(c['predicted_s'])} | {seconds(c['measured_segment_s'])} | "
+                         f"{seconds(c['predicted_segment_s'])} | {flag} |")
+    prediction = s.get("prediction")
+    if prediction and prediction.get("note"):
+        lines.append("")
+        lines.append(f"Prediction {prediction['mean_s']:.2f} s: {prediction['note']}.")
     return lines

@@ -3,7 +3,7 @@
 `CfnFixes().install()` (done by LocalCloud.start) makes delete_stack really delete Elastic IPs,
 internet gateways and their attachments, route tables, routes, subnet associations and hosted zones
 (moto leaves them behind, and a VPC with a route table left then refuses to go), and registers the
-resource types in `localcloud.cfn.resources` with moto's template engine.
+resource types in `localcloud.cfn.resources` with moto's template engine; Elastic IPs keep their `Tags`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from localcloud.cfn.deletion import DELETERS
+from localcloud.cfn.eip_tags import eip_tag_patches
 from localcloud.patching import Patches
 
 __all__ = ["CfnFixes", "DELETERS"]
@@ -19,6 +20,7 @@ __all__ = ["CfnFixes", "DELETERS"]
 class CfnFixes:
     def __init__(self) -> None:
         self._patches = Patches("localcloud.cfn")
+        self._eip_tags = eip_tag_patches()
 
     def install(self) -> None:
         from moto.cloudformation import parsing
@@ -36,7 +38,9 @@ class CfnFixes:
 
         self._patches.add(parsing.ResourceMap, "_delete_resource", _delete_resource)
         self._patches.install()
+        self._eip_tags.install()
         resources.register()
 
     def uninstall(self) -> None:
+        self._eip_tags.uninstall()
         self._patches.uninstall()

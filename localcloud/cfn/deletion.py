@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from localcloud.cfn import ecs_elb
+
 Deleter = Callable[[Any, str, str], None]
 
 
@@ -84,4 +86,8 @@ DELETERS: dict[str, Deleter] = {
     "AWS::EC2::Route": delete_route,
     "AWS::EC2::SubnetRouteTableAssociation": delete_subnet_association,
     "AWS::Route53::HostedZone": delete_hosted_zone,
+    "AWS::Route53::RecordSet": ecs_elb.delete_record_set,
+    "AWS::ECS::Service": ecs_elb.delete_ecs_service,
+    "AWS::ECS::Cluster": ecs_elb.delete_ecs_cluster,
+    "AWS::ElasticLoadBalancingV2::TargetGroup": ecs_elb.delete_target_group,
 }

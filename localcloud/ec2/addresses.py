@@ -50,6 +50,11 @@ class PublicAddresses:
         route = self._routes.get(address)
         return route.target_id if route is not None and route.mirror is not None else None
 
+    def routed(self) -> list[tuple[str, Mirror, str]]:
+        """(public address, its mirror, instance id) of every address routing right now."""
+        return [(r.address, r.mirror, r.target_id) for r in self._routes.values()
+                if r.mirror is not None and r.target_id is not None]
+
     def allocated(self, address: str, *, elastic: bool = True) -> None:
         if address in self._routes:
             return

@@ -9,15 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from localcloud.ec2 import moto_state
 from localcloud.ec2.app import app_factory
 from localcloud.ec2.imds import Credentials, Imds
-from localcloud.ec2.userdata import UserDataRun, run_user_data
+from localcloud.ec2.userdata import UserDataRun, kill_process_group, run_user_data
 from localcloud.events import INSTANCE_BOOTED, INSTANCE_RUNNING, EventLog
 from localcloud.net.hosts import Host, HostTable
 
@@ -42,6 +42,7 @@ class FleetConfig:
     userdata_timeout_s: float
     app_port: int = 80
     imds_port: int = 8169
+    user_env: Mapping[str, str] = field(default_factory=dict)  # read at each boot; the cloud fills it later
 
 
 @dataclass
@@ -54,6 +55,7 @@ class _Runtime:
     boots: int = 0
     timer: asyncio.TimerHandle | None = None
     userdata: asyncio.Task[int | None] | None = None
+    process_group: int | None = None  # the user data's: whatever it left running dies with the instance
 
 
 class Fleet:
@@ -71,6 +73,11 @@ class Fleet:
     def host_of(self, instance_id: str) -> Host | None:
         runtime = self._instances.get(instance_id)
         return runtime.host if runtime is not None else None
+
+    def instance_of(self, instance_id: str) -> Any | None:
+        """moto's Instance behind a running data-plane instance (read only)."""
+        runtime = self._instances.get(instance_id)
+        return runtime.launch.instance if runtime is not None else None
 
     def phase_of(self, instance_id: str) -> str | None:
         runtime = self._instances.get(instance_id)
@@ -121,6 +128,7 @@ class Fleet:
             if runtime.userdata is not None and not runtime.userdata.done():
                 runtime.userdata.cancel()
                 tasks.append(runtime.userdata)
+            _power_off(runtime)
         if tasks:
             await asyncio.wait(tasks, timeout=15.0)
         self._instances.clear()
@@ -154,8 +162,12 @@ class Fleet:
         if runtime.boots == 1 and launch.user_data:  # as cloud-init: user data runs on the first boot only
             run = UserDataRun(launch.instance_id, launch.user_data, self.home_of(launch.instance_id),
                               self._config.endpoint_url, self.imds_url(launch.address),
-                              self._config.userdata_timeout_s)
-            runtime.userdata = self._loop.create_task(run_user_data(run, self._events))
+                              self._config.userdata_timeout_s, dict(self._config.user_env))
+
+            def spawned(pgid: int) -> None:
+                runtime.process_group = pgid
+
+            runtime.userdata = self._loop.create_task(run_user_data(run, self._events, spawned))
             runtime.userdata.add_done_callback(_log_failure)
 
     def _new_life(self, runtime: _Runtime, phase: str) -> None:
@@ -166,7 +178,15 @@ class Fleet:
             runtime.timer = None
         if phase != "pending" and runtime.userdata is not None and not runtime.userdata.done():
             runtime.userdata.cancel()
+        if phase != "pending":
+            _power_off(runtime)
         runtime.host.blackhole_all()
+
+
+def _power_off(runtime: _Runtime) -> None:
+    if runtime.process_group is not None:
+        kill_process_group(runtime.process_group)
+        runtime.process_group = None
 
 
 def _log_failure(task: asyncio.Task[int | None]) -> None:

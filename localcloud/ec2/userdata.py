@@ -14,7 +14,8 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from localcloud.events import USERDATA_EXIT, USERDATA_START, EventLog
@@ -33,6 +34,7 @@ class UserDataRun:
     endpoint_url: str  # moto
     imds_url: str  # this instance's metadata service, with a trailing slash
     timeout_s: float
+    extra_env: Mapping[str, str] = field(default_factory=dict)  # the cloud's own (e.g. the VPC resolver)
 
     @property
     def console_log(self) -> Path:
@@ -50,6 +52,9 @@ class UserDataRun:
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds_url,
             "AWS_CONFIG_FILE": str(aws_dir / "config"),
             "AWS_SHARED_CREDENTIALS_FILE": str(aws_dir / "credentials"),
+            # A per-instance /etc/haproxy: four instances on one host must not share (or clobber) the host's.
+            "HAPROXY_CONFIG_DIR": str(self.home / "etc" / "haproxy"),
+            **self.extra_env,
         }
 
 
@@ -60,10 +65,13 @@ def prepare_home(home: Path) -> None:
         (home / ".aws" / name).touch()
 
 
-async def run_user_data(run: UserDataRun, events: EventLog) -> int | None:
+async def run_user_data(run: UserDataRun, events: EventLog,
+                        on_spawn: Callable[[int], None] | None = None) -> int | None:
     """Run the script to completion or timeout; returns its exit code (None if killed by the timeout).
 
     Cancelling the task (instance terminated, cloud stopping) kills the script's whole process group.
+    `on_spawn` gets that process group's id: what the script leaves running (a HAProxy in the
+    foreground of the boot, a backend server) stays in it, and the instance kills it when it goes.
     """
     prepare_home(run.home)
     script = run.home / "user-data"
@@ -74,6 +82,8 @@ async def run_user_data(run: UserDataRun, events: EventLog) -> int | None:
         proc = await asyncio.create_subprocess_exec(
             "bash", str(script), stdin=asyncio.subprocess.DEVNULL, stdout=console, stderr=asyncio.subprocess.STDOUT,
             cwd=run.home, env=run.environment(), start_new_session=True)
+        if on_spawn is not None:
+            on_spawn(proc.pid)
         code: int | None
         try:
             code = await asyncio.wait_for(proc.wait(), run.timeout_s)
@@ -91,6 +101,12 @@ async def run_user_data(run: UserDataRun, events: EventLog) -> int | None:
     if code != 0:
         log.warning("user data of %s %s (code %s); console: %s", run.instance_id, reason, code, run.console_log)
     return code
+
+
+def kill_process_group(pgid: int) -> None:
+    """SIGKILL a process group (an instance powering off); gone already is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 async def _kill(proc: asyncio.subprocess.Process) -> None:

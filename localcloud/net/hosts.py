@@ -123,6 +123,14 @@ class Mirror:
             self._watched.append(target_listener)
             self._follow(target_listener)
 
+    def refresh(self, port: int) -> None:
+        """Serve `port` as the route does right now (after a firewall block is lifted)."""
+        target_listener = self.target.listener(port)
+        if target_listener is None:
+            self.public.serve(port, forwarder(self.target.address, port))
+        else:
+            self._follow(target_listener)
+
     def detach(self) -> None:
         for listener in self._watched:
             listener.unwatch(self._follow)

@@ -106,9 +106,19 @@ class PortListener:
         """Drop new SYNs; open connections freeze (no more reads, no answer), as if the host vanished."""
         sock = self._require_open()
         if self._mode is Mode.BLACKHOLE:
+            self._freeze_all()  # after drop_new() the established connections were still alive
             return
         self._loop.remove_reader(sock.fileno())
         self._freeze_all()
+        self._blackhole_now()
+        self._notify()
+
+    def drop_new(self) -> None:
+        """Drop new SYNs but keep open connections going (a stateful firewall's connection tracking)."""
+        sock = self._require_open()
+        if self._mode is Mode.BLACKHOLE:
+            return
+        self._loop.remove_reader(sock.fileno())
         self._blackhole_now()
         self._notify()
 

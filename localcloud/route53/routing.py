@@ -59,8 +59,15 @@ class Router:
     def resolve(self, qname: str, qtype: str) -> Resolution:
         zone = self._zone_for(qname)
         if zone is None:
-            return REFUSED
+            return self._outside(qname, qtype)
         return self._in_zone(zone, qname, qtype, 0)
+
+    def _outside(self, qname: str, qtype: str) -> Resolution:
+        """Names AWS answers from its own zones (a CloudFront or ALB name): what the alias seam knows."""
+        known = self._aliases.resolve(qname, qtype)
+        if known is None or not known.values:
+            return REFUSED
+        return Resolution("NOERROR", True, (Rrset(qname, qtype, known.ttl, known.values),))
 
     def _zone_for(self, name: str) -> Zone | None:
         return next((z for z in self._zones if is_within(name, z.name)), None)

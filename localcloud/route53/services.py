@@ -56,7 +56,7 @@ class CloudDns:
         self._cloud = cloud
         self._dns = AuthoritativeDNS.for_profile(
             cloud.profile, host=cloud.pool.allocate_service("dns"), port=DNS_PORT, on_event=self._on_event,
-            rng=random.Random(cloud.rng.random()),
+            rng=random.Random(cloud.rng.random()), aliases=cloud.aliases,
             health=self._health.checkers if self._health is not None else None)
         return self._dns
 

@@ -63,6 +63,10 @@ class S3DataPlane:
     # --- Service ---
 
     def start(self) -> None:
+        from localcloud.cfn import resources, s3_policy
+
+        assert s3_policy.BucketPolicy.cloudformation_type()  # imported: moto's template engine lists it now
+        resources.register()
         self._control_address = self._cloud.pool.allocate_service("s3-control")
         self._cloud.loop.call(self._start_control)
 
@@ -162,7 +166,8 @@ class _ObjectHandler:
             if allowed(bucket.policy, "s3:ListBucket", f"arn:{partition}:s3:::{bucket_name}", caller):
                 return _error(404, "NoSuchKey", "The specified key does not exist.", region)
             return _error(403, "AccessDenied", "Access Denied", region)
-        return Response(200, bytes(found.value), content_type=found.content_type or "binary/octet-stream",
+        content_type = str(found.metadata.get("content-type") or "binary/octet-stream")
+        return Response(200, bytes(found.value), content_type=content_type,
                         headers=(("ETag", found.etag), ("Last-Modified", formatdate(usegmt=True)),
                                  ("x-amz-bucket-region", region), ("Server", "AmazonS3")))
 

@@ -48,3 +48,13 @@ def test_bad_input_is_one_line_exit_2_before_any_call(args: tuple[str, ...], mes
     assert done.returncode == 2
     assert message in done.stderr and done.stderr.count("\n") == 1
     assert done.stdout == ""
+
+
+@pytest.mark.integration
+def test_plan_local_resolves_targets_in_a_throwaway_localcloud() -> None:
+    done = gameday("plan", "--local")
+
+    assert done.returncode == 0, done.stderr
+    assert "    target   ec2:instance i-" in done.stdout and "target   autoscaling:group gd-plan-" in done.stdout
+    assert done.stdout.count("inside the blast radius: ") == 2
+    assert "[asg.restore-capacity]" in done.stdout

@@ -35,12 +35,13 @@ def desired(url: str, world: World) -> int:
 
 def crashed_mid_fault(url: str, world: World, journal: Path, account: str | None = None) -> None:
     """What a SIGKILLed runner leaves: the revert journalled, the fault injected, nothing reverted."""
-    fault = ScaleEcsService(aws_backend(url, REGION, world.run_id), world.cluster, world.service, 0)
-    plan = fault.plan()
-    ref = {"name": "aws", "region": REGION, "endpoint_url": url, "account": account or "123456789012"}
-    RollbackJournal(journal).record(fault.name, fault.target, plan.revert.kind, plan.revert.params,
-                                    plan.revert.description, backend=ref)
-    fault.inject()
+    with aws_backend(url, REGION, world.run_id) as backend:
+        fault = ScaleEcsService(backend, world.cluster, world.service, 0)
+        plan = fault.plan()
+        ref = {"name": "aws", "region": REGION, "endpoint_url": url, "account": account or "123456789012"}
+        RollbackJournal(journal).record(fault.name, fault.target, plan.revert.kind, plan.revert.params,
+                                        plan.revert.description, backend=ref)
+        fault.inject()
 
 
 def test_rollback_replays_from_the_journal_alone_then_finds_nothing(

@@ -37,3 +37,25 @@ def test_help_lists_subcommands() -> None:
 
     assert done.returncode == 0
     assert "run" in done.stdout
+
+
+def test_repeat_below_one_is_rejected(tmp_path: Path) -> None:
+    done = gameday("run", "--repeat", "0", "--report-dir", str(tmp_path))
+
+    assert done.returncode == 2
+    assert "--repeat must be at least 1" in done.stderr
+
+
+def test_missing_budgets_file_is_rejected(tmp_path: Path) -> None:
+    done = gameday("run", "--budgets", str(tmp_path / "nope.toml"), "--report-dir", str(tmp_path))
+
+    assert done.returncode == 2
+    assert "budgets file" in done.stderr
+
+
+def test_run_help_groups_its_options_and_explains_exit_status() -> None:
+    done = gameday("run", "--help")
+
+    assert done.returncode == 0
+    assert "--repeat N" in done.stdout and "--jobs N" in done.stdout
+    assert "exit status" in done.stdout

@@ -49,9 +49,10 @@ def sandbox() -> Iterator[tuple[str, World]]:
 
 
 @pytest.fixture
-def backend(sandbox: tuple[str, World], monkeypatch: pytest.MonkeyPatch) -> AwsBackend:
+def backend(sandbox: tuple[str, World], monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsBackend]:
     set_aws_env(monkeypatch)
-    return aws_backend(sandbox[0], REGION, "faults")
+    with aws_backend(sandbox[0], REGION, "faults") as backend:
+        yield backend
 
 
 FaultFactory = Callable[[AwsBackend, World], Fault]

@@ -79,8 +79,7 @@ def test_stop_if_triggered_notes_the_event_and_raises() -> None:
 
 def test_alarm_in_alarm_stops_and_a_missing_alarm_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     set_aws_env(monkeypatch)
-    with moto_server() as url:
-        backend = aws_backend(url, "sa-east-1", "alarms")
+    with moto_server() as url, aws_backend(url, "sa-east-1", "alarms") as backend:
         cloudwatch = client(url, "sa-east-1", "cloudwatch")
         cloudwatch.put_metric_alarm(AlarmName="errors", MetricName="5xx", Namespace="gd", Statistic="Sum",
                                     Period=60, EvaluationPeriods=1, Threshold=1,

@@ -59,8 +59,8 @@ def staging(endpoint: str) -> str:
     """A long-lived stack, deployed the way an operator would, outside any game day."""
     with pytest.MonkeyPatch.context() as patch:
         set_aws_env(patch)
-        backend = aws_backend(endpoint, REGION, "staging")
-        return deploy_stack(backend, StackSpec(STACK, {"ZoneName": "staging.gameday.test"}), "staging").name
+        with aws_backend(endpoint, REGION, "staging") as backend:
+            return deploy_stack(backend, StackSpec(STACK, {"ZoneName": "staging.gameday.test"}), "staging").name
 
 
 def gameday(*args: str) -> subprocess.CompletedProcess[str]:
@@ -71,32 +71,33 @@ def gameday(*args: str) -> subprocess.CompletedProcess[str]:
 def test_deploy_tags_the_run_waits_and_delete_is_confirmed(endpoint: str, tmp_path: Path) -> None:
     template = tmp_path / "template.yaml"
     template.write_text(SMALL)
-    backend = aws_backend(endpoint, REGION, "r9")
     cfn = client(endpoint, REGION, "cloudformation")
 
-    stack = deploy_stack(backend, StackSpec("small", {}, template), "r9")
-    tags = {t["Key"]: t["Value"] for t in cfn.describe_stacks(StackName=stack.stack_arn)["Stacks"][0]["Tags"]}
-    scope = backend.scope()
-    delete_stack(backend, stack)
+    with aws_backend(endpoint, REGION, "r9") as backend:
+        stack = deploy_stack(backend, StackSpec("small", {}, template), "r9")
+        tags = {t["Key"]: t["Value"] for t in cfn.describe_stacks(StackName=stack.stack_arn)["Stacks"][0]["Tags"]}
+        scope = backend.scope()
+        delete_stack(backend, stack)
+        scope_after = backend.scope()
 
     assert stack.name == "gd-r9-small"
     assert tags == {"gameday:run": "r9", "gameday:stack": "small"}
     assert stack.output("TopicArn").startswith("arn:aws:sns:")
     assert scope.stacks == ("gd-r9-small",) and stack.output("TopicArn") in scope.resources
     assert cfn.describe_stacks(StackName=stack.stack_arn)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
-    assert backend.scope().stacks == ()  # a deleted stack is out of the blast radius
+    assert scope_after.stacks == ()  # a deleted stack is out of the blast radius
 
 
 def test_existing_stack_is_adopted_never_deployed_or_deleted(endpoint: str, staging: str) -> None:
-    backend = aws_backend(endpoint, REGION, "r10", existing_stack=staging)
     cfn = client(endpoint, REGION, "cloudformation")
     before = {s["StackName"] for s in cfn.describe_stacks()["Stacks"]}
 
-    stack = deploy_stack(backend, StackSpec(STACK), "r10")
-    delete_stack(backend, stack)
-    fault = catalog.SCENARIOS["eip-self-healing/terminate-instance"].faults[0].build(backend, adopt_stack(backend,
-                                                                                                          staging))
-    backend.target_guard.check(fault.plan())  # its instance is inside the named stack
+    with aws_backend(endpoint, REGION, "r10", existing_stack=staging) as backend:
+        stack = deploy_stack(backend, StackSpec(STACK), "r10")
+        delete_stack(backend, stack)
+        spec = catalog.SCENARIOS["eip-self-healing/terminate-instance"].faults[0]
+        fault = spec.build(backend, adopt_stack(backend, staging))
+        backend.target_guard.check(fault.plan())  # its instance is inside the named stack
 
     assert stack.name == staging
     assert {s["StackName"] for s in cfn.describe_stacks()["Stacks"]} == before

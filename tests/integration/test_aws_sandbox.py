@@ -46,6 +46,7 @@ def moto_server() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+        server._server.server_close()  # stop() leaves the listening socket open
         werkzeug.setLevel(level)
 
 

@@ -1,0 +1,78 @@
+"""Fault `objects-missing`: delete objects from a bucket (a failed deploy, a bad sync); the revert puts
+back the exact bytes and content type, recorded in the journal before the delete (objects are small)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gameday.backends.base import Backend
+from gameday.errors import FaultError
+from gameday.faults.plan import FaultPlan, RevertAction, Target
+from gameday.faults.resources import error_code
+
+MAX_SAVED_BYTES = 256 * 1024  # the journal is not a backup system
+
+
+@dataclass
+class ObjectsMissing:
+    backend: Backend
+    bucket: str
+    keys: Sequence[str]
+    region: str | None = None
+    name: str = "objects-missing"
+    _plan: FaultPlan | None = field(default=None, init=False, repr=False)
+
+    @property
+    def target(self) -> str:
+        return f"{self.bucket}/{','.join(self.keys)}"
+
+    def plan(self) -> FaultPlan:
+        s3 = self.backend.client("s3", region=self.region)
+        saved: dict[str, dict[str, str]] = {}
+        total = 0
+        for key in self.keys:
+            try:
+                found = s3.get_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                raise FaultError(f"s3://{self.bucket}/{key}: {error_code(exc) or exc}", fault=self.name,
+                                 target=self.target) from exc
+            body = found["Body"].read()
+            total += len(body)
+            if total > MAX_SAVED_BYTES:
+                raise FaultError(f"objects in {self.bucket} exceed {MAX_SAVED_BYTES} bytes: refusing to delete what "
+                                 "the journal cannot restore", fault=self.name, target=self.target)
+            saved[key] = {"body": base64.b64encode(body).decode(), "content_type": found.get("ContentType", "")}
+        target = Target("s3:bucket", self.bucket, {}, note=f"{len(saved)} object(s)")
+        self._plan = FaultPlan(self.name, (target,), f"delete {', '.join(self.keys)} from {self.bucket}",
+                               RevertAction("s3.restore-objects", {"bucket": self.bucket, "region": self.region,
+                                                                   "objects": saved},
+                                            f"put {len(saved)} object(s) back into {self.bucket}"))
+        return self._plan
+
+    def inject(self) -> None:
+        if self._plan is None:
+            raise FaultError("inject before plan", fault=self.name, target=self.target)
+        s3 = self.backend.client("s3", region=self.region)
+        for key in self.keys:
+            s3.delete_object(Bucket=self.bucket, Key=key)
+
+
+def restore_objects(backend: Backend, params: Mapping[str, Any]) -> None:
+    """Put back every recorded object that is missing (one that exists again is left as it is)."""
+    s3 = backend.client("s3", region=params.get("region"))
+    for key, saved in params["objects"].items():
+        try:
+            s3.head_object(Bucket=params["bucket"], Key=key)
+            continue
+        except ClientError as exc:
+            if error_code(exc) in ("NoSuchBucket",):
+                return
+            if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                raise
+        extra = {"ContentType": saved["content_type"]} if saved.get("content_type") else {}
+        s3.put_object(Bucket=params["bucket"], Key=key, Body=base64.b64decode(saved["body"]), **extra)

@@ -1,0 +1,68 @@
+"""Fault `region-unreachable` (localcloud only): S3's endpoint address in one region black-holes, so
+connections to it hang (not refused), as when a region is down. AWS offers no such action; on AWS the
+closest is an FIS network disruption of your own subnets, which does not reach CloudFront's origin fetches.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gameday.backends.base import Backend
+from gameday.errors import ConfigError, FaultError
+from gameday.faults.plan import FaultPlan, RevertAction, Target
+
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # localcloud's control is loopback
+
+
+def _s3_control(backend: Backend) -> str:
+    ready = getattr(backend, "ready", None) or {}
+    control = (ready.get("services") or {}).get("s3", {}).get("control")
+    if backend.name != "localcloud" or not control:
+        raise ConfigError("region-unreachable needs localcloud (its S3 endpoints can black-hole a region); "
+                          "AWS has no fault action that makes a region unreachable")
+    return str(control)
+
+
+def _post(control: str, region: str, state: str) -> None:
+    request = urllib.request.Request(f"{control}/regions/{region}/{state}", data=b"", method="POST")
+    with _NO_PROXY.open(request, timeout=10) as response:
+        if response.status != 200:
+            raise FaultError(f"localcloud refused to make {region} {state}: HTTP {response.status}")
+
+
+@dataclass
+class RegionUnreachable:
+    backend: Backend
+    region: str
+    name: str = "region-unreachable"
+    _plan: FaultPlan | None = field(default=None, init=False, repr=False)
+
+    @property
+    def target(self) -> str:
+        return f"s3:{self.region}"
+
+    def plan(self) -> FaultPlan:
+        control = _s3_control(self.backend)
+        target = Target("s3:region", self.region, {}, note="S3 endpoint of the region black-holes")
+        self._plan = FaultPlan(self.name, (target,), f"black-hole S3 in {self.region} (connections hang)",
+                               RevertAction("localcloud.region-reachable", {"control": control, "region": self.region},
+                                            f"S3 in {self.region} reachable again"))
+        return self._plan
+
+    def inject(self) -> None:
+        if self._plan is None:
+            raise FaultError("inject before plan", fault=self.name, target=self.target)
+        _post(self._plan.revert.params["control"], self.region, "unreachable")
+
+
+def restore_region(backend: Backend, params: Mapping[str, Any]) -> None:
+    """Reachable again (idempotent). A localcloud that is gone took its black hole with it."""
+    try:
+        _post(str(params["control"]), str(params["region"]), "reachable")
+    except OSError:
+        if backend.name == "localcloud" and getattr(backend, "ready", {}).get("services", {}).get("s3", {}).get(
+                "control") == params["control"]:
+            raise

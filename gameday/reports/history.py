@@ -1,0 +1,154 @@
+"""reports/history.jsonl: one line per run; trends per scenario and the regressions they show.
+
+A game day is compared with the last ones of the same backend and profile: a failover time (p50 over
+repeats) more than `REGRESSION_SHARE` and `REGRESSION_MIN_S` above the median of the earlier runs is
+a regression, and the phase whose time grew the most is named.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gameday.reports.stats import scenario_key
+
+REGRESSION_SHARE = 0.2
+REGRESSION_MIN_S = 1.0
+PHASE_MOVE_MIN_S = 0.5
+COMPARED_RUNS = 5  # the last runs a game day is compared with
+
+
+def history_line(data: Mapping[str, Any]) -> dict[str, Any]:
+    scenarios = []
+    for key, spread in data.get("distributions", {}).items():
+        attempts = [s for s in data["scenarios"] if scenario_key(s) == key]
+        last = attempts[-1]
+        scenarios.append({
+            "stack": last["stack"], "scenario": last["scenario"], "attempts": spread["attempts"],
+            "verdict": "passed" if spread["passed"] == spread["attempts"] else "failed",
+            "failover_time_s": spread["p50_s"], "p95_s": spread["p95_s"], "max_s": spread["max_s"],
+            "budget_s": last["budget_s"],
+            "predicted_s": last["prediction"]["mean_s"] if last.get("prediction") else None,
+            "phases": {c["phase"]: {"measured_s": c["measured_segment_s"], "predicted_s": c["predicted_segment_s"]}
+                       for c in last.get("phase_check", [])},
+        })
+    return {"run_id": data["run_id"], "backend": data["backend"], "profile": data["profile"],
+            "started_at": data["started_at"], "passed": data["passed"], "scenarios": scenarios}
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    """Every readable line (a torn last line from a crash is skipped, not fatal)."""
+    if not path.exists():
+        return []
+    lines = []
+    for raw in path.read_text().splitlines():
+        try:
+            lines.append(json.loads(raw))
+        except json.JSONDecodeError:
+            continue
+    return lines
+
+
+def append_history(path: Path, line: Mapping[str, Any]) -> None:
+    with path.open("a") as history:
+        history.write(json.dumps(line, sort_keys=True) + "\n")
+
+
+@dataclass(frozen=True)
+class Point:
+    run_id: str
+    started_at: float
+    failover_time_s: float | None
+    predicted_s: float | None
+    budget_s: float
+    verdict: str
+    phases: Mapping[str, Mapping[str, float | None]]
+
+
+@dataclass(frozen=True)
+class Trend:
+    """One scenario across runs of one backend and profile, oldest first; the last point is the latest run."""
+
+    key: str
+    backend: str
+    profile: str
+    points: tuple[Point, ...]
+    baseline_s: float | None  # median failover time of the earlier compared runs
+    regression: bool
+    moved: tuple[tuple[str, float, float | None], ...] = field(default=())  # phase, measured Δ, predicted Δ
+
+    def summary(self) -> str:
+        latest = self.points[-1]
+        if latest.failover_time_s is None:
+            return f"{self.key}: latest run did not recover"
+        if self.baseline_s is None:
+            return f"{self.key}: {latest.failover_time_s:.2f} s, first run with this backend and profile"
+        delta = latest.failover_time_s - self.baseline_s
+        word = "REGRESSION" if self.regression else "steady" if abs(delta) < REGRESSION_MIN_S else "changed"
+        text = (f"{self.key}: {latest.failover_time_s:.2f} s vs {self.baseline_s:.2f} s median of the last "
+                f"{len(self.points) - 1} run(s) ({delta:+.2f} s, {word})")
+        if self.moved:
+            text += "; moved: " + ", ".join(_moved(m) for m in self.moved)
+        return text
+
+
+def _moved(move: tuple[str, float, float | None]) -> str:
+    name, measured, predicted = move
+    return f"{name} {measured:+.2f} s" + (f" (predicted {predicted:+.2f} s)" if predicted is not None else "")
+
+
+def trends(lines: Sequence[Mapping[str, Any]], *, compared_runs: int = COMPARED_RUNS) -> list[Trend]:
+    """Per scenario and backend/profile of the latest line: its points, baseline and what moved."""
+    if not lines:
+        return []
+    latest = lines[-1]
+    same = [line for line in lines if (line["backend"], line["profile"]) == (latest["backend"], latest["profile"])]
+    result = []
+    for scenario in latest["scenarios"]:
+        key = f"{scenario['stack']}/{scenario['scenario']}"
+        points = [_point(line, s) for line in same for s in line["scenarios"]
+                  if f"{s['stack']}/{s['scenario']}" == key]
+        result.append(_trend(key, latest, points[-(compared_runs + 1):]))
+    return result
+
+
+def _point(line: Mapping[str, Any], s: Mapping[str, Any]) -> Point:
+    return Point(line["run_id"], line["started_at"], s.get("failover_time_s"), s.get("predicted_s"),
+                 s.get("budget_s", 0.0), s.get("verdict", ""), s.get("phases") or {})
+
+
+def _trend(key: str, latest: Mapping[str, Any], points: list[Point]) -> Trend:
+    earlier = [p for p in points[:-1] if p.failover_time_s is not None]
+    now = points[-1]
+    if not earlier or now.failover_time_s is None:
+        return Trend(key, latest["backend"], latest["profile"], tuple(points), None, now.failover_time_s is None)
+    baseline = statistics.median(p.failover_time_s for p in earlier if p.failover_time_s is not None)
+    grew = now.failover_time_s - baseline
+    regression = grew > max(REGRESSION_MIN_S, REGRESSION_SHARE * baseline)
+    return Trend(key, latest["backend"], latest["profile"], tuple(points), baseline, regression,
+                 tuple(_phase_moves(earlier, now)))
+
+
+def _phase_moves(earlier: Iterable[Point], now: Point) -> list[tuple[str, float, float | None]]:
+    """Phases whose measured time moved against the earlier runs' median, largest move first."""
+    earlier = list(earlier)
+    moves = []
+    for name, values in now.phases.items():
+        measured = values.get("measured_s")
+        before = [p.phases[name]["measured_s"] for p in earlier
+                  if name in p.phases and p.phases[name].get("measured_s") is not None]
+        if measured is None or not before:
+            continue
+        delta = measured - statistics.median(v for v in before if v is not None)
+        if abs(delta) < PHASE_MOVE_MIN_S:
+            continue
+        predicted_before = [p.phases[name].get("predicted_s") for p in earlier if name in p.phases]
+        predicted_now = values.get("predicted_s")
+        predicted_delta = (predicted_now - statistics.median(v for v in predicted_before if v is not None)
+                           if predicted_now is not None and any(v is not None for v in predicted_before) else None)
+        moves.append((name, delta, predicted_delta))
+    return sorted(moves, key=lambda m: -abs(m[1]))

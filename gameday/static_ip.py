@@ -1,0 +1,122 @@
+"""Measurements for stacks that publish a few static addresses behind health-checked DNS (static-ip-haproxy).
+
+Pure functions of a timeline: when a dead address left the DNS answers, the share of answers that
+pointed at a dead address over time, when a proxy started serving from the other fleet. Plus one
+bounded waits for the steady state these scenarios need (every node healthy and in DNS).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gameday.timeline import Event, Outcome, Sample, Timeline
+
+MEASURE_EVENT = "gameday.measure"
+
+
+@dataclass(frozen=True)
+class DnsLeave:
+    """When the dead addresses stopped appearing in a DNS probe's answers."""
+
+    probe: str
+    dead: tuple[str, ...]
+    last_seen_s: float | None  # since the fault; None: never seen after the fault
+    left: bool  # answers after it never contain a dead address again (within the watch)
+    answers_after: int
+
+
+def _answered(timeline: Timeline, probe: str, since: float) -> list[Sample]:
+    return [s for s in timeline.samples_of(probe) if s.outcome is Outcome.OK and s.sent_at >= since]
+
+
+def dns_leave(timeline: Timeline, probe: str, dead: Collection[str], fault_at: float) -> DnsLeave:
+    """The last answer after the fault that still named a dead address (the time it left the answers)."""
+    answered = _answered(timeline, probe, fault_at)
+    last = max((s.sent_at for s in answered if set(s.answers) & set(dead)), default=None)
+    after = [s for s in answered if last is None or s.sent_at > last]
+    return DnsLeave(probe, tuple(sorted(dead)), None if last is None else last - fault_at,
+                    left=bool(after), answers_after=len(after))
+
+
+def dead_share(timeline: Timeline, probe: str, dead: Collection[str], fault_at: float,
+               bucket_s: float = 1.0) -> list[tuple[float, float, int]]:
+    """Per bucket since the fault: (start s, share of answers naming a dead address, answers)."""
+    buckets: dict[int, list[bool]] = {}
+    for sample in _answered(timeline, probe, fault_at):
+        buckets.setdefault(int((sample.sent_at - fault_at) // bucket_s), []).append(
+            bool(set(sample.answers) & set(dead)))
+    return [(index * bucket_s, sum(hits) / len(hits), len(hits)) for index, hits in sorted(buckets.items())]
+
+
+def address_sets(timeline: Timeline, probe: str, since: float,
+                 bucket_s: float = 1.0) -> list[tuple[float, tuple[str, ...]]]:
+    """The set of addresses DNS handed out per bucket (weighted answers carry one address each)."""
+    buckets: dict[int, set[str]] = {}
+    for sample in _answered(timeline, probe, since):
+        buckets.setdefault(int((sample.sent_at - since) // bucket_s), set()).update(sample.answers)
+    return [(index * bucket_s, tuple(sorted(found))) for index, found in sorted(buckets.items())]
+
+
+def first_served_by(timeline: Timeline, probe: str, prefix: str, since: float) -> float | None:
+    """Seconds from `since` to the first good answer whose identity starts with `prefix` (a fleet)."""
+    for sample in timeline.samples_of(probe):
+        if sample.sent_at >= since and sample.good and (sample.served_by or "").startswith(prefix):
+            return sample.sent_at - since
+    return None
+
+
+def errors_after(timeline: Timeline, probe: str, since: float, until: float | None = None) -> tuple[int, int]:
+    """(failed, total) samples of a probe sent in [since, until)."""
+    picked = [s for s in timeline.samples_of(probe) if s.sent_at >= since and (until is None or s.sent_at < until)]
+    return sum(not s.good for s in picked), len(picked)
+
+
+def record(timeline: Timeline, name: str, subject: str, **detail: Any) -> None:
+    """A measurement as a timeline event, so the report carries it next to the samples."""
+    timeline.add_event(Event(time.time(), MEASURE_EVENT, "gameday", subject, {"measure": name, **detail}))
+
+
+def healthy_share(observations: Sequence[dict[str, Any]]) -> float:
+    """Share of Route 53 checkers whose last observation was a success (GetHealthCheckStatus)."""
+    if not observations:
+        return 0.0
+    good = sum(1 for o in observations if str(o.get("StatusReport", {}).get("Status", "")).startswith("Success"))
+    return good / len(observations)
+
+
+def wait_all_healthy(route53: Any, health_check_ids: Sequence[str], *, timeout_s: float,
+                     poll_s: float = 0.5) -> bool:
+    """Until every health check has more than 18 % of its checkers reporting success, or `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        shares = [healthy_share(route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"])
+                  for hc in health_check_ids]
+        if all(share > 0.18 for share in shares):
+            return True
+        time.sleep(poll_s)
+    return False
+
+
+def wait_in_dns(server: tuple[str, int], name: str, addresses: Collection[str], *, timeout_s: float,
+                queries: int = 40) -> bool:
+    """Until `queries` weighted answers from `server` together name every one of `addresses`."""
+    import dns.exception
+    import dns.message
+    import dns.query
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        seen: set[str] = set()
+        for _ in range(queries):
+            try:
+                reply = dns.query.udp(dns.message.make_query(name, "A"), server[0], port=server[1], timeout=1.0)
+            except (dns.exception.DNSException, OSError):
+                continue
+            seen.update(item.to_text() for rrset in reply.answer for item in rrset)
+        if set(addresses) <= seen:
+            return True
+        time.sleep(0.5)
+    return False

@@ -1,0 +1,110 @@
+"""AWS::CloudFront::Distribution and ::OriginAccessControl, which moto's CloudFormation skips.
+
+A distribution is handed to localcloud's CloudFront service (the `_sink`, installed while a cloud runs),
+which starts an edge for it; `Ref` is the distribution id, `GetAtt DomainName`/`Id` work.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Protocol
+
+from moto.core.common_models import CloudFormationModel
+
+
+class DistributionSink(Protocol):
+    def create_distribution(self, distribution_id: str, config: dict[str, Any]) -> str:
+        """Start serving `config`; returns the distribution's domain name."""
+
+    def delete_distribution(self, distribution_id: str) -> None: ...
+
+
+def new_distribution_id() -> str:
+    return "E" + secrets.token_hex(6).upper()
+
+
+class Distribution(CloudFormationModel):
+    _sink: DistributionSink | None = None  # patched in by localcloud.cloudfront while a cloud runs
+
+    def __init__(self, distribution_id: str, domain_name: str, account_id: str) -> None:
+        self.distribution_id = distribution_id
+        self.domain_name = domain_name
+        self.arn = f"arn:aws:cloudfront::{account_id}:distribution/{distribution_id}"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudFront::Distribution"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> Distribution:
+        if cls._sink is None:
+            raise RuntimeError("no localcloud CloudFront service is running")
+        config = dict(cloudformation_json.get("Properties", {}).get("DistributionConfig", {}))
+        distribution_id = new_distribution_id()
+        config["_Arn"] = f"arn:aws:cloudfront::{account_id}:distribution/{distribution_id}"
+        domain = cls._sink.create_distribution(distribution_id, config)
+        return cls(distribution_id, domain, account_id)
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("DomainName", "Id")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "DomainName":
+            return self.domain_name
+        if attribute_name == "Id":
+            return self.distribution_id
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        raise UnformattedGetAttTemplateException()
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.distribution_id
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        if self._sink is not None:
+            self._sink.delete_distribution(self.distribution_id)
+
+
+class OriginAccessControl(CloudFormationModel):
+    """Only an id: the S3 data plane trusts CloudFront's service principal by the distribution's ARN."""
+
+    def __init__(self) -> None:
+        self.oac_id = "E" + secrets.token_hex(7).upper()
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudFront::OriginAccessControl"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> OriginAccessControl:
+        return cls()
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Id"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.oac_id
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.oac_id
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        return None
