@@ -16,7 +16,11 @@ from gameday.faults import (
     BlockAzNacl,
     BlockAzSecurityGroups,
     BlueGreenSwitch,
+    DenyBucketPolicy,
     Fault,
+    ObjectsMissing,
+    RegionUnreachable,
+    ScaleEcsService,
     TerminateInstance,
 )
 from gameday.stacks import DeployedStack
@@ -102,6 +106,28 @@ def _lose_backend(backend: Backend, stack: DeployedStack) -> Fault:
     return BackendLoss(backend, stack.output("BlueInstance"))
 
 
+def _og_deny(backend: Backend, stack: DeployedStack) -> Fault:
+    return DenyBucketPolicy(backend, stack.output("PrimaryBucketName"))
+
+
+def _og_unreachable(backend: Backend, stack: DeployedStack) -> Fault:
+    return RegionUnreachable(backend, stack.output("PrimaryRegion"), within=stack.output("PrimaryBucketName"))
+
+
+def _og_missing(backend: Backend, stack: DeployedStack) -> Fault:
+    return ObjectsMissing(backend, stack.output("PrimaryBucketName"), ["index.html"],
+                          region=stack.output("PrimaryRegion"))
+
+
+def _fargate_to_zero(backend: Backend, stack: DeployedStack) -> Fault:
+    return ScaleEcsService(backend, stack.output("ClusterName"), stack.output("ServiceName"), desired=0)
+
+
+_OG = "origin-group"
+_OG_PRIMARY = "the primary bucket of the distribution's origin group (output PrimaryBucketName)"
+_FG = "dns-failover-fargate"
+
+
 _SIH = "static-ip-haproxy"
 _SIH_REVERT_ASG = "the group's min/max/desired back as they were (the group replaces the instance, same EIP)"
 
@@ -149,6 +175,29 @@ SCENARIOS: Mapping[str, ScenarioSpec] = {spec.scenario_id: spec for spec in (
         "stop the active backend: health endpoints answer 503 and the nodes leave DNS (then fail-open)",
         (FaultSpec("backend-loss", "the blue backend instance (output BlueInstance)",
                    "the instance started again", _lose_backend),),
+    ),
+    ScenarioSpec(
+        f"{_OG}/deny-bucket-policy", _OG,
+        "the primary bucket denies everyone (bucket policy): each cache miss pays a 403 round trip, the replica serves",
+        (FaultSpec("deny-bucket-policy", _OG_PRIMARY, "the previous bucket policy back", _og_deny),),
+    ),
+    ScenarioSpec(
+        f"{_OG}/region-unreachable", _OG,
+        "the primary region's S3 black-holes (localcloud only): each cache miss pays attempts x connection timeout",
+        (FaultSpec("region-unreachable", "S3 in the primary region (output PrimaryRegion)",
+                   "the region reachable again", _og_unreachable),),
+    ),
+    ScenarioSpec(
+        f"{_OG}/objects-missing", _OG,
+        "index.html is deleted from the primary bucket: S3 answers 403 (no ListBucket), the replica serves",
+        (FaultSpec("objects-missing", f"index.html in {_OG_PRIMARY}", "the same bytes put back", _og_missing),),
+    ),
+    ScenarioSpec(
+        f"{_FG}/scale-to-zero-and-back", _FG,
+        "scale the ECS service to zero until clients get the CloudFront page 'Fallback.'; the revert fails back",
+        (FaultSpec("scale-ecs-service", "the stack's ECS service (outputs ClusterName, ServiceName)",
+                   "the desired count back as it was (failback)", _fargate_to_zero),),
+        StopSpec(probe="http:app@caching", floor=0.2),
     ),
 )}
 

@@ -43,7 +43,8 @@ def client_probe(resolver: Resolver) -> str:
     return f"http:app@{resolver.name}"
 
 
-def fargate_probes(stack: DeployedStack, resolvers: list[Resolver], *, rate_hz: float = 5.0) -> list:  # type: ignore[type-arg]
+def fargate_probes(stack: DeployedStack, resolvers: list[Resolver], *,
+                   rate_hz: float = 5.0) -> list[HttpProbe | DnsProbe]:
     """Per resolver: a client resolving app.<zone> through it at every request, and the DNS answers."""
     name = stack.output("AppName")
     probes: list[HttpProbe | DnsProbe] = [

@@ -22,6 +22,10 @@ UNSUPPORTED: Mapping[str, str] = {
     "scale-ecs-service": "FIS has no action that sets an ECS service's desired count; aws:ecs:stop-task stops "
                          "tasks, which the service then replaces (a different fault)",
     "deny-bucket-policy": "FIS has no S3 bucket-policy action",
+    "objects-missing": "FIS has no action that deletes S3 objects",
+    "region-unreachable": "FIS cannot take a region's S3 endpoint away (aws:network:disrupt-connectivity "
+                          "scope s3 cuts off S3 from a subnet, not from CloudFront)",
+    "blue-green-switch": "FIS has no Route 53 record action",
 }
 
 
@@ -30,6 +34,7 @@ ACTION_IDS: Mapping[str, str] = {
     "spot-interruption": "aws:ec2:send-spot-instance-interruptions",
     "block-az-nacl": "aws:network:disrupt-connectivity",
     "stop-ecs-task": "aws:ecs:stop-task",
+    "backend-loss": "aws:ec2:stop-instances",
 }
 
 
@@ -62,8 +67,12 @@ class _Action:
     parameters: Mapping[str, str]
 
 
-def _stack_tags(ctx: FisContext) -> dict[str, str]:
-    return {"aws:cloudformation:stack-name": ctx.stack_name}
+def _stack_tags(ctx: FisContext, spec: FaultSpec) -> dict[str, str]:
+    """The stack's tags, and the resource's own logical id when the scenario names it (settings logical_id)."""
+    tags = {"aws:cloudformation:stack-name": ctx.stack_name}
+    if "logical_id" in spec.settings:
+        tags["aws:cloudformation:logical-id"] = spec.settings["logical_id"]
+    return tags
 
 
 def _running(extra: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
@@ -72,25 +81,37 @@ def _running(extra: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
 
 def _terminate(spec: FaultSpec, ctx: FisContext) -> _Action:
     return _Action(ACTION_IDS["terminate-instance"], "Instances",
-                   {"resourceType": "aws:ec2:instance", "resourceTags": _stack_tags(ctx), "filters": _running(),
+                   {"resourceType": "aws:ec2:instance", "resourceTags": _stack_tags(ctx, spec), "filters": _running(),
                     "selectionMode": spec.settings.get("selection", "COUNT(1)")}, {})
+
+
+def _stop(spec: FaultSpec, ctx: FisContext) -> _Action | str:
+    if "logical_id" not in spec.settings:
+        return ("aws:ec2:stop-instances could do it, but the scenario does not name the instance's logical id "
+                "(FaultSpec settings logical_id), so FIS could stop the wrong instance")
+    return _Action(ACTION_IDS["backend-loss"], "Instances",
+                   {"resourceType": "aws:ec2:instance", "resourceTags": _stack_tags(ctx, spec), "filters": _running(),
+                    "selectionMode": "ALL"}, {"startInstancesAfterDuration": spec.settings.get("duration",
+                                                                                               ctx.duration)})
 
 
 def _spot(spec: FaultSpec, ctx: FisContext) -> _Action:
     return _Action(ACTION_IDS["spot-interruption"], "SpotInstances",
-                   {"resourceType": "aws:ec2:spot-instance", "resourceTags": _stack_tags(ctx),
+                   {"resourceType": "aws:ec2:spot-instance", "resourceTags": _stack_tags(ctx, spec),
                     "filters": _running(), "selectionMode": spec.settings.get("selection", "COUNT(1)")},
                    {"durationBeforeInterruption": spec.settings.get("notice", "PT2M")})
 
 
 def _disrupt(spec: FaultSpec, ctx: FisContext) -> _Action:
     az = spec.settings.get("az") or ctx.az
-    if not az:
+    if not az and "logical_id" not in spec.settings:
         raise ConfigError(f"{spec.fault} cuts off one availability zone, and the scenario names none: pass --az")
-    return _Action(ACTION_IDS["block-az-nacl"], "Subnets",
-                   {"resourceType": "aws:ec2:subnet", "resourceTags": _stack_tags(ctx),
-                    "filters": [{"path": "AvailabilityZone", "values": [az]}], "selectionMode": "ALL"},
-                   {"scope": "all", "duration": spec.settings.get("duration", ctx.duration)})
+    target: dict[str, Any] = {"resourceType": "aws:ec2:subnet", "resourceTags": _stack_tags(ctx, spec),
+                              "selectionMode": "ALL"}
+    if az:
+        target["filters"] = [{"path": "AvailabilityZone", "values": [az]}]
+    parameters = {"scope": spec.settings.get("scope", "all"), "duration": spec.settings.get("duration", ctx.duration)}
+    return _Action(ACTION_IDS["block-az-nacl"], "Subnets", target, parameters)
 
 
 def _stop_task(spec: FaultSpec, ctx: FisContext) -> _Action:
@@ -98,12 +119,13 @@ def _stop_task(spec: FaultSpec, ctx: FisContext) -> _Action:
     if "cluster" in spec.settings and "service" in spec.settings:
         target["parameters"] = {"cluster": spec.settings["cluster"], "service": spec.settings["service"]}
     else:
-        target["resourceTags"] = _stack_tags(ctx)
+        target["resourceTags"] = _stack_tags(ctx, spec)
     return _Action(ACTION_IDS["stop-ecs-task"], "Tasks", target, {})
 
 
-ACTIONS: Mapping[str, Callable[[FaultSpec, FisContext], _Action]] = {
+ACTIONS: Mapping[str, Callable[[FaultSpec, FisContext], _Action | str]] = {
     "terminate-instance": _terminate,
+    "backend-loss": _stop,
     "spot-interruption": _spot,
     "block-az-nacl": _disrupt,
     "stop-ecs-task": _stop_task,
@@ -126,6 +148,9 @@ def export(scenario: ScenarioSpec, ctx: FisContext) -> FisExport:
             unsupported.append((spec.fault, UNSUPPORTED.get(spec.fault, "no FIS action is known for this fault")))
             continue
         action = ACTIONS[spec.fault](spec, ctx)
+        if isinstance(action, str):  # FIS has the action, but not for this scenario as written
+            unsupported.append((spec.fault, action))
+            continue
         key = _key(f"{spec.fault}-{index}")
         targets[key] = action.target
         description = f"gameday fault {spec.fault}: {spec.targets}"[:512]

@@ -185,8 +185,9 @@ def stack_scope(cfn: Any, stack_names: Iterable[str], run_ids: Iterable[str] = (
 
 
 def run_scope(cfn: Any, run_id: str) -> Scope:
-    """The stacks this run deployed (tagged gameday:run=<run-id>, or <run-id>-<n> per deploy) and its tag."""
-    pattern = re.compile(rf"{re.escape(run_id)}(-[0-9]+)?")
+    """The stacks this run deployed and its tag. Fixtures tag each deploy `<run-id>` or `<run-id>-<suffix>`
+    (`-0`, `-sih`, `-replica`); generated run ids all have one length, so one is never another's prefix."""
+    pattern = re.compile(rf"{re.escape(run_id)}(-[a-z0-9-]+)?")
     names: list[str] = []
     tags: set[str] = {run_id}
     for page in cfn.get_paginator("describe_stacks").paginate():

@@ -88,13 +88,13 @@ def healthy_share(observations: Sequence[dict[str, Any]]) -> float:
 
 
 def wait_all_healthy(route53: Any, health_check_ids: Sequence[str], *, timeout_s: float,
-                     poll_s: float = 0.5) -> bool:
-    """Until every health check has more than 18 % of its checkers reporting success, or `timeout_s`."""
+                     min_share: float = 0.9, poll_s: float = 0.5) -> bool:
+    """Until every health check has at least `min_share` of its checkers' last observations a success."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         shares = [healthy_share(route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"])
                   for hc in health_check_ids]
-        if all(share > 0.18 for share in shares):
+        if all(share >= min_share for share in shares):
             return True
         time.sleep(poll_s)
     return False

@@ -49,7 +49,8 @@ def run_origin_group(failover: Failover, stacks: OriginGroupStacks, fault, watch
 @pytest.mark.scenario
 @pytest.mark.fault("region-unreachable")
 def test_region_unreachable(origin_group: OriginGroupStacks, failover: Failover) -> None:
-    fault = RegionUnreachable(failover.backend, origin_group.output("PrimaryRegion"))
+    fault = RegionUnreachable(failover.backend, origin_group.output("PrimaryRegion"),
+                              within=origin_group.output("PrimaryBucketName"))
     result = run_origin_group(failover, origin_group, fault, watch_s=4.0)
     assert result.passed, result.message
 

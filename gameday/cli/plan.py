@@ -10,17 +10,23 @@ A target the guards refuse is printed, and the command exits 2 with the first re
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tenacity import retry, retry_if_exception_type, wait_fixed
 
 from gameday import catalog, guards
 from gameday.backends.aws import AwsBackend, AwsOptions, add_aws_options, adopt_stack, aws_errors
 from gameday.backends.base import Backend
 from gameday.catalog import ScenarioSpec
-from gameday.errors import ConfigError
+from gameday.errors import ConfigError, DeployError, FaultError
+from gameday.faults import Fault, FaultPlan
 from gameday.fis import fis_equivalent
 from gameday.stacks import DeployedStack, StackSpec
+
+LOCAL_SETTLE_S = 30.0  # a throwaway localcloud's instances boot before their faults can be planned
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,14 +68,19 @@ def _print_static(scenario: ScenarioSpec) -> None:
 
 
 def _print_concrete(scenario: ScenarioSpec, backend: Backend, stack: DeployedStack,
-                    guard: guards.BlastRadiusGuard) -> list[str]:
-    """Print the resolved plan; return the refusals."""
+                    guard: guards.BlastRadiusGuard, *, settle_until: float = 0.0) -> tuple[list[str], list[str]]:
+    """Print the resolved plan; return the refusals and the faults that could not be planned."""
     refusals: list[str] = []
+    unplanned: list[str] = []
     _print_header(scenario, f"{stack.name}, backend {backend.name} {backend.region}")
     for spec in scenario.faults:
-        fault = spec.build(backend, stack)
-        plan = fault.plan()
         print(f"  fault {spec.fault}")
+        try:
+            plan = _plan_when_settled(spec.build(backend, stack), settle_until)
+        except (FaultError, DeployError) as exc:
+            print(f"    cannot plan: {exc}")
+            unplanned.append(f"{scenario.scenario_id} {spec.fault}: {exc}")
+            continue
         for target, inside, refusal in guard.explain(plan):
             print(f"    target   {target.describe()}")
             print(f"             {'inside the blast radius: ' + inside if inside else 'REFUSED'}")
@@ -79,7 +90,25 @@ def _print_concrete(scenario: ScenarioSpec, backend: Backend, stack: DeployedSta
         print(f"    revert   {plan.revert.description}  [{plan.revert.kind}]")
         print(f"    FIS      {fis_equivalent(spec.fault)}")
     print(f"  stop conditions: {scenario.stop.describe()}")
-    return refusals
+    return refusals, unplanned
+
+
+def _plan_when_settled(fault: Fault, settle_until: float) -> FaultPlan:
+    """A fault's plan; until `settle_until` (monotonic) a stack just deployed may still be booting its targets."""
+    @retry(retry=retry_if_exception_type(FaultError), wait=wait_fixed(1.0),
+           stop=lambda state: time.monotonic() >= settle_until, reraise=True)
+    def plan() -> FaultPlan:
+        return fault.plan()
+
+    return plan()
+
+
+def _verdict(refusals: list[str], unplanned: list[str]) -> int:
+    if refusals:
+        raise guards.TargetRefused(refusals[0])
+    if unplanned:
+        raise FaultError(f"{len(unplanned)} fault(s) could not be planned; first: {unplanned[0]}")
+    return 0
 
 
 def _plan_existing(args: argparse.Namespace, scenarios: list[ScenarioSpec]) -> int:
@@ -92,11 +121,13 @@ def _plan_existing(args: argparse.Namespace, scenarios: list[ScenarioSpec]) -> i
                                  config=Path(args.config) if args.config else None)
     with AwsBackend(options) as backend:
         stack = adopt_stack(backend, args.existing_stack, StackSpec(scenarios[0].stack_id))
+        refusals: list[str] = []
+        unplanned: list[str] = []
         with aws_errors("planning against AWS"):
-            refusals = [r for s in scenarios for r in _print_concrete(s, backend, stack, backend.target_guard)]
-    if refusals:
-        raise guards.TargetRefused(refusals[0])
-    return 0
+            for scenario in scenarios:
+                refused, failed = _print_concrete(scenario, backend, stack, backend.target_guard)
+                refusals, unplanned = refusals + refused, unplanned + failed
+    return _verdict(refusals, unplanned)
 
 
 def _plan_local(scenarios: list[ScenarioSpec]) -> int:
@@ -104,19 +135,24 @@ def _plan_local(scenarios: list[ScenarioSpec]) -> int:
     from gameday.run import new_run_id
 
     refusals: list[str] = []
+    unplanned: list[str] = []
     with _localcloud() as backend:
-        for scenario in scenarios:
-            deployed = stacks.deploy(backend, StackSpec(scenario.stack_id), f"plan-{new_run_id()}")
+        for stack_id in dict.fromkeys(s.stack_id for s in scenarios):  # each stack once, for all its scenarios
+            with aws_errors(f"deploying {stack_id} into localcloud"):
+                deployed = stacks.deploy(backend, StackSpec(stack_id), f"plan-{new_run_id()}")
+            settle_until = time.monotonic() + LOCAL_SETTLE_S
             try:
                 with aws_errors("planning against localcloud"):
                     scope = guards.stack_scope(backend.client("cloudformation"), [deployed.name])
                     guard = guards.BlastRadiusGuard(lambda scope=scope: scope)  # type: ignore[misc]
-                    refusals += _print_concrete(scenario, backend, deployed, guard)
+                    for scenario in (s for s in scenarios if s.stack_id == stack_id):
+                        refused, failed = _print_concrete(scenario, backend, deployed, guard,
+                                                          settle_until=settle_until)
+                        refusals, unplanned = refusals + refused, unplanned + failed
             finally:
-                stacks.delete(backend, deployed)
-    if refusals:
-        raise guards.TargetRefused(refusals[0])
-    return 0
+                with aws_errors(f"deleting {deployed.name} from localcloud"):
+                    stacks.delete(backend, deployed)
+    return _verdict(refusals, unplanned)
 
 
 @contextmanager

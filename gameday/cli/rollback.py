@@ -85,6 +85,8 @@ def _connect(ref: Mapping[str, Any], *, region: str | None, endpoint: str | None
             raise guards.AccountRefused(f"refused: the journal's faults were injected in account {recorded_account}, "
                                         f"which is not an allowed account ({', '.join(sorted(allowed))})")
         allowed = frozenset({str(recorded_account)})
+    if local and not (endpoint or ref.get("endpoint_url")):
+        raise ConfigError("the journal records a localcloud fault without its endpoint: pass --endpoint-url")
     chosen_region = region or ref.get("region")
     if not chosen_region:
         raise ConfigError("the journal records no region: pass --region")

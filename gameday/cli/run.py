@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="only this stack's scenarios (repeatable; default: every stack)")
     what.add_argument("-k", dest="keyword", default=None, metavar="EXPR",
                       help="only scenarios matching this pytest -k expression")
+    what.add_argument("--param", action="append", default=[], metavar="STACK.KEY=VALUE",
+                      help="deploy STACK with template parameter KEY=VALUE (repeatable), e.g. "
+                           "static-ip-haproxy.HealthCheckFailureThreshold=5: the prediction reads it too")
     what.add_argument("--repeat", type=int, default=1, metavar="N",
                       help="run every scenario N times and report p50/p95/max (default: 1)")
     what.add_argument("--load", choices=("none", "steady", "10x", "soak"), default="none",
@@ -80,6 +83,8 @@ def main(args: argparse.Namespace) -> int:
         return 3
     data = merge(parts)
     folder = write_outputs(data, paths.reports_dir)
+    for part in (paths.folder / "parts").glob("*.json"):  # merged into report.json; logs and progress stay
+        part.unlink()
     print()
     print((folder / "summary.md").read_text())
     print(f"game day took {time.monotonic() - started:.0f} s")
@@ -96,6 +101,10 @@ def _check(args: argparse.Namespace) -> list[str]:
     if not Path(args.budgets).is_file():
         raise ConfigError(f"budgets file {args.budgets} not found")
     known = available_stacks()
+    for param in args.param:
+        target, _, assignment = param.partition(".")
+        if target not in known or "=" not in assignment:
+            raise ConfigError(f"--param {param!r}: expected STACK.KEY=VALUE with STACK one of {', '.join(known)}")
     for stack in args.stack:
         if stack not in known:
             raise ConfigError(f"unknown stack {stack!r} (available: {', '.join(known)})")
@@ -141,6 +150,8 @@ def _command(args: argparse.Namespace, paths: RunPaths, name: str, target: str) 
                "--repeat", str(args.repeat), "--budgets", str(Path(args.budgets).resolve()), "--load", args.load]
     if args.keyword:
         command += ["-k", args.keyword]
+    for param in args.param:
+        command += ["--stack-param", param]
     if args.seed is not None:
         command += ["--seed", str(args.seed)]
     if args.load_users is not None:

@@ -79,6 +79,11 @@ class BlockAzSecurityGroups:
                 raise FaultError(f"{instance['InstanceId']} is still in {stale[0]}, the quarantine group of an "
                                  "earlier fault: run `gameday rollback` first", fault=self.name,
                                  target=instance["InstanceId"])
+        for instance in instances:
+            empty = [n["NetworkInterfaceId"] for n in instance.get("NetworkInterfaces", []) if not n["Groups"]]
+            if empty:  # the API cannot put "no group" back
+                raise FaultError(f"interface {empty[0]} of {instance['InstanceId']} has no security group to restore",
+                                 fault=self.name, target=instance["InstanceId"])
         token = new_token()
         records = [{"instance": i["InstanceId"], "groups": [g["GroupId"] for g in i.get("SecurityGroups", [])],
                     "sole_interface": len(i.get("NetworkInterfaces", [])) == 1,
@@ -136,7 +141,7 @@ def _swap_in_quarantine(ec2: Any, params: Mapping[str, Any]) -> None:
         if error_code(exc) != "InvalidPermission.NotFound":
             raise
     for record in params["instances"]:
-        if record["sole_interface"]:  # one interface: the instance's groups are that interface's groups
+        if _instance_level(record):  # one interface: the instance's groups are that interface's groups
             ec2.modify_instance_attribute(InstanceId=record["instance"], Groups=[quarantine])
         for interface in record["interfaces"]:
             ec2.modify_network_interface_attribute(NetworkInterfaceId=interface["eni"], Groups=[quarantine])
@@ -146,11 +151,17 @@ def restore_interface_groups(backend: Backend, params: Mapping[str, Any]) -> Non
     """Each interface (and single-interface instance) back on its recorded groups; quarantine deleted."""
     ec2 = backend.client("ec2")
     for record in params["instances"]:
-        if record["sole_interface"]:
+        if _instance_level(record):
             _restore_instance_groups(ec2, record["instance"], record["groups"])
         for interface in record["interfaces"]:
             _restore_eni_groups(ec2, interface["eni"], interface["groups"])
     _delete_quarantine(ec2, params["vpc_id"], params["token"])
+
+
+def _instance_level(record: Mapping[str, Any]) -> bool:
+    """Also change the instance's own groups: it has one interface (AWS then treats both as one) and groups
+    to put back (an instance without any, as moto's CloudFormation makes them, keeps its interface's)."""
+    return bool(record["sole_interface"] and record["groups"])
 
 
 def _restore_instance_groups(ec2: Any, instance_id: str, groups: list[str]) -> None:
@@ -161,7 +172,7 @@ def _restore_instance_groups(ec2: Any, instance_id: str, groups: list[str]) -> N
             return
         raise
     for instance in (i for r in reservations for i in r["Instances"]):
-        if instance["State"]["Name"] in ("shutting-down", "terminated") or not groups:
+        if instance["State"]["Name"] in ("shutting-down", "terminated"):
             return
         if {g["GroupId"] for g in instance.get("SecurityGroups", [])} != set(groups):
             ec2.modify_instance_attribute(InstanceId=instance_id, Groups=groups)
@@ -174,7 +185,7 @@ def _restore_eni_groups(ec2: Any, eni: str, groups: list[str]) -> None:
         if is_gone(exc):
             return  # deleted with its terminated instance
         raise
-    if interfaces and groups and {g["GroupId"] for g in interfaces[0]["Groups"]} != set(groups):
+    if interfaces and {g["GroupId"] for g in interfaces[0]["Groups"]} != set(groups):
         ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, Groups=groups)
 
 

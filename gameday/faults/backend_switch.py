@@ -16,14 +16,20 @@ from gameday.errors import FaultError
 from gameday.faults.plan import FaultPlan, RevertAction, Target
 from gameday.faults.resources import tags_of
 
+_MAX_PAGES = 20
+
 
 def _record_set(route53: Any, zone_id: str, name: str, rdtype: str) -> dict[str, Any] | None:
-    wanted = name.rstrip(".") + "."
-    found = route53.list_resource_record_sets(HostedZoneId=zone_id, StartRecordName=wanted, StartRecordType=rdtype,
-                                              MaxItems="1")["ResourceRecordSets"]
-    for record in found:
-        if record["Name"] == wanted and record["Type"] == rdtype:
-            return dict(record)
+    wanted = name.rstrip(".").lower()
+    kwargs: dict[str, Any] = {"HostedZoneId": zone_id, "StartRecordName": name, "StartRecordType": rdtype}
+    for _ in range(_MAX_PAGES):
+        page = route53.list_resource_record_sets(**kwargs)
+        for record in page["ResourceRecordSets"]:
+            if record["Name"].rstrip(".").lower() == wanted and record["Type"] == rdtype:
+                return dict(record)
+        if not page.get("IsTruncated"):
+            break
+        kwargs.update(StartRecordName=page["NextRecordName"], StartRecordType=page["NextRecordType"])
     return None
 
 

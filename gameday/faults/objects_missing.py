@@ -39,6 +39,8 @@ class ObjectsMissing:
             try:
                 found = s3.get_object(Bucket=self.bucket, Key=key)
             except ClientError as exc:
+                if error_code(exc) in ("NoSuchKey", "404"):  # already missing: nothing to delete or restore
+                    continue
                 raise FaultError(f"s3://{self.bucket}/{key}: {error_code(exc) or exc}", fault=self.name,
                                  target=self.target) from exc
             body = found["Body"].read()
@@ -47,7 +49,9 @@ class ObjectsMissing:
                 raise FaultError(f"objects in {self.bucket} exceed {MAX_SAVED_BYTES} bytes: refusing to delete what "
                                  "the journal cannot restore", fault=self.name, target=self.target)
             saved[key] = {"body": base64.b64encode(body).decode(), "content_type": found.get("ContentType", "")}
-        target = Target("s3:bucket", self.bucket, {}, note=f"{len(saved)} object(s)")
+        absent = [k for k in self.keys if k not in saved]
+        target = Target("s3:bucket", self.bucket, {}, note=f"{len(saved)} object(s)" + (
+            f"; already missing: {', '.join(absent)}" if absent else ""))
         self._plan = FaultPlan(self.name, (target,), f"delete {', '.join(self.keys)} from {self.bucket}",
                                RevertAction("s3.restore-objects", {"bucket": self.bucket, "region": self.region,
                                                                    "objects": saved},

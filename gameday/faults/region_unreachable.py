@@ -37,6 +37,7 @@ def _post(control: str, region: str, state: str) -> None:
 class RegionUnreachable:
     backend: Backend
     region: str
+    within: str = ""  # a resource of the stack in that region (its bucket): what places it in the blast radius
     name: str = "region-unreachable"
     _plan: FaultPlan | None = field(default=None, init=False, repr=False)
 
@@ -46,7 +47,8 @@ class RegionUnreachable:
 
     def plan(self) -> FaultPlan:
         control = _s3_control(self.backend)
-        target = Target("s3:region", self.region, {}, note="S3 endpoint of the region black-holes")
+        target = Target("s3:region", self.region, {}, parents=(self.within,) if self.within else (),
+                        note=f"S3 endpoint of the region black-holes{f' (for {self.within})' if self.within else ''}")
         self._plan = FaultPlan(self.name, (target,), f"black-hole S3 in {self.region} (connections hang)",
                                RevertAction("localcloud.region-reachable", {"control": control, "region": self.region},
                                             f"S3 in {self.region} reachable again"))

@@ -80,39 +80,61 @@ def measured_only(events: Iterable[Event], fault_at: float) -> list[MeasuredOnly
 
 
 def compare(failover: FailoverResult, prediction: Prediction, events: Sequence[Event] = ()) -> list[PhaseCheck]:
-    measured = measured_phases(failover)
     extras = measured_only(events, failover.fault_at)
-    checks: list[PhaseCheck] = []
-    pending: list[str] = []
-    cum = cum_high = seg = seg_high = 0.0
-    prev_measured: float | None = 0.0
     ends = [p.ends_at or (p.name if p.name in MEASURED else "") for p in prediction.phases]
     if not any(ends):  # nothing to cut it by (e.g. a per-request penalty): only the totals compare
         return []
+    checks: list[PhaseCheck] = []
+    pending: list[str] = []
+    cum = cum_high = 0.0
+    anchor = _Anchor(0.0, 0.0, 0.0)  # the last row that was measured: segments start there
     for predicted, end in zip(prediction.phases, ends, strict=True):
         pending.append(predicted.name)
         cum, cum_high = cum + predicted.mean_s, cum_high + predicted.high_s
-        seg, seg_high = seg + predicted.mean_s, seg_high + predicted.high_s
-        if not end:
-            continue
-        at = measured.get(end)
-        checks.append(_check(end, tuple(pending), at, prev_measured, cum, seg, seg_high, extras))
-        prev_measured = at if at is not None else None
-        pending, seg, seg_high = [], 0.0, 0.0
-    if checks and checks[-1].phase != "stable":  # the tail: serving again after the last modelled step
-        checks.append(_check("stable", tuple(pending), measured.get("stable"), prev_measured, cum, seg, seg_high,
-                             extras))
+        if end:
+            checks.append(_check(end, tuple(pending), measured_at(failover, end), anchor, cum, cum_high, extras))
+            anchor = _Anchor.after(checks[-1], cum, cum_high) or anchor
+            pending = []
+    if checks[-1].phase != "stable":  # the tail: serving again after the last modelled step
+        checks.append(_check("stable", tuple(pending), measured_at(failover, "stable"), anchor, cum, cum_high, extras))
     return checks
 
 
-def _check(name: str, predicted_phases: tuple[str, ...], at: float | None, prev: float | None, cum: float,
-           seg: float, seg_high: float, extras: Sequence[MeasuredOnly]) -> PhaseCheck:
-    if at is None or prev is None:
-        return PhaseCheck(name, predicted_phases, at, cum, None, seg, seg_high, 0.0, None, False)
-    segment = at - prev
-    explained = sum(_overlap(m, prev, at) for m in extras)
+def measured_at(failover: FailoverResult, name: str) -> float | None:
+    """Seconds since the fault of a measured phase: `dns_all`, `dns_all@dns:caching` (one resolver's),
+    or `dns_<resolver>` (shorthand for that resolver's dns_all)."""
+    if "@" in name:
+        phase_name, probe = name.split("@", 1)
+        found = failover.phase(phase_name, f"probe:{probe}")
+        return found.since_fault_s if found else None
+    if name not in MEASURED and name.startswith("dns_"):
+        return measured_at(failover, f"dns_all@dns:{name.removeprefix('dns_')}")
+    return measured_phases(failover).get(name)
+
+
+@dataclass(frozen=True)
+class _Anchor:
+    at: float
+    cum: float
+    cum_high: float
+
+    @classmethod
+    def after(cls, check: PhaseCheck, cum: float, cum_high: float) -> _Anchor | None:
+        return None if check.measured_s is None else cls(check.measured_s, cum, cum_high)
+
+
+def _check(name: str, predicted_phases: tuple[str, ...], at: float | None, anchor: _Anchor, cum: float,
+           cum_high: float, extras: Sequence[MeasuredOnly]) -> PhaseCheck:
+    seg, seg_high = cum - anchor.cum, cum_high - anchor.cum_high
+    if at is None:
+        return PhaseCheck(name, predicted_phases, None, cum, None, seg, seg_high, 0.0, None, False)
+    segment = at - anchor.at
+    explained = sum(_overlap(m, anchor.at, at) for m in extras)
     excess = segment - explained - seg_high
-    slow = excess > max(TOLERANCE_S, TOLERANCE_SHARE * seg_high)
+    # Slow: this segment overran its configuration, and the phase was late overall (an early phase
+    # before it does not make a later one "slow" when users saw no delay).
+    late = at - sum(_overlap(m, 0.0, at) for m in extras) - cum_high
+    slow = min(excess, late) > max(TOLERANCE_S, TOLERANCE_SHARE * seg_high)
     return PhaseCheck(name, predicted_phases, at, cum, segment, seg, seg_high, explained, excess, slow)
 
 

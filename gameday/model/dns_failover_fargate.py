@@ -37,20 +37,21 @@ def _detection(profile: Profile, stack: DeployedStack | None) -> PredictedPhase:
     if evaluate:
         seconds = min(seconds, profile.delay("alb.health_to_route53").mean)
     source = "HealthCheckConfig FailureThreshold x RequestInterval" + (" or alb.health_to_route53" if evaluate else "")
-    return PredictedPhase("detection", seconds, seconds, seconds, source, ends_at="detection")
+    return PredictedPhase("detection", seconds, seconds, seconds, source)
 
 
 def _cache(profile: Profile) -> PredictedPhase:
     ttl = alias_ttl(profile)
-    return PredictedPhase("resolver_cache", ttl / 2, 0.0, ttl, "alias TTL (60 s x profile) left in the resolver")
+    return PredictedPhase("resolver_cache", ttl / 2, 0.0, ttl, "alias TTL (60 s x profile) left in the resolver",
+                          ends_at="dns_all")
 
 
 @register(STACK, "scale-ecs-service")
 def scale_to_zero(profile: Profile, stack: DeployedStack | None) -> Prediction:
     return Prediction(STACK, "scale-ecs-service", profile.name, (
-        phase(profile, "scheduler", "ecs.scheduler_reaction", ends_at="control_plane"),
+        phase(profile, "scheduler", "ecs.scheduler_reaction"),
         _detection(profile, stack),
-        phase(profile, "dns_answer", "route53.status_to_dns", ends_at="dns_authoritative"),
+        phase(profile, "dns_answer", "route53.status_to_dns", ends_at="dns_first"),
         _cache(profile),
     ), note="authoritative clients: scheduler + detection + dns_answer; caching-resolver clients add up to the TTL")
 

@@ -75,8 +75,7 @@ class Edge:
             outcome = await self._fetch(origin, method, path)
             if isinstance(outcome, UpstreamError):
                 trail.append(f"{origin.origin_id}:{outcome.stage}-failed")
-                status = 504 if outcome.stage == "connect" else 504
-                last = (text(status, f"origin {origin.origin_id}: {outcome}\n"), origin.origin_id)
+                last = (text(504, f"origin {origin.origin_id}: {outcome}\n"), origin.origin_id)  # Gateway Timeout
                 failed = True
             else:
                 last = (Response(outcome.status, outcome.body, content_type=outcome.headers.get(

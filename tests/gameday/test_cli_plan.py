@@ -37,10 +37,13 @@ def test_plan_by_stack_id_selects_its_scenarios() -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (("plan", "nope"), "unknown scenario 'nope'"),
     (("plan", "--local", "--existing-stack", "x"), "--local and --existing-stack exclude each other"),
-    (("plan", "--existing-stack", "x", "--region", "mars-1"), "not an AWS region"),
-    (("plan", "--existing-stack", "bad name!", "--region", "eu-west-1"), "not a stack name"),
-    (("plan", "--existing-stack", "x", "--region", "eu-west-1", "--allow-account", "12"), "12-digit"),
-    (("plan", "--existing-stack", "x", "--region", "eu-west-1", "--endpoint-url", "ftp://x"), "not an http(s) URL"),
+    (("plan", "--existing-stack", "x"), "--existing-stack is one stack; these scenarios need"),
+    (("plan", "eip-self-healing", "--existing-stack", "x", "--region", "mars-1"), "not an AWS region"),
+    (("plan", "eip-self-healing", "--existing-stack", "bad name!", "--region", "eu-west-1"), "not a stack name"),
+    (("plan", "eip-self-healing", "--existing-stack", "x", "--region", "eu-west-1", "--allow-account", "12"),
+     "12-digit"),
+    (("plan", "eip-self-healing", "--existing-stack", "x", "--region", "eu-west-1", "--endpoint-url", "ftp://x"),
+     "not an http(s) URL"),
 ])
 def test_bad_input_is_one_line_exit_2_before_any_call(args: tuple[str, ...], message: str) -> None:
     done = gameday(*args)
@@ -52,9 +55,9 @@ def test_bad_input_is_one_line_exit_2_before_any_call(args: tuple[str, ...], mes
 
 @pytest.mark.integration
 def test_plan_local_resolves_targets_in_a_throwaway_localcloud() -> None:
-    done = gameday("plan", "--local")
+    done = gameday("plan", "--local", "eip-self-healing")
 
     assert done.returncode == 0, done.stderr
     assert "    target   ec2:instance i-" in done.stdout and "target   autoscaling:group gd-plan-" in done.stdout
-    assert done.stdout.count("inside the blast radius: ") == 2
-    assert "[asg.restore-capacity]" in done.stdout
+    assert done.stdout.count("inside the blast radius: ") == 2 and "REFUSED" not in done.stdout
+    assert "    revert   group gd-plan-" in done.stdout and "[asg.restore-capacity]" in done.stdout

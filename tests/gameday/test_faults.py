@@ -247,3 +247,26 @@ def test_target_outside_the_blast_radius_is_refused_and_nothing_changes(
     assert "outside the blast radius" in message and "resources tagged gameday:run=faults" in message
     assert journal.entries() == []
     assert snapshot(url, world) == before
+
+
+def test_swap_restores_an_instance_that_has_no_group_of_its_own(sandbox: tuple[str, World],
+                                                                 backend: AwsBackend) -> None:
+    url, world = sandbox
+    ec2 = client(url, REGION, "ec2")
+    bare = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, SubnetId=world.subnet_a,
+                             TagSpecifications=[{"ResourceType": "instance",
+                                                 "Tags": [{"Key": "gameday:run", "Value": "faults"}]}]
+                             )["Instances"][0]["InstanceId"]  # like moto's CloudFormation instances
+    try:
+        before = snapshot(url, world)
+        fault = BlockAzSecurityGroups(backend, world.vpc, world.az_a)
+        plan = fault.plan()
+        fault.inject()
+        broken = snapshot(url, world)
+        run_revert(backend, plan.revert.kind, plan.revert.params)
+
+        assert before["instance_groups"][bare] == []
+        assert broken["interface_groups"] != before["interface_groups"]
+        assert snapshot(url, world) == before
+    finally:
+        ec2.terminate_instances(InstanceIds=[bare])

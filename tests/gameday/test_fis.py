@@ -35,15 +35,36 @@ CONTEXT = FisContext("gd-r1-static-ip-haproxy", "eu-west-1", account="1234567890
                      role_arn="arn:aws:iam::123456789012:role/fis")
 
 
-def test_every_catalog_scenario_exports_to_a_template_fis_accepts() -> None:
+def test_every_catalog_scenario_exports_to_a_template_fis_accepts_or_says_why_not() -> None:
+    exported_ids = []
     with moto_server() as url:
         fis = client(url, "eu-west-1", "fis")
         for scenario_id in catalog.available():
-            exported = export(catalog.SCENARIOS[scenario_id], FisContext("eip-self-healing", "eu-west-1"))
+            scenario = catalog.SCENARIOS[scenario_id]
+            try:
+                exported = export(scenario, FisContext(scenario.stack_id, "eu-west-1", az="eu-west-1b"))
+            except ConfigError as refused:
+                assert str(refused).startswith(f"FIS can express none of the faults of {scenario_id}: ")
+                assert all(spec.fault in str(refused) for spec in scenario.faults)
+                continue
             created = fis.create_experiment_template(clientToken=scenario_id.replace("/", "-"), **exported.template)
 
-            assert created["experimentTemplate"]["id"]
             assert created["experimentTemplate"]["tags"]["gameday:scenario"] == scenario_id
+            exported_ids.append(scenario_id)
+
+    assert "eip-self-healing/terminate-instance" in exported_ids
+
+
+def test_a_named_logical_id_targets_exactly_that_resource() -> None:
+    scenario = ScenarioSpec("x/loss", "x", "stop one", (_spec("backend-loss", logical_id="BlueBackend"),))
+
+    (target,) = export(scenario, CONTEXT).template["targets"].values()
+    (action,) = export(scenario, CONTEXT).template["actions"].values()
+
+    assert target["resourceTags"] == {"aws:cloudformation:stack-name": "gd-r1-static-ip-haproxy",
+                                      "aws:cloudformation:logical-id": "BlueBackend"}
+    assert action["actionId"] == "aws:ec2:stop-instances"
+    assert action["parameters"] == {"startInstancesAfterDuration": "PT5M"}
 
 
 def test_actions_targets_and_stop_conditions() -> None:

@@ -72,3 +72,31 @@ def test_a_prediction_ending_before_stable_gets_a_stable_row() -> None:
 
     assert [(c.phase, c.predicted_phases) for c in checks] == [("detection", ("detection",)), ("stable", ("rest",))]
     assert checks[-1].predicted_s == 13.5
+
+
+def test_a_phase_nothing_observed_does_not_hide_the_ones_after_it() -> None:
+    result = scenario()
+    assert result.failover is not None
+    prediction = Prediction("x", "y", "fast", (
+        PredictedPhase("detection", 6.5, 6.5, 6.5, "k"),
+        PredictedPhase("dns", 1.0, 1.0, 1.0, "k", "dns_all@dns:caching"),  # the answer never moves here
+        PredictedPhase("boot", 5.2, 5.2, 5.2, "k", "booted")))
+
+    checks = compare(result.failover, prediction, ())
+
+    assert checks[1].measured_s is None and checks[1].verdict == "not reached"
+    assert checks[2].measured_segment_s == pytest.approx(6.2, abs=0.11)  # from detection, the last one measured
+    assert checks[2].predicted_segment_s == pytest.approx(6.2)
+
+
+def test_a_segment_that_only_makes_up_for_an_early_phase_is_not_slow() -> None:
+    result = scenario(detection_s=4.0, user_data_s=0.0)
+    assert result.failover is not None and result.prediction is not None
+    late_tail = Prediction("x", "y", "fast", (
+        PredictedPhase("detection", 6.5, 6.5, 6.5, "k", "detection"),
+        PredictedPhase("rest", 4.0, 4.0, 4.0, "k", "booted")))  # measured 4.0 + 6.2: segment long, total early
+
+    checks = compare(result.failover, late_tail, ())
+
+    assert checks[1].excess_s is not None and checks[1].excess_s > 2.0
+    assert not checks[1].slow

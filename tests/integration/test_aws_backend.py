@@ -186,3 +186,19 @@ def test_options_are_checked_before_any_call(tmp_path: Path, monkeypatch: pytest
         AwsOptions.resolve(region="eu-west-1", profile_name="bad profile")
     options = AwsOptions.resolve(region="eu-west-1", allow_accounts=["111111111111"], endpoint_url="http://x:1/")
     assert options.endpoint_url == "http://x:1" and options.allow_accounts == {"111111111111"}
+
+
+def test_run_scope_takes_the_runs_suffixed_deploys_and_nothing_else(endpoint: str, tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(SMALL)
+    with aws_backend(endpoint, REGION, "r5") as backend:
+        mine = deploy_stack(backend, StackSpec("small", {}, template), "r5-sih")
+        other = deploy_stack(backend, StackSpec("small", {}, template), "r50")
+        try:
+            scope = backend.scope()
+        finally:
+            delete_stack(backend, mine)
+            delete_stack(backend, other)
+
+    assert scope.stacks == ("gd-r5-sih-small",)
+    assert scope.run_ids == {"r5", "r5-sih"}

@@ -42,7 +42,8 @@ def served_by(backend: Backend, stacks: OriginGroupStacks, path: str = "/index.h
 
 def test_unreachable_primary_costs_attempts_times_timeout(origin_group: OriginGroupStacks,
                                                           failover: Failover) -> None:
-    fault = RegionUnreachable(failover.backend, origin_group.output("PrimaryRegion"))
+    fault = RegionUnreachable(failover.backend, origin_group.output("PrimaryRegion"),
+                              within=origin_group.output("PrimaryBucketName"))
     result = run_origin_group(failover, origin_group, fault, watch_s=4.0)
 
     assert result.passed, result.message
@@ -87,3 +88,28 @@ def test_missing_objects_fail_over_and_are_put_back(origin_group: OriginGroupSta
     body = failover.backend.client("s3").get_object(Bucket=bucket, Key="index.html")["Body"].read()
     assert b"Hello from the origin group." in body
     assert {"fault.inject", "fault.revert"} <= {e.kind for e in result.timeline.events}
+
+
+def test_a_scenario_that_breaks_midway_still_reverts_the_fault(origin_group: OriginGroupStacks,
+                                                               failover: Failover) -> None:
+    from gameday.faults import RollbackJournal
+    from gameday.origin_group_run import cdn_probes
+    from gameday.scenario import FailoverRun, WatchPolicy, run_failover
+
+    def crash(timeline: object, fault_at: float) -> None:
+        raise RuntimeError("the suite broke while the region was unreachable")
+
+    address = resolve_name(failover.backend, origin_group.output("DistributionDomainName"))
+    run = FailoverRun(
+        backend=failover.backend, stack_id="origin-group", scenario="crash-midway",
+        fault=RegionUnreachable(failover.backend, origin_group.output("PrimaryRegion"),
+                                within=origin_group.output("PrimaryBucketName")),
+        probes=cdn_probes(address, timeout_s=10.0), primary_probe=MISS_PROBE, budget_s=7.2, prediction=None,
+        journal=RollbackJournal(failover.paths.journal), timeline=failover.new_timeline("origin-group", "crash"),
+        clock=failover.clock, policy=WatchPolicy(steady_consecutive=5, fixed_watch_s=5.0), progress=crash)
+
+    with pytest.raises(RuntimeError, match="suite broke"):
+        run_failover(run)
+
+    assert served_by(failover.backend, origin_group) == "primary-s3"  # reachable again
+    assert [e.kind for e in run.timeline.events if e.kind.startswith("fault.")] == ["fault.inject", "fault.revert"]
