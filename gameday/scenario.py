@@ -107,6 +107,9 @@ class FailoverRun:
     progress: Callable[[Timeline, float], None] | None = None
     # Decides the verdict instead of failover time vs budget (e.g. a per-request failover penalty).
     judge: Callable[[FailoverRun, FailoverResult, float], tuple[str, str]] | None = None
+    # The DNS answers the failover should end at (analysis.analyze's dns_target), when the run goes on
+    # past the revert (a failback watched in the tail) and the last answers are the first ones again.
+    dns_target: Sequence[str] | None = None
 
 
 def run_failover(run: FailoverRun) -> ScenarioResult:
@@ -130,12 +133,13 @@ def run_failover(run: FailoverRun) -> ScenarioResult:
     except StopConditionHit as exc:  # issue 9 hook: the fault was reverted early; report what clients saw
         _collect_ground_truth(run, started)
         failover = analyze(run.timeline, fault_at=fault_at, probe=run.primary_probe,
-                           stable_window_s=run.policy.stable_window_s) if fault_at is not None else None
+                           stable_window_s=run.policy.stable_window_s,
+                           dns_target=run.dns_target) if fault_at is not None else None
         return _result(run, fault_at, failover, "failed", str(exc))
     _collect_ground_truth(run, started)
     assert fault_at is not None
     failover = analyze(run.timeline, fault_at=fault_at, probe=run.primary_probe,
-                       stable_window_s=run.policy.stable_window_s)
+                       stable_window_s=run.policy.stable_window_s, dns_target=run.dns_target)
     verdict, message = run.judge(run, failover, fault_at) if run.judge else _verdict(run, failover)
     return _result(run, fault_at, failover, verdict, message)
 

@@ -32,13 +32,27 @@ def _answered(timeline: Timeline, probe: str, since: float) -> list[Sample]:
     return [s for s in timeline.samples_of(probe) if s.outcome is Outcome.OK and s.sent_at >= since]
 
 
-def dns_leave(timeline: Timeline, probe: str, dead: Collection[str], fault_at: float) -> DnsLeave:
-    """The last answer after the fault that still named a dead address (the time it left the answers)."""
+def dns_leave(timeline: Timeline, probe: str, dead: Collection[str], fault_at: float,
+              gap_s: float = 3.0) -> DnsLeave:
+    """The last answer naming a dead address before the first gap of `gap_s` without one: the time it
+    left the answers (a node that is replaced with the same address may come back later; that is not
+    part of leaving). Weighted answers name one address each, so a gap shorter than a few seconds is chance."""
     answered = _answered(timeline, probe, fault_at)
-    last = max((s.sent_at for s in answered if set(s.answers) & set(dead)), default=None)
+    sightings = [s.sent_at for s in answered if set(s.answers) & set(dead)]
+    end = answered[-1].sent_at if answered else fault_at
+    last: float | None = None
+    left = False
+    for index, seen in enumerate(sightings):
+        following = sightings[index + 1] if index + 1 < len(sightings) else None
+        last = seen
+        if (following if following is not None else end) - seen >= gap_s:
+            left = True
+            break
+    if not sightings:  # gone before the first answer after the fault
+        left = bool(answered) and end - fault_at >= gap_s
     after = [s for s in answered if last is None or s.sent_at > last]
     return DnsLeave(probe, tuple(sorted(dead)), None if last is None else last - fault_at,
-                    left=bool(after), answers_after=len(after))
+                    left=left, answers_after=len(after))
 
 
 def dead_share(timeline: Timeline, probe: str, dead: Collection[str], fault_at: float,

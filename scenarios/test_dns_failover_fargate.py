@@ -10,6 +10,7 @@ import pytest
 from fixtures.scenarios import Failover
 from gameday.fargate_run import client_probe, deploy_fargate, empty_fallback_bucket, fallback_judge, fargate_probes
 from gameday.faults import ScaleEcsService
+from gameday.origin_group_run import resolve_name
 from gameday.run import RunPaths
 from gameday.scenario import ScenarioResult, WatchPolicy
 from gameday.stacks import DeployedStack, delete
@@ -28,7 +29,8 @@ def run_scale_to_zero(failover: Failover, stack: DeployedStack) -> ScenarioResul
         fault=ScaleEcsService(failover.backend, stack.output("ClusterName"), stack.output("ServiceName"), desired=0),
         probes=fargate_probes(stack, resolvers), primary_probe=primary,
         policy=WatchPolicy(steady_consecutive=10, stable_window_s=2.0, watch_timeout_s=60.0, tail_s=25.0),
-        judge=fallback_judge(resolvers, primary, failover.profile.name))
+        judge=fallback_judge(resolvers, primary, failover.profile.name),
+        dns_target=[resolve_name(failover.backend, stack.output("FallbackDomainName"))])
 
 
 @pytest.mark.scenario

@@ -37,13 +37,13 @@ def _detection(profile: Profile, stack: DeployedStack | None) -> PredictedPhase:
     if evaluate:
         seconds = min(seconds, profile.delay("alb.health_to_route53").mean)
     source = "HealthCheckConfig FailureThreshold x RequestInterval" + (" or alb.health_to_route53" if evaluate else "")
-    return PredictedPhase("detection", seconds, seconds, seconds, source)
+    return PredictedPhase("health_check", seconds, seconds, seconds, source)
 
 
 def _cache(profile: Profile) -> PredictedPhase:
     ttl = alias_ttl(profile)
-    return PredictedPhase("resolver_cache", ttl / 2, 0.0, ttl, "alias TTL (60 s x profile) left in the resolver",
-                          ends_at="dns_all")
+    # Ends inside `stable` for a caching-resolver client (dns_all is not reached when the tail fails back).
+    return PredictedPhase("resolver_cache", ttl / 2, 0.0, ttl, "alias TTL (60 s x profile) left in the resolver")
 
 
 @register(STACK, "scale-ecs-service")

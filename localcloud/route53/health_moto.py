@@ -45,12 +45,11 @@ def _status_handler(checkers: HealthCheckers, original: Callable[..., Any]) -> C
         found = checkers.observations(health_check_id)
         if not found:
             return original(self)
-        now = dt.datetime.now(dt.UTC)
+        # A checker that has not probed yet has nothing to report (AWS lists observations, not opinions).
         observations = [
             {"Region": region, "IPAddress": f"127.0.53.{index + 1}",
-             "StatusReport": {"Status": obs.reason if obs else "Success: no data yet, counted as healthy",
-                              "CheckedTime": dt.datetime.fromtimestamp(obs.at, dt.UTC) if obs else now}}
-            for index, (region, obs) in enumerate(found)]
+             "StatusReport": {"Status": obs.reason, "CheckedTime": dt.datetime.fromtimestamp(obs.at, dt.UTC)}}
+            for index, (region, obs) in enumerate(found) if obs is not None]
         return ActionResult({"HealthCheckObservations": observations})
 
     return get_health_check_status
