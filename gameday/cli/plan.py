@@ -47,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
     if args.local:
         return _plan_local(scenarios)
     for scenario in scenarios:
-        _print_static(scenario)
+        print_static_plan(scenario)
     print("(targets in words: resolve them with --existing-stack NAME on aws, or --local)")
     return 0
 
@@ -57,7 +57,7 @@ def _print_header(scenario: ScenarioSpec, where: str) -> None:
     print(f"  {scenario.summary}")
 
 
-def _print_static(scenario: ScenarioSpec) -> None:
+def print_static_plan(scenario: ScenarioSpec) -> None:
     _print_header(scenario, scenario.stack_id)
     for spec in scenario.faults:
         print(f"  fault {spec.fault}")

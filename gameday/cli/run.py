@@ -61,10 +61,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="children run at once, each with its own localcloud (default: all of them)")
     how.add_argument("--report-dir", default="reports", help="where reports/<run-id>/ goes (default: reports)")
     how.add_argument("--run-id", default=None, help="run id (default: UTC timestamp + random suffix)")
+    how.add_argument("--dry-run", action="store_true",
+                     help="print each scenario's faults, targets and reverts (as `gameday plan`) and change nothing")
 
 
 def main(args: argparse.Namespace) -> int:
     stacks = _check(args)
+    if args.dry_run:
+        from gameday import catalog
+        from gameday.cli.plan import print_static_plan
+
+        for scenario in catalog.select(stacks):
+            print_static_plan(scenario)
+        print("(dry run: nothing deployed, nothing injected; `gameday plan --local` resolves the targets)")
+        return 0
     paths = RunPaths.create(args.run_id, Path(args.report_dir).resolve())
     units = _units(args, stacks)
     jobs = min(args.jobs or len(units), len(units))

@@ -8,10 +8,8 @@ helpers. Every test module uses its own region: moto's state is shared by every 
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import boto3
 import pytest
 
 from gameday.backends.aws import AwsBackend, AwsOptions
+from tests.moto_server import moto_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"  # moto's
@@ -30,24 +29,6 @@ AWS_ENV = {
     "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
 }
 
-
-@contextmanager
-def moto_server() -> Iterator[str]:
-    """An in-process moto server on 127.0.0.1 (a free port); stopped on every path."""
-    from moto.server import ThreadedMotoServer  # imported here: the runner children need none of moto
-
-    werkzeug = logging.getLogger("werkzeug")
-    level = werkzeug.level
-    werkzeug.setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        server._server.server_close()  # stop() leaves the listening socket open
-        werkzeug.setLevel(level)
 
 
 def child_env() -> dict[str, str]:

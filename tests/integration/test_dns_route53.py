@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import boto3
 import dns.flags
 import dns.message
 import dns.query
 import dns.rcode
 import pytest
-from moto.server import ThreadedMotoServer
 
 from gameday.clock import FakeClock
 from localcloud.profiles import Delay
@@ -27,20 +24,6 @@ pytestmark = pytest.mark.integration
 Events = list[tuple[str, str, Mapping[str, Any]]]
 
 
-@pytest.fixture(scope="module")
-def route53() -> Iterator[Any]:
-    werkzeug = logging.getLogger("werkzeug")
-    level = werkzeug.level
-    werkzeug.setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield boto3.client("route53", endpoint_url=f"http://{host}:{port}", region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
-    finally:
-        server.stop()
-        werkzeug.setLevel(level)
 
 
 @pytest.fixture

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import dns.message
 import dns.query
 import dns.rcode
 import pytest
-from moto.server import ThreadedMotoServer
 
 from localcloud.resolver import CachingResolver
 from localcloud.route53 import AuthoritativeDNS
@@ -26,20 +23,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def route53() -> Iterator[Any]:
-    werkzeug = logging.getLogger("werkzeug")
-    level = werkzeug.level
-    werkzeug.setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield boto3.client("route53", endpoint_url=f"http://{host}:{port}", region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
-    finally:
-        server.stop()
-        werkzeug.setLevel(level)
 
 
 @pytest.fixture
