@@ -16,12 +16,14 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localcloud.ec2.app import app_factory
-from localcloud.elb.alb import TargetGroup
 from localcloud.net.hosts import Host
 from localcloud.net.pool import AddressPool
+
+if TYPE_CHECKING:
+    from localcloud.elb.alb import TargetGroup
 
 log = logging.getLogger(__name__)
 
