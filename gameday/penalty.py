@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gameday.scenario import Headline, Judgement
 from gameday.timeline import Sample, Timeline
 
 if TYPE_CHECKING:
@@ -68,19 +69,21 @@ def measure(timeline: Timeline, probe: str, fault_at: float, *, settle_s: float)
         served_by=dict(Counter(s.served_by or "-" for s in during)))
 
 
-def penalty_judge(probe: str, settle_s: float) -> Callable[[FailoverRun, FailoverResult, float], tuple[str, str]]:
+def penalty_judge(probe: str, settle_s: float) -> Callable[[FailoverRun, FailoverResult, float], Judgement]:
     """Verdict for a scenario whose fault users should never see: no errors on GET, penalty within budget."""
 
-    def judge(run: FailoverRun, failover: FailoverResult, fault_at: float) -> tuple[str, str]:
+    def judge(run: FailoverRun, failover: FailoverResult, fault_at: float) -> Judgement:
         penalty = measure(run.timeline, probe, fault_at, settle_s=settle_s)
         if penalty.requests == 0 or penalty.p50_s is None:
-            return "failed", f"{run.stack_id} / {run.scenario}: {penalty.describe()}"
+            return Judgement("failed", f"{run.stack_id} / {run.scenario}: {penalty.describe()}")
+        headline = Headline("per-request penalty p50", penalty.p50_s)
         if penalty.errors:
-            return "failed", f"{run.stack_id} / {run.scenario}: users saw errors; {penalty.describe()}"
+            return Judgement("failed", f"{run.stack_id} / {run.scenario}: users saw errors; {penalty.describe()}",
+                             headline)
         if penalty.p50_s > run.budget_s:
-            return "failed", (f"{run.stack_id} / {run.scenario}: per-request penalty {penalty.p50_s:.3f} s is over "
-                              f"the {run.budget_s:.1f} s budget; {penalty.describe()}")
-        return "passed", (f"per-request penalty {penalty.p50_s:.3f} s within the {run.budget_s:.1f} s budget; "
-                          f"{penalty.describe()}")
+            return Judgement("failed", f"{run.stack_id} / {run.scenario}: per-request penalty {penalty.p50_s:.3f} s "
+                             f"is over the {run.budget_s:.1f} s budget; {penalty.describe()}", headline)
+        return Judgement("passed", f"per-request penalty {penalty.p50_s:.3f} s within the {run.budget_s:.1f} s "
+                         f"budget; {penalty.describe()}", headline)
 
     return judge

@@ -46,6 +46,21 @@ class WatchPolicy:
 
 
 @dataclass(frozen=True)
+class Headline:
+    """The one number a judged scenario stands on when it has no failover time (e.g. a per-request penalty)."""
+
+    label: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: str  # passed | failed
+    message: str
+    headline: Headline | None = None
+
+
+@dataclass(frozen=True)
 class ScenarioResult:
     stack_id: str
     scenario: str
@@ -60,6 +75,7 @@ class ScenarioResult:
     verdict: str  # passed | failed | error
     message: str
     timeline: Timeline = field(repr=False)
+    headline: Headline | None = None
 
     @property
     def passed(self) -> bool:
@@ -69,12 +85,22 @@ class ScenarioResult:
     def failover_time_s(self) -> float | None:
         return self.failover.failover_time_s if self.failover else None
 
+    @property
+    def measure(self) -> str:
+        """What `measured_s` is: the failover time, or a judged scenario's own headline."""
+        return self.headline.label if self.headline else "failover time"
+
+    @property
+    def measured_s(self) -> float | None:
+        return self.headline.seconds if self.headline else self.failover_time_s
+
     def to_dict(self, *, with_timeline: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
             "stack": self.stack_id, "scenario": self.scenario, "fault": self.fault,
             "target": self.target, "backend": self.backend, "profile": self.profile,
             "budget_s": self.budget_s, "fault_at": self.fault_at,
             "failover_time_s": self.failover_time_s, "verdict": self.verdict, "message": self.message,
+            "measure": self.measure, "measured_s": self.measured_s,
             "prediction": self.prediction.to_dict() if self.prediction else None,
             "failover": self.failover.to_dict() if self.failover else None,
         }
@@ -106,7 +132,7 @@ class FailoverRun:
     # Called at every watch poll with the timeline and the fault time (the live progress line).
     progress: Callable[[Timeline, float], None] | None = None
     # Decides the verdict instead of failover time vs budget (e.g. a per-request failover penalty).
-    judge: Callable[[FailoverRun, FailoverResult, float], tuple[str, str]] | None = None
+    judge: Callable[[FailoverRun, FailoverResult, float], Judgement] | None = None
     # The DNS answers the failover should end at (analysis.analyze's dns_target), when the run goes on
     # past the revert (a failback watched in the tail) and the last answers are the first ones again.
     dns_target: Sequence[str] | None = None
@@ -140,8 +166,8 @@ def run_failover(run: FailoverRun) -> ScenarioResult:
     assert fault_at is not None
     failover = analyze(run.timeline, fault_at=fault_at, probe=run.primary_probe,
                        stable_window_s=run.policy.stable_window_s, dns_target=run.dns_target)
-    verdict, message = run.judge(run, failover, fault_at) if run.judge else _verdict(run, failover)
-    return _result(run, fault_at, failover, verdict, message)
+    judged = run.judge(run, failover, fault_at) if run.judge else Judgement(*_verdict(run, failover))
+    return _result(run, fault_at, failover, judged.verdict, judged.message, judged.headline)
 
 
 def _wait_steady(run: FailoverRun) -> None:
@@ -219,12 +245,12 @@ def _slowest_phase(run: FailoverRun, failover: FailoverResult) -> str:
 
 
 def _result(run: FailoverRun, fault_at: float | None, failover: FailoverResult | None, verdict: str,
-            message: str) -> ScenarioResult:
+            message: str, headline: Headline | None = None) -> ScenarioResult:
     return ScenarioResult(
         stack_id=run.stack_id, scenario=run.scenario, fault=run.fault.name, target=run.fault.target,
         backend=run.backend.name, profile=run.backend.profile, budget_s=run.budget_s, fault_at=fault_at,
         failover=failover, prediction=run.prediction, verdict=verdict, message=message,
-        timeline=run.timeline)
+        timeline=run.timeline, headline=headline)
 
 
 def _outcome_counts(samples: Sequence[Sample]) -> str:

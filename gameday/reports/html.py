@@ -50,9 +50,9 @@ def _index(data: Mapping[str, Any]) -> str:
         attempt = f" #{s['attempt']}" if s.get("attempt", 1) > 1 else ""
         rows.append(f'<tr><td><a href="#{_anchor(i)}">{escape(s["stack"])} / {escape(s["scenario"])}{attempt}</a></td>'
                     f'<td class="{escape(s["verdict"])}">{escape(s["verdict"])}</td>'
-                    f"<td>{seconds(s['failover_time_s'])}</td><td>{predicted}</td><td>{s['budget_s']:.1f} s</td>"
+                    f"<td>{_measured(s)}</td><td>{predicted}</td><td>{s['budget_s']:.1f} s</td>"
                     f"<td>{availability}</td><td>{escape(slow)}</td></tr>")
-    return ("<table><tr><th>Scenario</th><th>Verdict</th><th>Failover time</th><th>Predicted</th><th>Budget</th>"
+    return ("<table><tr><th>Scenario</th><th>Verdict</th><th>Measured</th><th>Predicted</th><th>Budget</th>"
             "<th>Availability</th><th>Slower than configured</th></tr>" + "".join(rows) + "</table>")
 
 
@@ -92,7 +92,7 @@ def _scenario(s: Mapping[str, Any], i: int) -> str:
     parts = [f'<h2 id="{_anchor(i)}">{escape(s["stack"])} / {escape(s["scenario"])}{attempt}</h2>',
              f'<p class="verdict {escape(s["verdict"])}">{escape(s["verdict"].upper())}: {escape(s["message"])}</p>',
              f"<p>Fault <code>{escape(s['fault'])}</code> on <code>{escape(s.get('target') or '—')}</code>; "
-             f"failover {seconds(s['failover_time_s'])}, budget {s['budget_s']:.1f} s, "
+             f"failover {_measured(s)}, budget {s['budget_s']:.1f} s, "
              f"predicted {seconds(s['prediction']['mean_s']) if s.get('prediction') else '—'}.</p>"]
     if s["timeline"]["samples"]:
         parts.append(timeline_svg(s, f"timeline-{i}"))
@@ -124,10 +124,17 @@ def _phase_table(s: Mapping[str, Any]) -> str:
         where = p["source"].removeprefix("probe:") if p["name"].startswith("dns") else ""
         rows.append(f"<tr><td>{escape(p['name'])} {escape(where)}</td><td>—</td><td>{seconds(p['since_fault_s'])}"
                     "</td><td>—</td><td>—</td><td>—</td><td>not modelled</td></tr>")
-    rows.append(f"<tr><th>failover (fault → stable)</th><td></td><th>{seconds(s['failover_time_s'])}</th>"
+    rows.append(f"<tr><th>{escape(s.get('measure', 'failover time'))}</th><td></td><th>{_measured(s)}</th>"
                 f"<th>{seconds(s['prediction']['mean_s']) if s.get('prediction') else '—'}</th>"
                 f"<td colspan=\"2\">budget {s['budget_s']:.1f} s</td>"
                 f"<td class=\"{escape(s['verdict'])}\">{escape(s['verdict'])}</td></tr>")
     return ("<table><tr><th>Phase</th><th>Predicted phases</th><th>Measured (since fault)</th><th>Predicted</th>"
             "<th>Segment measured</th><th>Segment predicted</th><th>Against configuration</th></tr>"
             + "".join(rows) + "</table>")
+
+
+def _measured(scenario: Mapping[str, Any]) -> str:
+    """The headline number: the failover time (fault → stable), or what a judged scenario stands on."""
+    value = seconds(scenario.get("measured_s", scenario["failover_time_s"]))
+    measure = scenario.get("measure", "failover time")
+    return value if measure == "failover time" else f"{value} ({escape(measure)})"

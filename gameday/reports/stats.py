@@ -19,7 +19,7 @@ def distributions(scenarios: Iterable[Mapping[str, Any]]) -> dict[str, dict[str,
         grouped.setdefault(scenario_key(scenario), []).append(scenario)
     result: dict[str, dict[str, Any]] = {}
     for key, attempts in grouped.items():
-        times = [s["failover_time_s"] for s in attempts if s.get("failover_time_s") is not None]
+        times = [t for s in attempts if (t := s.get("measured_s", s.get("failover_time_s"))) is not None]
         spread = percentiles(times)
         result[key] = {"attempts": len(attempts), "recovered": len(times),
                        "passed": sum(1 for s in attempts if s["verdict"] == "passed"),

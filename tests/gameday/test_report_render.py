@@ -87,3 +87,22 @@ def test_html_is_self_contained_and_downsampled(tmp_path: Path) -> None:
     assert "http://" not in html and "https://" not in html and "<script" not in html
     assert html.count('class="chart"') >= 1 and 'id="timeline-0"' in html
     assert html.count("<rect") < 4 * WIDTH  # lanes are runs of pixel columns, not one shape per sample
+
+
+def test_judged_scenario_reports_its_headline_not_a_failover_time(tmp_path: Path) -> None:
+    import dataclasses
+
+    from gameday.scenario import Headline
+
+    judged = dataclasses.replace(scenario(), scenario="primary-unreachable",
+                                 headline=Headline("per-request penalty p50", 6.001))
+    folder = write_outputs(report(judged).to_dict(), tmp_path)
+
+    [s] = json.loads((folder / "report.json").read_text())["scenarios"]
+    assert (s["measure"], s["measured_s"]) == ("per-request penalty p50", 6.001)
+    assert "6.00 s (per-request penalty p50)" in (folder / "summary.md").read_text()
+    assert "per-request penalty p50" in (folder / "report.html").read_text()
+    case = ET.parse(folder / "junit.xml").getroot().find("testcase")
+    assert case is not None
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert props["failover_time_s"] == "6.001" and props["measure"] == "per-request penalty p50"
