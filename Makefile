@@ -25,7 +25,7 @@ lint: $(STAMP)
 
 # Every reference stack must be valid CloudFormation (a user may deploy it by hand).
 cfnlint: $(STAMP)
-	$(VENV)/bin/cfn-lint stacks/*/template.yaml
+	$(VENV)/bin/cfn-lint stacks/*/*.yaml
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy gameday localcloud
