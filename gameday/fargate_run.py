@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from gameday import budgets
 from gameday.backends.base import Backend, Resolver
 from gameday.probes import DnsProbe, HttpProbe
+from gameday.scenario import Headline, Judgement
 from gameday.stacks import DeployedStack, StackSpec, deploy
 from gameday.timeline import Sample, Timeline
 
@@ -87,22 +88,25 @@ def client_times(timeline: Timeline, probe: str, fault_at: float) -> ClientTimes
 
 
 def fallback_judge(resolvers: list[Resolver], primary: str, profile: str
-                   ) -> Callable[[FailoverRun, FailoverResult, float], tuple[str, str]]:
+                   ) -> Callable[[FailoverRun, FailoverResult, float], Judgement]:
     """Passed when the primary client got `Fallback.` within the budget and the service back within the
     failback budget; the message names every client's times."""
 
-    def judge(run: FailoverRun, failover: FailoverResult, fault_at: float) -> tuple[str, str]:
+    def judge(run: FailoverRun, failover: FailoverResult, fault_at: float) -> Judgement:
         times = [client_times(run.timeline, client_probe(r), fault_at) for r in resolvers]
         summary = "; ".join(f"{t.probe}: fallback after {t.to_fallback_s} s, failback {t.failback_s} s" for t in times)
         main = next(t for t in times if t.probe == primary)
         failback_budget = budgets.budget_for(STACK, "failback", profile)
         if main.to_fallback_s is None:
-            return "failed", f"{STACK}: {primary} never settled on the fallback page; {summary}"
+            return Judgement("failed", f"{STACK}: {primary} never settled on the fallback page; {summary}")
+        headline = Headline("time to the fallback page", main.to_fallback_s)
         if main.to_fallback_s > run.budget_s:
-            return "failed", f"{STACK}: fallback after {main.to_fallback_s:.2f} s, over {run.budget_s:.1f} s; {summary}"
+            return Judgement("failed", f"{STACK}: fallback after {main.to_fallback_s:.2f} s, over "
+                             f"{run.budget_s:.1f} s; {summary}", headline)
         if main.failback_s is None or main.failback_s > failback_budget:
-            return "failed", f"{STACK}: failback {main.failback_s} s, budget {failback_budget:.1f} s; {summary}"
-        return "passed", (f"fallback page after {main.to_fallback_s:.2f} s (budget {run.budget_s:.1f} s), failback "
-                          f"{main.failback_s:.2f} s (budget {failback_budget:.1f} s); {summary}")
+            return Judgement("failed", f"{STACK}: failback {main.failback_s} s, budget {failback_budget:.1f} s; "
+                             f"{summary}", headline)
+        return Judgement("passed", f"fallback page after {main.to_fallback_s:.2f} s (budget {run.budget_s:.1f} s), "
+                         f"failback {main.failback_s:.2f} s (budget {failback_budget:.1f} s); {summary}", headline)
 
     return judge

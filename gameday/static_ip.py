@@ -134,3 +134,13 @@ def wait_in_dns(server: tuple[str, int], name: str, addresses: Collection[str], 
             return True
         time.sleep(0.5)
     return False
+
+
+def published_health(events: Sequence[Event], health_check_ids: Collection[str]) -> dict[str, bool]:
+    """The health DNS answers by, per check, from ground truth (`localcloud.route53.health` events with
+    `published`); a check with no such event yet counts as healthy, as Route 53 counts a new one."""
+    state = {hc: True for hc in health_check_ids}
+    for event in sorted(events, key=lambda e: e.at):
+        if event.kind == "localcloud.route53.health" and event.detail.get("published") and event.subject in state:
+            state[event.subject] = bool(event.detail.get("healthy"))
+    return state

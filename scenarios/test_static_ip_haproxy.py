@@ -26,13 +26,14 @@ from gameday.model import stack_config
 from gameday.model.static_ip_haproxy import dns_leave_s, health_timing
 from gameday.probes import DnsProbe, HealthProbe, HttpProbe
 from gameday.run import RunPaths
-from gameday.scenario import FailoverRun, ScenarioResult, WatchPolicy
+from gameday.scenario import FailoverRun, Headline, Judgement, ScenarioResult, WatchPolicy
 from gameday.static_ip import (
     address_sets,
     dead_share,
     dns_leave,
     errors_after,
     first_served_by,
+    published_health,
     record,
     wait_all_healthy,
     wait_in_dns,
@@ -40,7 +41,12 @@ from gameday.static_ip import (
 from localcloud.profiles import Profile
 from localcloud.timescale import scaled
 
-pytestmark = [pytest.mark.stack("static-ip-haproxy")]
+pytestmark = [
+    pytest.mark.stack("static-ip-haproxy"),
+    # A TLS handshake the probe gives up on (a black-holed or frozen peer) leaves asyncio's raw transport
+    # to the garbage collector on Python 3.11; its ResourceWarning is the probe's, not the stack's verdict.
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 STACK = "static-ip-haproxy"
 SLOTS = ("a1", "a2", "b1", "b2")
@@ -89,11 +95,25 @@ def _steady(stack: ProxyStack, failover: Failover, timeout_s: float = 120.0) -> 
     ids = stack.out("HealthCheckIds").split(",")
     if not wait_all_healthy(failover.backend.client("route53"), ids, timeout_s=timeout_s):
         pytest.fail(f"the health checks {ids} never all passed within {timeout_s:.0f} s: no steady state")
-    timing = health_timing(failover.profile, stack_config(STACK, stack.deployed))
-    time.sleep(timing.failure_threshold * timing.interval_s + failover.profile.delay("route53.status_to_dns").high)
+    if not _published_healthy(failover, ids, timeout_s):
+        # No ground truth (AWS): F successes per checker plus the status delay, after every checker passed.
+        timing = health_timing(failover.profile, stack_config(STACK, stack.deployed))
+        time.sleep(timing.failure_threshold * timing.interval_s + failover.profile.delay("route53.status_to_dns").high)
     if not wait_in_dns(stack.authoritative, stack.name, stack.ips.values(), timeout_s=timeout_s):
         pytest.fail(f"not all four proxies {sorted(stack.ips.values())} in the answers for {stack.name} "
                     f"within {timeout_s:.0f} s: the stack never reached its steady state")
+
+
+def _published_healthy(failover: Failover, ids: list[str], timeout_s: float) -> bool:
+    """localcloud's ground truth: wait until every check is healthy as DNS sees it. False: no ground truth."""
+    if failover.backend.name != "localcloud":
+        return False
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(published_health(failover.backend.ground_truth(), ids).values()):
+            return True
+        time.sleep(0.5)
+    pytest.fail(f"the health checks {ids} were never all healthy within {timeout_s:.0f} s: no steady state")
 
 
 def _probes(stack: ProxyStack, backend: Backend, *, keepalive: tuple[str, ...] = ()) -> list[object]:
@@ -121,7 +141,7 @@ def _policy(failover: Failover, fault: str, stack: ProxyStack) -> WatchPolicy:
     """Watch a fixed time (twice the predicted worst case, plus margin): with a client timeout of 2 s,
     samples still in flight to a dead address must not let the watch call the service stable early."""
     prediction = model.predict(STACK, fault, failover.profile, stack.deployed)
-    watch = 2 * (prediction.high_s if prediction else 30.0) + 5.0
+    watch = 1.5 * (prediction.high_s if prediction else 30.0) + CLIENT_TIMEOUT_S + 2.0
     return WatchPolicy(fixed_watch_s=watch, tail_s=CLIENT_TIMEOUT_S + 1.0)
 
 
@@ -204,18 +224,18 @@ def test_block_az_nacl(proxy_stack: ProxyStack, failover: Failover, load: LoadCo
                         f"break, but all {total} requests on it succeeded")
 
 
-def _switch_judge(run: FailoverRun, failover: FailoverResult, fault_at: float) -> tuple[str, str]:
-    switched = [first_served_by(run.timeline, f"https:{slot}", "green/", fault_at) for slot in SLOTS]
+def _switch_judge(run: FailoverRun, failover: FailoverResult, fault_at: float) -> Judgement:
+    switched = dict(zip(SLOTS, (first_served_by(run.timeline, f"https:{slot}", "green/", fault_at)
+                                for slot in SLOTS), strict=True))
     failed, total = errors_after(run.timeline, "https:www", fault_at)
-    record(run.timeline, "backend_switch", "backend", per_node_s=dict(zip(SLOTS, switched, strict=True)),
-           errors=failed, samples=total)
-    if any(s is None for s in switched):
-        return "failed", f"not every HAProxy followed the switch to green: {dict(zip(SLOTS, switched, strict=True))}"
-    slowest = max(s for s in switched if s is not None)
-    if slowest > run.budget_s:
-        return "failed", f"slowest HAProxy followed the switch after {slowest:.2f} s, over {run.budget_s:.1f} s"
-    return "passed", (f"every HAProxy followed the switch within {slowest:.2f} s (budget {run.budget_s:.1f} s); "
-                      f"{failed} of {total} client requests failed meanwhile")
+    record(run.timeline, "backend_switch", "backend", per_node_s=switched, errors=failed, samples=total)
+    if any(s is None for s in switched.values()):
+        return Judgement("failed", f"not every HAProxy followed the switch to green: {switched}")
+    slowest = max(s for s in switched.values() if s is not None)
+    verdict = "passed" if slowest <= run.budget_s else "failed"
+    return Judgement(verdict, f"every HAProxy on the green fleet within {slowest:.2f} s (budget "
+                              f"{run.budget_s:.1f} s); {failed} of {total} client requests failed meanwhile",
+                     Headline("slowest HAProxy on the new fleet", slowest))
 
 
 @pytest.mark.scenario
@@ -229,30 +249,30 @@ def test_blue_green_switch(proxy_stack: ProxyStack, failover: Failover, load: Lo
                          verify_tls=False)
                for slot, ip in proxy_stack.ips.items()]
     prediction = model.predict(STACK, "blue-green-switch", failover.profile, proxy_stack.deployed)
-    watch = 2 * (prediction.high_s if prediction else 30.0) + 5.0
+    watch = 1.5 * (prediction.high_s if prediction else 30.0) + 3.0
     result = _run_judged(failover, proxy_stack, fault, probes, "blue-green-switch", watch, _switch_judge, load)
     assert result.passed, result.message
 
 
-def _loss_judge(run: FailoverRun, failover: FailoverResult, fault_at: float) -> tuple[str, str]:
-    down = {}
-    for slot in SLOTS:
-        first_503 = next((s.sent_at - fault_at for s in run.timeline.samples_of(f"health:{slot}")
-                          if s.sent_at >= fault_at and s.status == 503), None)
-        down[slot] = first_503
+def _loss_judge(run: FailoverRun, failover: FailoverResult, fault_at: float) -> Judgement:
+    down = {slot: next((s.sent_at - fault_at for s in run.timeline.samples_of(f"health:{slot}")
+                        if s.sent_at >= fault_at and s.status == 503), None) for slot in SLOTS}
     unhealthy = [e for e in run.timeline.events_of("localcloud.route53.health")
                  if e.at >= fault_at and e.detail.get("published") and e.detail.get("healthy") is False]
     left = max((e.at - fault_at for e in unhealthy), default=None)
     record(run.timeline, "backend_loss", "backend", first_503_s=down, route53_unhealthy=len(unhealthy),
            last_unhealthy_s=left)
     if any(v is None for v in down.values()):
-        return "failed", f"not every health endpoint answered 503 after the backend went: {down}"
-    if len(unhealthy) < len(SLOTS) or left is None:
-        return "failed", f"Route 53 marked {len(unhealthy)} of {len(SLOTS)} health checks unhealthy"
-    verdict = "passed" if left <= run.budget_s else "failed"
-    return verdict, (f"health endpoints answered 503 after {max(v for v in down.values() if v is not None):.2f} s; "
-                     f"all four checks unhealthy after {left:.2f} s (budget {run.budget_s:.1f} s); "
-                     "Route 53 now answers all four (fail-open)")
+        return Judgement("failed", f"not every health endpoint answered 503 after the backend went: {down}")
+    if run.backend.name == "localcloud" and (len(unhealthy) < len(SLOTS) or left is None):
+        return Judgement("failed", f"Route 53 marked {len(unhealthy)} of {len(SLOTS)} health checks unhealthy")
+    slowest_503 = max(v for v in down.values() if v is not None)
+    headline = left if left is not None else slowest_503
+    verdict = "passed" if headline <= run.budget_s else "failed"
+    return Judgement(verdict, f"health endpoints answered 503 after {slowest_503:.2f} s; all four checks "
+                              f"unhealthy after {headline:.2f} s (budget {run.budget_s:.1f} s); Route 53 "
+                              "then answers all four (fail-open)",
+                     Headline("all health checks unhealthy", headline))
 
 
 @pytest.mark.scenario
@@ -263,7 +283,7 @@ def test_backend_loss(proxy_stack: ProxyStack, failover: Failover, load: LoadCon
     _steady(proxy_stack, failover)
     fault = BackendLoss(failover.backend, proxy_stack.out("BlueInstance"))
     prediction = model.predict(STACK, "backend-loss", failover.profile, proxy_stack.deployed)
-    watch = (prediction.high_s if prediction else 30.0) + 8.0
+    watch = (prediction.high_s if prediction else 30.0) + 4.0
     result = _run_judged(failover, proxy_stack, fault, _probes(proxy_stack, failover.backend), "backend-loss",
                          watch, _loss_judge, load)
     assert result.passed, result.message

@@ -97,8 +97,7 @@ class HttpDriver:
                 response = await read_response(conn.reader)
             keep = self._keepalive and response.keep_alive
         except Exception as exc:  # every failure is a measurement
-            keep = False
-            if conn is not None:  # a TLS close would wait for a peer that may never answer (a black hole)
+            if conn is not None and self._tls is not None:  # a TLS close waits for a peer that may be gone
                 conn.writer.transport.abort()
             failure = classify(exc, connecting=connecting)
             return attempt.finish(failure.outcome, answered=failure.answered, detail=failure.detail,

@@ -3,6 +3,7 @@ routing policies, health, alias, private zones and change propagation.
 
     dns.AuthoritativeDNS      the server (UDP + TCP on loopback; own thread or a given asyncio loop)
     seams.HealthView          health-check verdicts it routes by (default AllHealthy; StaticHealth)
+    health.HealthCheckers     the real one: checkers that probe every health check in moto (the 18 % rule)
     seams.AliasResolver       alias targets outside our zones (default none; AliasTable)
     propagation.Propagation   published zone versions, GetChange status, `localcloud.route53.*` events
     moto_bridge               the only module that touches moto (reads zones, patches the change API)
@@ -11,6 +12,7 @@ routing policies, health, alias, private zones and change propagation.
 """
 
 from localcloud.route53.dns import AuthoritativeDNS
+from localcloud.route53.health import HEALTH_EVENT, HealthCheckers
 from localcloud.route53.model import AliasTarget, RecordSet, Zone
 from localcloud.route53.propagation import CHANGE_EVENT, ZONE_EVENT, Clock, EventSink, Propagation
 from localcloud.route53.routing import Resolution, Router, Rrset
@@ -26,6 +28,7 @@ from localcloud.route53.seams import (
 
 __all__ = [
     "CHANGE_EVENT",
+    "HEALTH_EVENT",
     "ZONE_EVENT",
     "AliasAnswer",
     "AliasResolver",
@@ -35,6 +38,7 @@ __all__ = [
     "AuthoritativeDNS",
     "Clock",
     "EventSink",
+    "HealthCheckers",
     "HealthView",
     "NoOutsideAliases",
     "Propagation",

@@ -11,11 +11,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from localcloud.patching import Patches
+from localcloud.route53.model import normalize_name
 
 if TYPE_CHECKING:
     from localcloud.route53.dns import AuthoritativeDNS
     from localcloud.route53.health import HealthCheckers
     from localcloud.route53.health_probe import Resolve
+    from localcloud.route53.seams import AliasResolver
 
 
 class StatusHook:
@@ -55,13 +57,17 @@ def _status_handler(checkers: HealthCheckers, original: Callable[..., Any]) -> C
     return get_health_check_status
 
 
-def resolver_for(server_of: Callable[[], AuthoritativeDNS | None]) -> Resolve:
-    """A `Resolve` asking the authoritative server's public view, in-process (A records)."""
+def resolver_for(server_of: Callable[[], AuthoritativeDNS | None], aliases: AliasResolver | None = None) -> Resolve:
+    """A `Resolve` for domain-name checks: names outside every zone the cloud knows (an ALB's or
+    CloudFront's name, from `aliases`) first, then the authoritative server's public view, in-process."""
 
     async def resolve(name: str) -> list[str]:
         import dns.message
         import dns.rdatatype
 
+        outside = aliases.resolve(normalize_name(name), "A") if aliases is not None else None
+        if outside is not None and outside.values:
+            return list(outside.values)
         server = server_of()
         if server is None:
             return []

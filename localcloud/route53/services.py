@@ -48,7 +48,7 @@ class CloudDns:
         """Route 53's health checkers; the authoritative server (started next) routes by their verdicts."""
         self._cloud = cloud
         checkers = HealthCheckers(cloud.profile, rng=random.Random(cloud.rng.random()), on_event=self._on_event,
-                                  resolve=resolver_for(lambda: self._dns))
+                                  resolve=resolver_for(lambda: self._dns, getattr(cloud, "aliases", None)))
         self._health = HealthCheckersService(checkers)
         return self._health
 

@@ -69,3 +69,13 @@ def test_the_model_reads_the_stack_defaults_under_the_realistic_profile() -> Non
     prediction = model.predict("static-ip-haproxy", "block-az-nacl", load("realistic"))
     assert prediction is not None
     assert prediction.mean_s == pytest.approx(3 * (10 + 4) + 5.5)
+
+
+def test_published_health_follows_the_last_published_flip() -> None:
+    from gameday.static_ip import published_health
+    from gameday.timeline import Event
+
+    events = [Event(1.0, "localcloud.route53.health", "localcloud", "hc-1", {"healthy": False, "published": True}),
+              Event(2.0, "localcloud.route53.health", "localcloud", "hc-1", {"healthy": True, "published": False}),
+              Event(3.0, "localcloud.route53.health", "localcloud", "hc-2", {"healthy": False, "published": True})]
+    assert published_health(events, ["hc-1", "hc-2", "hc-3"]) == {"hc-1": False, "hc-2": False, "hc-3": True}

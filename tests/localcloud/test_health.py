@@ -165,3 +165,16 @@ def test_a_deleted_check_is_forgotten_and_inverted_checks_invert(endpoint: _Endp
             threading.Event().wait(0.02)
         assert "hc-inv" not in checkers.describe()["checks"]
         assert checkers.is_healthy("hc-inv")  # unknown ids count as healthy
+
+
+def test_domain_name_checks_resolve_outside_names_through_the_alias_table() -> None:
+    import asyncio
+
+    from localcloud.route53.health_moto import resolver_for
+    from localcloud.route53.seams import AliasTable
+
+    aliases = AliasTable()
+    aliases.set("my-alb-1.us-east-1.elb.amazonaws.com", "A", ["127.0.0.9"])
+    resolve = resolver_for(lambda: None, aliases)
+    assert asyncio.run(resolve("dualstack.my-alb-1.us-east-1.elb.amazonaws.com")) == ["127.0.0.9"]
+    assert asyncio.run(resolve("unknown.example.test")) == []
