@@ -11,7 +11,7 @@ Run under locust with `--load 10x` or `--load soak` (opt-in; the default game da
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -145,6 +145,24 @@ def _policy(failover: Failover, fault: str, stack: ProxyStack) -> WatchPolicy:
     return WatchPolicy(fixed_watch_s=watch, tail_s=CLIENT_TIMEOUT_S + 1.0)
 
 
+def _dns_leave_judge(dead: list[str]) -> Callable[[FailoverRun, FailoverResult, float], Judgement]:
+    """The verdict this stack is about: the dead address(es) out of the DNS answers within the budget
+    (clients resolve per connection, so their errors follow the share of answers still naming them)."""
+
+    def judge(run: FailoverRun, failover: FailoverResult, fault_at: float) -> Judgement:
+        leave = dns_leave(run.timeline, "dns:authoritative", dead, fault_at)
+        failed, total = errors_after(run.timeline, "https:www", fault_at)
+        clients = f"{failed} of {total} client requests failed meanwhile"
+        if not leave.left or leave.last_seen_s is None:
+            return Judgement("failed", f"{', '.join(dead)} never left the DNS answers; {clients}")
+        verdict = "passed" if leave.last_seen_s <= run.budget_s else "failed"
+        return Judgement(verdict, f"{', '.join(dead)} left the DNS answers after {leave.last_seen_s:.2f} s "
+                                  f"(budget {run.budget_s:.1f} s); {clients}",
+                         Headline("dead address out of DNS", leave.last_seen_s))
+
+    return judge
+
+
 def _check_dns_leave(result: ScenarioResult, dead: list[str], failover: Failover) -> str:
     """Measured vs predicted time until the dead addresses left the DNS answers (the +-20 % check)."""
     assert result.fault_at is not None and result.prediction is not None, result.message
@@ -172,7 +190,7 @@ def test_terminate_one_proxy(proxy_stack: ProxyStack, failover: Failover, load: 
         stack_id=STACK, scenario="terminate-proxy", stack=proxy_stack.deployed,
         fault=TerminateInstance(failover.backend, group), probes=_probes(proxy_stack, failover.backend),
         primary_probe="https:www", policy=_policy(failover, "terminate-instance", proxy_stack),
-        load=_load(load, failover, proxy_stack, "terminate-proxy"))
+        judge=_dns_leave_judge([proxy_stack.ips["a1"]]), load=_load(load, failover, proxy_stack, "terminate-proxy"))
     assert result.passed, result.message
     _check_dns_leave(result, [proxy_stack.ips["a1"]], failover)
 
@@ -193,7 +211,9 @@ def _block_az(proxy_stack: ProxyStack, failover: Failover, load: LoadController,
     result = failover.run(
         stack_id=STACK, scenario=scenario, stack=proxy_stack.deployed, fault=fault,
         probes=_probes(proxy_stack, failover.backend, keepalive=("b1",)), primary_probe="https:www",
-        policy=_policy(failover, fault.name, proxy_stack), load=_load(load, failover, proxy_stack, scenario))
+        policy=_policy(failover, fault.name, proxy_stack),
+        judge=_dns_leave_judge([proxy_stack.ips["b1"], proxy_stack.ips["b2"]]),
+        load=_load(load, failover, proxy_stack, scenario))
     assert result.passed, result.message
     assert result.fault_at is not None
     failed, total = errors_after(result.timeline, "https-keepalive:b1", result.fault_at)
