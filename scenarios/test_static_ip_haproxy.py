@@ -41,12 +41,7 @@ from gameday.static_ip import (
 from localcloud.profiles import Profile
 from localcloud.timescale import scaled
 
-pytestmark = [
-    pytest.mark.stack("static-ip-haproxy"),
-    # A TLS handshake the probe gives up on (a black-holed or frozen peer) leaves asyncio's raw transport
-    # to the garbage collector on Python 3.11; its ResourceWarning is the probe's, not the stack's verdict.
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
-]
+pytestmark = [pytest.mark.stack("static-ip-haproxy")]
 
 STACK = "static-ip-haproxy"
 SLOTS = ("a1", "a2", "b1", "b2")

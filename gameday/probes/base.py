@@ -214,6 +214,11 @@ def peer_of(writer: asyncio.StreamWriter, fallback: str) -> str:
 def close_quietly(writer: asyncio.StreamWriter | None) -> None:
     if writer is not None:
         try:
+            if writer.get_extra_info("sslcontext") is not None:
+                # A TLS close waits for the peer's close_notify: a frozen or black-holed peer never sends
+                # it, and the socket would outlive the probe. A probe has nothing to flush: abort.
+                writer.transport.abort()
+                return
             writer.close()
         except (OSError, RuntimeError):  # already closed, or the loop is shutting down
             pass

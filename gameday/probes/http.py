@@ -128,11 +128,11 @@ class HttpDriver:
                 async with asyncio.timeout(deadline - clock.monotonic()):
                     await writer.start_tls(self._tls, server_hostname=target.host)
             except TimeoutError:
-                close_quietly(writer)
+                writer.transport.abort()  # a graceful close waits forever on a frozen or black-holed peer
                 raise Failure(Outcome.TIMEOUT, "TLS handshake timed out", answered=False,
                               peer=conn.peer) from None
             except BaseException:
-                close_quietly(writer)
+                writer.transport.abort()
                 raise
         return conn
 
