@@ -70,6 +70,18 @@ def stack_name(run_id: str, stack_id: str) -> str:
     return f"gd-{run_id}-{stack_id}"[:128]
 
 
+def create_request(spec: StackSpec, name: str, run_id: str) -> dict[str, Any]:
+    """The CreateStack arguments for every backend: named and tagged for the run, deleted if it fails."""
+    return {
+        "StackName": name,
+        "TemplateBody": spec.template.read_text(),
+        "Parameters": [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in spec.parameters.items()],
+        "Capabilities": CAPABILITIES,
+        "Tags": [{"Key": RUN_TAG, "Value": run_id}, {"Key": "gameday:stack", "Value": spec.stack_id}],
+        "OnFailure": "DELETE",
+    }
+
+
 def deploy(backend: Backend, spec: StackSpec, run_id: str, *, timeout_s: float = 900.0) -> DeployedStack:
     """Create the stack, wait until it is complete, and read its outputs and resources."""
     if not spec.template.is_file():
@@ -77,14 +89,7 @@ def deploy(backend: Backend, spec: StackSpec, run_id: str, *, timeout_s: float =
     cfn = backend.client("cloudformation")
     name = stack_name(run_id, spec.stack_id)
     try:
-        created = cfn.create_stack(
-            StackName=name,
-            TemplateBody=spec.template.read_text(),
-            Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in spec.parameters.items()],
-            Capabilities=CAPABILITIES,
-            Tags=[{"Key": RUN_TAG, "Value": run_id}, {"Key": "gameday:stack", "Value": spec.stack_id}],
-            OnFailure="DELETE",
-        )
+        created = cfn.create_stack(**create_request(spec, name, run_id))
     except ClientError as exc:
         raise DeployError(f"create_stack {name} refused: {exc}", stack=name) from exc
     stack = _wait_settled(cfn, created["StackId"], timeout_s)

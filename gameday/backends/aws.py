@@ -23,7 +23,7 @@ from typing import Any
 from gameday import guards
 from gameday.backends.base import Resolver
 from gameday.errors import BackendError, ConfigError, DeployError
-from gameday.stacks import CAPABILITIES, RUN_TAG, DeployedStack, StackSpec, available_stacks, stack_name
+from gameday.stacks import DeployedStack, StackSpec, available_stacks, create_request, stack_name
 from gameday.timeline import Event
 
 log = logging.getLogger(__name__)
@@ -223,10 +223,7 @@ def deploy_stack(backend: AwsBackend, spec: StackSpec, run_id: str, *, timeout_s
     cfn = backend.client("cloudformation")
     name = stack_name(run_id, spec.stack_id)
     try:
-        created = cfn.create_stack(
-            StackName=name, TemplateBody=spec.template.read_text(), Capabilities=CAPABILITIES, OnFailure="DELETE",
-            Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in spec.parameters.items()],
-            Tags=[{"Key": RUN_TAG, "Value": run_id}, {"Key": "gameday:stack", "Value": spec.stack_id}])
+        created = cfn.create_stack(**create_request(spec, name, run_id))
     except (BotoCoreError, ClientError) as exc:
         raise DeployError(f"create_stack {name} refused: {guards.one_line(exc)}", stack=name) from exc
     _wait(backend, cfn, "stack_create_complete", created["StackId"], name, timeout_s)
