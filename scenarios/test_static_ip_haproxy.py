@@ -150,10 +150,16 @@ def _dns_leave_judge(dead: list[str]) -> Callable[[FailoverRun, FailoverResult, 
         clients = f"{failed} of {total} client requests failed meanwhile"
         if not leave.left or leave.last_seen_s is None:
             return Judgement("failed", f"{', '.join(dead)} never left the DNS answers; {clients}")
+        headline = Headline("dead address out of DNS", leave.last_seen_s)
+        text = f"{', '.join(dead)} left the DNS answers after {leave.last_seen_s:.2f} s"
+        if run.prediction is not None and run.backend.profile == "fast":
+            predicted = dns_leave_s(run.prediction)
+            if abs(leave.last_seen_s - predicted) > MODEL_TOLERANCE * predicted:
+                return Judgement("failed", f"{text}, but the model says {predicted:.2f} s "
+                                           f"(+-{MODEL_TOLERANCE:.0%}): the measurement or localcloud is off; "
+                                           f"{clients}", headline)
         verdict = "passed" if leave.last_seen_s <= run.budget_s else "failed"
-        return Judgement(verdict, f"{', '.join(dead)} left the DNS answers after {leave.last_seen_s:.2f} s "
-                                  f"(budget {run.budget_s:.1f} s); {clients}",
-                         Headline("dead address out of DNS", leave.last_seen_s))
+        return Judgement(verdict, f"{text} (budget {run.budget_s:.1f} s); {clients}", headline)
 
     return judge
 

@@ -239,6 +239,12 @@ def _exit_code(paths: RunPaths, codes: dict[str, int], data: dict[str, object]) 
         return 130
     if any(s["verdict"] == "failed" for s in scenarios):
         return 1
+    asserted = [name for name, code in codes.items() if code == 1]
+    if asserted:  # a scenario's own check after its verdict (e.g. measured vs model) failed: still a failure
+        for name in asserted:
+            print(f"gameday run: FAILED {name}: a scenario check failed after its verdict; see "
+                  f"{paths.folder / 'parts' / (name + '.log')}", file=sys.stderr)
+        return 1
     if any(code not in (0, 1, NO_TESTS_COLLECTED) for code in codes.values()) or not data["passed"]:
         return 3
     return 0
