@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     how.add_argument("--split", choices=("stack", "scenario"), default="stack",
                      help="one pytest child (and localcloud) per stack, or per scenario (default: stack)")
     how.add_argument("--jobs", type=int, default=0, metavar="N",
-                     help="children run at once, each with its own localcloud (default: all of them)")
+                     help="pytest children at a time, each with its own localcloud (default: one per CPU core)")
     how.add_argument("--report-dir", default="reports", help="where reports/<run-id>/ goes (default: reports)")
     how.add_argument("--run-id", default=None, help="run id (default: UTC timestamp + random suffix)")
     how.add_argument("--dry-run", action="store_true",
@@ -77,7 +77,8 @@ def main(args: argparse.Namespace) -> int:
         return 0
     paths = RunPaths.create(args.run_id, Path(args.report_dir).resolve())
     units = _units(args, stacks)
-    jobs = min(args.jobs or len(units), len(units))
+    # One localcloud per core by default: more at once starve each other's health checkers and probes.
+    jobs = min(args.jobs or os.cpu_count() or 1, len(units))
     print(f"gameday run {paths.run_id}: {_label(args)}; {len(stacks)} stack(s) in {len(units)} pytest child(ren), "
           f"{jobs} at a time; report in {paths.folder}", flush=True)
     started = time.monotonic()
@@ -135,7 +136,13 @@ def _scenario_file(stack_id: str) -> Path:
 def _units(args: argparse.Namespace, stacks: list[str]) -> dict[str, str]:
     """Child name -> pytest target: a stack's scenario file, or (--split scenario) one collected test."""
     if args.split == "stack":
-        return {stack: str(_scenario_file(stack)) for stack in stacks}
+        # Longest first (most scenarios), so that with --jobs below the stack count the slots even out.
+        from gameday import catalog
+
+        def weight(stack: str) -> int:
+            return sum(1 for spec in catalog.SCENARIOS.values() if spec.stack_id == stack)
+
+        return {stack: str(_scenario_file(stack)) for stack in sorted(stacks, key=weight, reverse=True)}
     units: dict[str, str] = {}
     for stack in stacks:
         command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", "scenario",
