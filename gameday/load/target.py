@@ -20,6 +20,7 @@ import threading
 from typing import Literal
 
 from gameday.errors import ConfigError
+from localcloud.net.async_http import close_server
 
 Mode = Literal["ok", "http_503", "refuse", "hang", "blackhole"]
 MODES: tuple[Mode, ...] = ("ok", "http_503", "refuse", "hang", "blackhole")
@@ -126,7 +127,8 @@ class LoopbackTarget:
     async def _close(self) -> None:
         self._close_hole()
         if self._server is not None:
-            self._server.close()
+            close_server(self._server)
+            await asyncio.sleep(0)  # the listener is really closed from here on
             self._server = None
         for connection in list(self.connections):
             connection.reset()

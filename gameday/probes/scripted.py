@@ -25,6 +25,8 @@ import dns.message
 import dns.rcode
 import dns.rrset
 
+from localcloud.net.async_http import close_server
+
 LOOPBACK = "127.0.0.1"
 HANG_S = 30.0  # how long a "hang" answer waits; stop() cuts it short
 _IDLE_S = 30.0
@@ -190,7 +192,8 @@ class ScriptedHttpServer(_Server):
     async def _close_listeners(self) -> None:
         server, self._server = self._server, None
         if server is not None:
-            server.close()
+            close_server(server)
+            await asyncio.sleep(0)  # the listener is really closed from here on
 
     async def _follow_listening(self, steps: Sequence[tuple[float, str]]) -> None:
         """Open or close the listener at each step's time: "refuse" must be a real refusal."""
@@ -293,7 +296,8 @@ class ScriptedDnsServer(_Server):
         if self._udp is not None:
             self._udp.close()
         if self._tcp is not None:
-            self._tcp.close()
+            close_server(self._tcp)
+            await asyncio.sleep(0)
 
     def reply(self, wire: bytes, *, over_tcp: bool) -> bytes | None:
         self.queries += 1

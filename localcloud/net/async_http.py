@@ -21,6 +21,22 @@ MAX_REQUESTS_PER_CONNECTION = 10_000
 IDLE_TIMEOUT_S = 30.0
 
 
+def close_server(server: asyncio.Server) -> None:
+    """Stop accepting now and close the listening sockets on the next loop tick; call on the loop.
+
+    A bare `Server.close()` leaks any connection accepted earlier in the same tick (CPython 3.11):
+    its transport is built on the next tick, `Server._attach` asserts the server still has sockets,
+    asyncio swallows the error, and the accepted socket stays open, unanswered, until the garbage
+    collector finds it: the client hangs instead of being reset. Removing the accept callback first
+    and closing with `call_soon` lets transports already under way attach before the close.
+    Coroutines that need the listener gone before they go on `await asyncio.sleep(0)` after this.
+    """
+    loop = server.get_loop()
+    for sock in server.sockets:
+        loop.remove_reader(sock.fileno())
+    loop.call_soon(server.close)
+
+
 class AsyncHttpServer:
     """Serves `handler` on (host, port) on the running loop; `close()` ends every connection."""
 
@@ -39,7 +55,7 @@ class AsyncHttpServer:
 
     def close(self) -> None:
         if self._server is not None:
-            self._server.close()
+            close_server(self._server)
             self._server = None
         for writer in list(self._writers):
             writer.transport.abort()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from localcloud.errors import LocalCloudError
+from localcloud.net.async_http import close_server
 from localcloud.profiles import Delay, Profile
 from localcloud.route53 import wire
 from localcloud.route53.moto_bridge import ChangeHook, MotoZones
@@ -315,7 +316,8 @@ async def _close(listener: _Listener) -> None:
         listener.udp.close()
         listener.udp = None
     if listener.tcp is not None:
-        listener.tcp.close()
+        close_server(listener.tcp)
+        await asyncio.sleep(0)
         for writer in list(listener.clients):
             writer.close()
         await listener.tcp.wait_closed()

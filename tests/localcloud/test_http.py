@@ -1,5 +1,7 @@
 import asyncio
+import socket
 
+from localcloud.net.async_http import close_server
 from localcloud.net.http import HttpServerProtocol, Request, Response
 
 
@@ -68,3 +70,36 @@ def test_head_gets_headers_without_body() -> None:
     transport, _ = serve(b"HEAD /abc HTTP/1.1\r\n\r\n")
 
     assert b"Content-Length: 4" in transport.written and not transport.written.endswith(b"/abc")
+
+
+def test_close_server_answers_a_connection_accepted_in_the_closing_tick() -> None:
+    """The close lands between the accept and the transport (as when both fall in one loop tick):
+    the accepted connection must still be served and ended, not left open unanswered."""
+    async def main() -> bytes:
+        loop = asyncio.get_running_loop()
+        made = asyncio.Event()
+        holder: list[asyncio.Server] = []
+
+        class EndAtOnce(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                made.set()
+                transport.close()
+
+        def factory() -> asyncio.Protocol:
+            close_server(holder[0])  # runs inside asyncio's accept, before the transport exists
+            return EndAtOnce()
+
+        server = await loop.create_server(factory, "127.0.0.1", 0)
+        holder.append(server)
+        client = socket.socket()
+        client.setblocking(False)
+        try:
+            await loop.sock_connect(client, server.sockets[0].getsockname())
+            await asyncio.wait_for(made.wait(), 2.0)
+            return await asyncio.wait_for(loop.sock_recv(client, 16), 2.0)
+        finally:
+            client.close()
+            await asyncio.sleep(0)
+            assert not server.is_serving()
+
+    assert asyncio.run(main()) == b""
