@@ -28,7 +28,7 @@ cfnlint: $(STAMP)
 	$(VENV)/bin/cfn-lint stacks/*/*.yaml
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy gameday localcloud
+	$(VENV)/bin/mypy gameday localcloud fixtures scenarios loadtest conftest.py
 
 benchmarks: setup
 	$(PY) -m benchmarks.run_all

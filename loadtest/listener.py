@@ -115,7 +115,7 @@ def on_init(environment: Environment, **_: Any) -> None:
     options = environment.parsed_options
     recorder = Recorder(environment, options.gameday_records if options else "",
                         options.gameday_max_requests if options else 0)
-    environment.gameday_recorder = recorder  # type: ignore[attr-defined]
+    environment.gameday_recorder = recorder
     environment.events.request.add_listener(recorder.on_request)
     gevent.spawn(recorder.flush_forever)
     runs_shape = not isinstance(environment.runner, WorkerRunner)
@@ -146,4 +146,4 @@ def on_init(environment: Environment, **_: Any) -> None:
 
 
 def recorder_of(environment: Environment) -> Recorder:
-    return environment.gameday_recorder  # type: ignore[attr-defined, no-any-return]
+    return environment.gameday_recorder

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from fixtures.scenarios import Failover
+from fixtures.stacks import StackOverrides
 from gameday.fargate_run import client_probe, deploy_fargate, empty_fallback_bucket, fallback_judge, fargate_probes
 from gameday.faults import ScaleEcsService
 from gameday.origin_group_run import resolve_name
@@ -36,8 +37,9 @@ def run_scale_to_zero(failover: Failover, stack: DeployedStack) -> ScenarioResul
 @pytest.mark.scenario
 @pytest.mark.fault("scale-ecs-service")
 def test_scale_to_zero_serves_fallback_and_fails_back(backend, run_paths: RunPaths,  # type: ignore[no-untyped-def]
-                                                       failover: Failover) -> None:
-    stack = deploy_fargate(backend, f"{run_paths.run_id}-fg", f"fg-{run_paths.run_id}.gameday.test".lower())
+                                                       failover: Failover, stack_overrides: StackOverrides) -> None:
+    stack = deploy_fargate(backend, f"{run_paths.run_id}-fg", f"fg-{run_paths.run_id}.gameday.test".lower(),
+                           **stack_overrides(STACK))
     try:
         result = run_scale_to_zero(failover, stack)
     finally:

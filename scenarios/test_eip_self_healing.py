@@ -22,7 +22,7 @@ RATE_HZ = 20.0
 
 def eip_probes(stack, resolvers) -> list:  # type: ignore[no-untyped-def]
     url = stack.output("ServiceUrl")
-    probes = [
+    probes: list[HttpProbe | DnsProbe] = [
         HttpProbe("http:eip", url, rate_hz=RATE_HZ, timeout_s=0.5),
         HttpProbe("http-keepalive:eip", url, rate_hz=RATE_HZ, timeout_s=0.5, keepalive=True),
     ]

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from fixtures.scenarios import Failover
+from fixtures.stacks import StackOverrides
 from gameday import model
 from gameday.backends.base import Backend
 from gameday.faults import DenyBucketPolicy, ObjectsMissing, RegionUnreachable
@@ -27,8 +28,9 @@ STACK = "origin-group"
 
 
 @pytest.fixture(scope="module")
-def origin_group(backend: Backend, run_paths: RunPaths) -> Iterator[OriginGroupStacks]:
-    stacks = deploy_origin_group(backend, f"{run_paths.run_id}-og")
+def origin_group(backend: Backend, run_paths: RunPaths,
+                 stack_overrides: StackOverrides) -> Iterator[OriginGroupStacks]:
+    stacks = deploy_origin_group(backend, f"{run_paths.run_id}-og", parameters=stack_overrides(STACK))
     try:
         yield stacks
     finally:

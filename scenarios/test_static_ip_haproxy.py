@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from fixtures.scenarios import Failover
+from fixtures.stacks import StackOverrides
 from gameday import model, stacks
 from gameday.analysis import FailoverResult
 from gameday.backends.base import Backend
@@ -67,10 +68,11 @@ class ProxyStack:
 
 
 @pytest.fixture(scope="module")
-def proxy_stack(backend: Backend, run_paths: RunPaths, time_profile: Profile) -> Iterator[ProxyStack]:
+def proxy_stack(backend: Backend, run_paths: RunPaths, time_profile: Profile,
+                stack_overrides: StackOverrides) -> Iterator[ProxyStack]:
     params = {"ZoneName": f"sih-{run_paths.run_id}.gameday.test".lower(),
               "RecordTtl": str(round(scaled(time_profile, "route53.record_ttl", 60))),
-              "BackendTtl": "1" if time_profile.name != "realistic" else "5"}
+              "BackendTtl": "1" if time_profile.name != "realistic" else "5", **stack_overrides(STACK)}
     deployed = stacks.deploy(backend, stacks.StackSpec(STACK, params), f"{run_paths.run_id}-sih")
     try:
         ips = dict(zip(SLOTS, deployed.output("ProxyIps").split(","), strict=True))

@@ -44,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("-k", dest="keyword", default=None, metavar="EXPR",
                       help="only scenarios matching this pytest -k expression")
     what.add_argument("--param", action="append", default=[], metavar="STACK.KEY=VALUE",
-                      help="deploy STACK with template parameter KEY=VALUE (repeatable; applied where the "
-                           "scenario deploys through the deploy_stack fixture); the prediction reads it too")
+                      help="deploy STACK with template parameter KEY=VALUE (repeatable); the prediction "
+                           "reads the deployed value too")
     what.add_argument("--repeat", type=int, default=1, metavar="N",
                       help="run every scenario N times and report p50/p95/max (default: 1)")
     what.add_argument("--load", choices=("none", "steady", "10x", "soak"), default="none",
