@@ -24,8 +24,11 @@ EVENT_PHASES: Mapping[str, str] = {
     "localcloud.instance.booted": "booted",
     "localcloud.eip.routed": "routed",
 }
-# Reported in this order; booted/routed only when their events exist, dns_* once per DNS probe.
-PHASE_ORDER = ("fault", "detection", "control_plane", "booted", "routed", "dns_first", "dns_all",
+# A health check's decision (not yet published to DNS) that its endpoint failed: ground truth of the
+# DNS health-check detector, which a stack may have beside (and slower than) its ASG's own detection.
+HEALTH_DECISION = "localcloud.route53.health"
+# Reported in this order; health_check/booted/routed only when their events exist, dns_* once per DNS probe.
+PHASE_ORDER = ("fault", "detection", "health_check", "control_plane", "booted", "routed", "dns_first", "dns_all",
                "first_good", "stable")
 CLIENT_KINDS = frozenset({"http", "http_keepalive", "health", "tcp"})
 _EPSILON = 1e-6
@@ -236,6 +239,11 @@ def _phases(events: Sequence[Event], by_probe: Mapping[str, list[Sample]], fault
         if name is None or name == "fault" or name in observed or event.at < fault_at - _EPSILON:
             continue
         observed[name] = phase(name, event.at, f"event:{event.kind}")
+    decided = [e for e in events if e.kind == HEALTH_DECISION and e.at >= fault_at - _EPSILON
+               and e.detail.get("healthy") is False and e.detail.get("published") is False]
+    if decided:
+        first = min(decided, key=lambda e: e.at)
+        observed["health_check"] = phase("health_check", first.at, f"event:{HEALTH_DECISION}:{first.subject}")
     injected = any(EVENT_PHASES.get(e.kind) == "fault" and abs(e.at - fault_at) < 1e-3 for e in events)
     observed["fault"] = phase("fault", fault_at, "event:fault.inject" if injected else "fault_at")
     if "detection" not in observed:

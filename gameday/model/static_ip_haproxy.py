@@ -58,7 +58,7 @@ def _dns_leave(profile: Profile, stack: DeployedStack | None, fault: str, failin
     phases: tuple[PredictedPhase, ...] = (
         fixed("health_check", detection,
               f"F={timing.failure_threshold} x (I={timing.interval_s:g} s + t_f={t_f:g} s, {failing_probe}); "
-              "template ProxyHealthCheck*", ends_at="detection"),
+              "template ProxyHealthCheck*", ends_at="health_check"),
         PredictedPhase("status_to_dns", status.mean, status.low, status.high, "route53.status_to_dns",
                        ends_at="stable"),
     )
@@ -96,10 +96,11 @@ def backend_loss(profile: Profile, stack: DeployedStack | None) -> Prediction:
     timing = health_timing(profile, config)
     status = profile.delay("route53.status_to_dns")
     return Prediction(STACK, "backend-loss", profile.name, (
-        fixed("haproxy_down", HAPROXY_FALL * HAPROXY_INTER_S, "haproxy.cfg: fall 3 x inter 2s (real seconds)"),
+        fixed("haproxy_down", HAPROXY_FALL * HAPROXY_INTER_S, "haproxy.cfg: fall 3 x inter 2s (real seconds)",
+              ends_at="detection"),
         fixed("health_check", timing.detection_s(timing.refused_s),
               f"F={timing.failure_threshold} x I={timing.interval_s:g} s (503 is a fast failure)",
-              ends_at="detection"),
+              ends_at="health_check"),
         PredictedPhase("status_to_dns", status.mean, status.low, status.high, "route53.status_to_dns"),
     ), note="every node loses the backend: all four leave DNS, then Route 53 fails open and answers all four")
 

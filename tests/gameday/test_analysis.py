@@ -148,6 +148,27 @@ def test_ground_truth_events_mark_the_phases_first_one_wins(timeline: Timeline, 
     assert [p.name for p in result.phases][:5] == ["fault", "detection", "control_plane", "booted", "routed"]
 
 
+def test_a_health_check_deciding_unhealthy_is_its_own_phase(timeline: Timeline, clock: FakeClock) -> None:
+    """The ASG may notice a dead instance before the DNS health check does: both are reported, and only
+    the check's decision (not its publication, not a recovery) marks `health_check`."""
+    Scripted(timeline, clock, "http:www").run(20.0, OK)
+    health = [(8.0, {"healthy": False, "published": False}),  # before the fault: not this failover
+              (11.0, {"healthy": True, "published": False}),  # a recovery is no detection
+              (14.4, {"healthy": False, "published": False}),
+              (15.5, {"healthy": False, "published": True})]
+    timeline.add_events(Event(at(clock, t), "localcloud.route53.health", "localcloud", "hc-1", detail)
+                        for t, detail in health)
+    timeline.add_events([Event(at(clock, 10.0), "fault.inject", "gameday"),
+                         Event(at(clock, 16.5), "localcloud.asg.unhealthy", "localcloud")])
+
+    result = analyze(timeline, fault_at=at(clock, 10.0))
+
+    assert result.phase("health_check").since_fault_s == pytest.approx(4.4)
+    assert result.phase("health_check").source == "event:localcloud.route53.health:hc-1"
+    assert result.phase("detection").since_fault_s == pytest.approx(6.5)
+    assert [p.name for p in result.phases][:3] == ["fault", "detection", "health_check"]
+
+
 def test_without_events_a_health_503_is_the_detection(timeline: Timeline, clock: FakeClock) -> None:
     health = Scripted(timeline, clock, "health:proxy", kind="health")
     health.run(11.3, OK, status=200)
