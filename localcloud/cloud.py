@@ -62,10 +62,17 @@ class ServiceSpec:
 
 def default_services() -> list[ServiceSpec]:
     """Services every cloud runs, started in this order after the core: the authoritative DNS server for
-    every hosted zone, then the caching resolver (unbound) in front of it."""
+    every hosted zone, then the caching resolver (unbound) in front of it, then Cloud Map's records."""
     from localcloud.route53.services import dns_services
 
-    return [*dns_services(), *edge_services(), *net_services()]
+    return [*dns_services(), *cloudmap_services(), *edge_services(), *net_services()]
+
+
+def cloudmap_services() -> list[ServiceSpec]:
+    """Cloud Map's namespaces and registrations as records in the authoritative server's zones."""
+    from localcloud.cloudmap import CloudMapService
+
+    return [ServiceSpec("cloudmap", CloudMapService)]
 
 
 def net_services() -> list[ServiceSpec]:
