@@ -6,12 +6,20 @@ instances become record sets there (after Route 53's propagation delay), custom 
 """
 
 from localcloud.cloudmap.records import Registration, record_name, record_sets
-from localcloud.cloudmap.service import DEREGISTER_EVENT, DNS_EVENT, HEALTH_EVENT, REGISTER_EVENT, CloudMapService
+from localcloud.cloudmap.service import (
+    DEREGISTER_EVENT,
+    DNS_EVENT,
+    HEALTH_EVENT,
+    NAMESPACE_EVENT,
+    REGISTER_EVENT,
+    CloudMapService,
+)
 
 __all__ = [
     "DEREGISTER_EVENT",
     "DNS_EVENT",
     "HEALTH_EVENT",
+    "NAMESPACE_EVENT",
     "REGISTER_EVENT",
     "CloudMapService",
     "Registration",

@@ -7,6 +7,8 @@ through it): create_private_dns_namespace gets the zone right (moto names it `<n
 VPC); delete_namespace refuses while services exist and deletes the zone; delete_service refuses while
 instances are registered; register_instance replaces an instance with the same id (moto appends a
 second); update_instance_custom_health_status takes effect after `cloud_map.custom_health_delay`.
+A new namespace's VPC gets a listener on the authoritative server (named in the namespace event), as
+every VPC on AWS has its resolver.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ REGISTER_EVENT = "localcloud.cloudmap.register"
 DEREGISTER_EVENT = "localcloud.cloudmap.deregister"
 HEALTH_EVENT = "localcloud.cloudmap.health"
 DNS_EVENT = "localcloud.cloudmap.dns"
+NAMESPACE_EVENT = "localcloud.cloudmap.namespace"
 HEALTH_DELAY = "cloud_map.custom_health_delay"
 
 
@@ -96,6 +99,10 @@ class CloudMapService:
                 zone = _replace_zone(backend, namespace, name, vpc, properties)
                 if submission is not None:
                     submission.zone_id = zone_id_of(str(zone.id))
+            listener = self._vpc_listener(vpc)
+            self._cloud.events.emit(NAMESPACE_EVENT, namespace.id, action="CREATE", namespace=name, vpc=vpc,
+                                    zone_id=zone_id_of(str(zone.id)), listener=listener,
+                                    visible_at=getattr(submission, "visible_at", None))
             return str(operation_id)
 
         return create_private_dns_namespace
@@ -110,6 +117,9 @@ class CloudMapService:
                 operation_id = original(backend, namespace_id)
                 if zone_id:
                     _route53(backend).zones.pop(zone_id_of(str(zone_id)), None)
+                    self._answers = {k: v for k, v in self._answers.items() if k[0] != zone_id_of(str(zone_id))}
+            self._cloud.events.emit(NAMESPACE_EVENT, namespace_id, action="DELETE", namespace=namespace.name,
+                                    vpc=namespace.vpc, zone_id=zone_id)
             return str(operation_id)
 
         return delete_namespace
@@ -246,6 +256,16 @@ class CloudMapService:
             return
         with propagation.applying(zone_id_of(str(zone_id)) if zone_id else None) as submission:
             yield submission
+
+    def _vpc_listener(self, vpc_id: str) -> list[Any] | None:
+        """The authoritative server's listener for clients in `vpc_id` (opened now if it has none yet),
+        where the namespace's private zone is answered; None without a DNS server."""
+        try:
+            server = self._cloud.service("authoritative")
+        except KeyError:
+            return None
+        add = getattr(server, "add_vpc_listener", None)
+        return None if add is None else list(add(vpc_id))
 
     def _propagation(self) -> Propagation | None:
         try:

@@ -16,7 +16,7 @@ import dns.rcode
 import pytest
 
 from localcloud import LocalCloud
-from localcloud.cloudmap import DEREGISTER_EVENT, DNS_EVENT, HEALTH_EVENT, REGISTER_EVENT
+from localcloud.cloudmap import DEREGISTER_EVENT, DNS_EVENT, HEALTH_EVENT, NAMESPACE_EVENT, REGISTER_EVENT
 from localcloud.route53 import AuthoritativeDNS
 from tests.localcloud.support import tiny_profile
 
@@ -80,7 +80,9 @@ def deployed(cloud: LocalCloud) -> Deployed:
     found = cfn.describe_stacks(StackName=stack)["Stacks"][0]
     assert found["StackStatus"] == "CREATE_COMPLETE", found.get("StackStatusReason")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in found["Outputs"]}
-    inside = authoritative(cloud).add_vpc_listener(outputs["VpcId"])
+    created = cloud.events.find(NAMESPACE_EVENT, outputs["NamespaceId"], since=mark)[0]
+    inside = (str(created.detail["listener"][0]), int(created.detail["listener"][1]))
+    assert authoritative(cloud).vpc_address(outputs["VpcId"]) == inside
     cloud.events.wait_for("localcloud.route53.zone", namespace + ".", since=mark, timeout=10)  # the zone is served
     return Deployed(stack, found["StackId"], namespace, f"origin.{namespace}", outputs, inside)
 
