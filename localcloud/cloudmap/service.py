@@ -54,7 +54,8 @@ class CloudMapService:
         self._patches = Patches("localcloud.cloudmap")
         self._lock = threading.RLock()
         self._answers: dict[tuple[str, str], dict[str, list[str]]] = {}  # (zone, name) -> last values by type
-        self._health: dict[tuple[str, str], str] = {}  # (service, instance) -> status waiting for the delay
+        # (service, instance) -> (status waiting for the delay, the timer's token: a re-registration drops it)
+        self._health: dict[tuple[str, str], tuple[str, object]] = {}
         self._timers: set[asyncio.TimerHandle] = set()
 
     # --- Service ---
@@ -165,6 +166,7 @@ class CloudMapService:
         return deregister_instance
 
     def _wrap_custom_health(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        # moto's own method sets the status at once; AWS waits, so it is never called.
         def update_instance_custom_health_status(backend: Any, service_id: str, instance_id: str,
                                                  status: str) -> None:
             from moto.servicediscovery.exceptions import CustomHealthNotFound
@@ -175,22 +177,27 @@ class CloudMapService:
             backend.get_instance(service_id, instance_id)  # InstanceNotFound as moto says it
             key = (service_id, instance_id)
             with self._lock:
-                waiting = key in self._health
-                self._health[key] = status  # a repeat within the delay changes the target, not the deadline
-            if not waiting:
+                waiting = self._health.get(key)
+                token = waiting[1] if waiting else object()
+                self._health[key] = (status, token)  # a repeat within the delay changes the target, not the deadline
+            if waiting is None:
                 delay = self._cloud.profile.delay(HEALTH_DELAY).sample(self._cloud.rng)
-                self._later(delay, self._apply_health, backend, service_id, instance_id, time.time())
+                self._later(delay, self._apply_health, backend, service_id, instance_id, token, time.time())
 
         return update_instance_custom_health_status
 
     # --- the data-plane loop ---
 
-    def _apply_health(self, backend: Any, service_id: str, instance_id: str, requested_at: float) -> None:
+    def _apply_health(self, backend: Any, service_id: str, instance_id: str, token: object,
+                      requested_at: float) -> None:
         with self._lock:
-            status = self._health.pop((service_id, instance_id), None)
+            waiting = self._health.get((service_id, instance_id))
+            if waiting is None or waiting[1] is not token:
+                return
+            status = self._health.pop((service_id, instance_id))[0]
             service = backend.services.get(service_id)
             instance = next((i for i in service.instances if i.instance_id == instance_id), None) if service else None
-            if status is None or instance is None or instance.health_status == status:
+            if instance is None or instance.health_status == status:
                 return
             instance.health_status = status
             change = self._sync(backend, service)

@@ -240,3 +240,22 @@ def test_deleting_the_stack_removes_service_namespace_and_zone(cloud: LocalCloud
         route53.get_hosted_zone(Id=deployed.outputs["ZoneId"])
     assert gone.detail["private"] is True
     assert ask(deployed.inside, deployed.name)[0] == "REFUSED"
+
+
+def test_a_status_repeated_within_the_delay_replaces_the_first_without_moving_the_deadline(
+        cloud: LocalCloud, deployed: Deployed) -> None:
+    service_id, sd = deployed.outputs["ServiceId"], cloud.client("servicediscovery")
+    mark = len(cloud.events)
+    register(cloud, service_id, "i-flap", "::ffff:127.5.0.50")
+    dns_change(cloud, deployed.name, mark, ["::ffff:127.5.0.50"])
+    wait = delay(cloud, "cloud_map.custom_health_delay")
+
+    asked = time.time()
+    sd.update_instance_custom_health_status(ServiceId=service_id, InstanceId="i-flap", Status="UNHEALTHY")
+    sd.update_instance_custom_health_status(ServiceId=service_id, InstanceId="i-flap", Status="HEALTHY")
+    time.sleep(wait * 0.5)
+    sd.update_instance_custom_health_status(ServiceId=service_id, InstanceId="i-flap", Status="UNHEALTHY")
+    health = cloud.events.wait_for(HEALTH_EVENT, "i-flap", since=mark, timeout=10)
+
+    assert health.detail["status"] == "UNHEALTHY"
+    assert wait - SLACK <= health.at - asked < wait * 1.5
