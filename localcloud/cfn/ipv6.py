@@ -62,15 +62,15 @@ class VPCCidrBlock(CloudFormationModel):
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
         **kwargs: Any,
     ) -> VPCCidrBlock:
-        props = cloudformation_json.get("Properties", {})
+        props, name = cloudformation_json.get("Properties", {}), kwargs.get("LogicalId", resource_name)
         amazon_ipv6 = _flag(props.get("AmazonProvidedIpv6CidrBlock", False))
         ipv4 = props.get("CidrBlock")
         if amazon_ipv6 == bool(ipv4):
-            raise _deploy_error(f"{resource_name}: AWS::EC2::VPCCidrBlock needs exactly one of "
+            raise _deploy_error(f"{name}: AWS::EC2::VPCCidrBlock needs exactly one of "
                                 "AmazonProvidedIpv6CidrBlock: true or CidrBlock")
         for unsupported in ("Ipv6CidrBlock", "Ipv6Pool", "Ipv4IpamPoolId", "Ipv6IpamPoolId"):
             if props.get(unsupported):
-                raise _deploy_error(f"{resource_name}: localcloud does not support {unsupported} on "
+                raise _deploy_error(f"{name}: localcloud does not support {unsupported} on "
                                     "AWS::EC2::VPCCidrBlock (use AmazonProvidedIpv6CidrBlock or CidrBlock)")
         vpc_id = str(props["VpcId"])
         association = _ec2(account_id, region_name).associate_vpc_cidr_block(
@@ -170,18 +170,18 @@ def ipv6_patches() -> Patches:
 
 def _create_subnet(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
                    **kwargs: Any) -> Any:
-    props = cloudformation_json["Properties"]
+    props, name = cloudformation_json["Properties"], kwargs.get("LogicalId", resource_name)
     backend = _ec2(account_id, region_name)
     ipv4, ipv6 = props.get("CidrBlock"), props.get("Ipv6CidrBlock")
     native = _flag(props.get("Ipv6Native", False))
     if native and (ipv4 or not ipv6):
-        raise _deploy_error(f"{resource_name}: a subnet with Ipv6Native: true needs Ipv6CidrBlock and no CidrBlock")
+        raise _deploy_error(f"{name}: a subnet with Ipv6Native: true needs Ipv6CidrBlock and no CidrBlock")
     if not native and not ipv4:
-        raise _deploy_error(f"{resource_name}: CidrBlock is required unless Ipv6Native is true")
+        raise _deploy_error(f"{name}: CidrBlock is required unless Ipv6Native is true")
     if ipv6:
-        _check_ipv6_block(resource_name, str(ipv6), backend.get_vpc(props["VpcId"]))
+        _check_ipv6_block(name, str(ipv6), backend.get_vpc(props["VpcId"]))
     elif _flag(props.get("AssignIpv6AddressOnCreation", False)):
-        raise _deploy_error(f"{resource_name}: AssignIpv6AddressOnCreation needs an Ipv6CidrBlock")
+        raise _deploy_error(f"{name}: AssignIpv6AddressOnCreation needs an Ipv6CidrBlock")
     tags = {str(tag["Key"]): str(tag["Value"]) for tag in props.get("Tags") or [] if "Key" in tag}
     subnet = backend.create_subnet(
         vpc_id=props["VpcId"], cidr_block=str(ipv4) if ipv4 else None,
@@ -196,16 +196,16 @@ def _create_subnet(cls: Any, resource_name: str, cloudformation_json: Any, accou
     return subnet
 
 
-def _check_ipv6_block(resource_name: str, block: str, vpc: Any) -> None:
+def _check_ipv6_block(name: str, block: str, vpc: Any) -> None:
     """As EC2 does: a subnet's IPv6 block is a /64 inside one of its VPC's associated IPv6 blocks."""
     try:
         network = ipaddress.IPv6Network(block)
     except ValueError:
-        raise _deploy_error(f"{resource_name}: Ipv6CidrBlock {block!r} is not an IPv6 CIDR block") from None
+        raise _deploy_error(f"{name}: Ipv6CidrBlock {block!r} is not an IPv6 CIDR block") from None
     vpc_blocks = [ipaddress.IPv6Network(entry["cidr_block"]) for entry in vpc.get_cidr_block_association_set(ipv6=True)
                   if entry["cidr_block_state"]["state"] == "associated"]
     if network.prefixlen != 64 or not any(network.subnet_of(parent) for parent in vpc_blocks):
-        raise _deploy_error(f"{resource_name}: Ipv6CidrBlock {block} must be a /64 inside the VPC's IPv6 blocks "
+        raise _deploy_error(f"{name}: Ipv6CidrBlock {block} must be a /64 inside the VPC's IPv6 blocks "
                             f"{[str(b) for b in vpc_blocks]} (a VPCCidrBlock the subnet DependsOn)")
 
 
@@ -219,11 +219,11 @@ def _subnet_ipv6_associations(subnet: Any) -> list[dict[str, Any]]:
 
 def _create_route(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
                   **kwargs: Any) -> Any:
-    props = cloudformation_json["Properties"]
+    props, name = cloudformation_json["Properties"], kwargs.get("LogicalId", resource_name)
     destinations = [props.get(key) for key in ("DestinationCidrBlock", "DestinationIpv6CidrBlock",
                                                "DestinationPrefixListId")]
     if sum(bool(d) for d in destinations) != 1:
-        raise _deploy_error(f"{resource_name}: a route needs exactly one of DestinationCidrBlock, "
+        raise _deploy_error(f"{name}: a route needs exactly one of DestinationCidrBlock, "
                             "DestinationIpv6CidrBlock, DestinationPrefixListId")
     ipv4, ipv6, prefix_list = destinations
     return _ec2(account_id, region_name).create_route(
