@@ -1,5 +1,6 @@
 """Security-group rules moto's CloudFormation drops: inline `SecurityGroupIngress` entries with `CidrIpv6`
-(moto passes only CidrIp and source groups on) and `CidrIpv6` on AWS::EC2::SecurityGroupIngress."""
+(moto passes only CidrIp and source groups on), `CidrIpv6` on AWS::EC2::SecurityGroupIngress, and inline
+`SecurityGroupEgress` (which, as on AWS, replaces the default allow-all egress)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ def sg_rule_patches() -> Patches:
         security_group = create_group(cls, resource_name, moto_json, account_id, region_name, **kwargs)
         for rule in ipv6_rules:
             _authorize_ipv6(security_group, rule, account_id, region_name)
+        if "SecurityGroupEgress" in props:
+            security_group.egress_rules.clear()
+            for rule in props["SecurityGroupEgress"] or []:
+                _authorize_egress(security_group, rule, account_id, region_name)
         return security_group
 
     @functools.wraps(create_ingress)
@@ -54,4 +59,16 @@ def _authorize_ipv6(security_group: Any, rule: dict[str, Any], account_id: str, 
     ec2_backends[account_id][region_name].authorize_security_group_ingress(
         group_name_or_id=security_group.id, ip_protocol=str(rule["IpProtocol"]),
         from_port=rule.get("FromPort"), to_port=rule.get("ToPort"), ip_ranges=[ip_range],
+        vpc_id=security_group.vpc_id)
+
+
+def _authorize_egress(security_group: Any, rule: dict[str, Any], account_id: str, region_name: str) -> None:
+    from moto.ec2.models import ec2_backends
+
+    ranges = [{key: str(rule[key]), **({"Description": str(rule["Description"])} if rule.get("Description") else {})}
+              for key in ("CidrIp", "CidrIpv6") if rule.get(key)]
+    groups = [{"GroupId": str(rule["DestinationSecurityGroupId"])}] if rule.get("DestinationSecurityGroupId") else []
+    ec2_backends[account_id][region_name].authorize_security_group_egress(
+        group_name_or_id=security_group.id, ip_protocol=str(rule["IpProtocol"]),
+        from_port=rule.get("FromPort"), to_port=rule.get("ToPort"), ip_ranges=ranges, source_groups=groups,
         vpc_id=security_group.vpc_id)

@@ -47,6 +47,8 @@ Resources:
       SecurityGroupIngress:
         - {IpProtocol: tcp, FromPort: 443, ToPort: 443, CidrIpv6: '::/0', Description: https over IPv6}
         - {IpProtocol: tcp, FromPort: 80, ToPort: 80, CidrIp: 10.61.0.0/16}
+      SecurityGroupEgress:
+        - {IpProtocol: tcp, FromPort: 443, ToPort: 443, CidrIpv6: '::/0'}
 Outputs:
   VpcId: {Value: !Ref Vpc}
   Ipv6Block: {Value: !Select [0, !GetAtt Vpc.Ipv6CidrBlocks]}
@@ -97,7 +99,10 @@ def test_the_dual_stack_vpc_is_described_as_declared(cloud: LocalCloud) -> None:
     routes = ec2.describe_route_tables(RouteTableIds=[out["RouteTable"]])["RouteTables"][0]["Routes"]
     assert {"DestinationIpv6CidrBlock": "::/0", "EgressOnlyInternetGatewayId": out["EgressOnly"]}.items() <= \
         next(r for r in routes if r.get("DestinationIpv6CidrBlock") == "::/0").items()
-    rules = ec2.describe_security_groups(GroupIds=[out["Web"]])["SecurityGroups"][0]["IpPermissions"]
+    group = ec2.describe_security_groups(GroupIds=[out["Web"]])["SecurityGroups"][0]
+    rules = group["IpPermissions"]
+    assert [(r["IpProtocol"], r["FromPort"], r["Ipv6Ranges"], r["IpRanges"]) for r in group["IpPermissionsEgress"]] \
+        == [("tcp", 443, [{"CidrIpv6": "::/0"}], [])]
     assert [(r["FromPort"], r["Ipv6Ranges"], [x["CidrIp"] for x in r["IpRanges"]]) for r in sorted(
         rules, key=lambda r: r["FromPort"])] == [
         (80, [], ["10.61.0.0/16"]), (443, [{"CidrIpv6": "::/0", "Description": "https over IPv6"}], [])]
