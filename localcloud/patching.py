@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from localcloud.errors import LocalCloudError
@@ -11,14 +12,14 @@ _MARKER = "_localcloud_patched_by"
 
 
 class Patches:
-    """A set of (class, attribute) replacements. One owner per class attribute at a time."""
+    """A set of (class or module, attribute) replacements. One owner per attribute at a time."""
 
     def __init__(self, owner: str) -> None:
         self._owner = owner
-        self._planned: list[tuple[type, str, Any]] = []
-        self._saved: list[tuple[type, str, Any]] = []
+        self._planned: list[tuple[type | ModuleType, str, Any]] = []
+        self._saved: list[tuple[type | ModuleType, str, Any]] = []
 
-    def add(self, cls: type, name: str, value: Any) -> None:
+    def add(self, cls: type | ModuleType, name: str, value: Any) -> None:
         self._planned.append((cls, name, value))
 
     @property

@@ -3,15 +3,18 @@
 `CfnFixes().install()` (done by LocalCloud.start) makes delete_stack really delete Elastic IPs,
 internet gateways and their attachments, route tables, routes, subnet associations and hosted zones
 (moto leaves them behind, and a VPC with a route table left then refuses to go), and registers the
-resource types in `localcloud.cfn.resources` with moto's template engine; Elastic IPs keep their `Tags`.
+resource types in `localcloud.cfn.resources` and `localcloud.cfn.ipv6` with moto's template engine;
+Elastic IPs keep their `Tags`; `Fn::Cidr` evaluates; subnets, routes and security groups keep their IPv6.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from localcloud.cfn.cidr import cidr_function_patches
 from localcloud.cfn.deletion import DELETERS
 from localcloud.cfn.eip_tags import eip_tag_patches
+from localcloud.cfn.sg_rules import sg_rule_patches
 from localcloud.patching import Patches
 
 __all__ = ["CfnFixes", "DELETERS"]
@@ -20,7 +23,10 @@ __all__ = ["CfnFixes", "DELETERS"]
 class CfnFixes:
     def __init__(self) -> None:
         self._patches = Patches("localcloud.cfn")
+        from localcloud.cfn.ipv6 import ipv6_patches  # imports moto: not when localcloud is imported
+
         self._eip_tags = eip_tag_patches()
+        self._more = [cidr_function_patches(), ipv6_patches(), sg_rule_patches()]
 
     def install(self) -> None:
         from moto.cloudformation import parsing
@@ -39,8 +45,12 @@ class CfnFixes:
         self._patches.add(parsing.ResourceMap, "_delete_resource", _delete_resource)
         self._patches.install()
         self._eip_tags.install()
-        resources.register()
+        for patches in self._more:
+            patches.install()
+        resources.register()  # after localcloud.cfn.ipv6 is imported: its types are listed too
 
     def uninstall(self) -> None:
+        for patches in reversed(self._more):
+            patches.uninstall()
         self._eip_tags.uninstall()
         self._patches.uninstall()
