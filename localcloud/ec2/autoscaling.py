@@ -167,8 +167,11 @@ class AutoScaling:
         if attempt >= MAX_LAUNCH_ATTEMPTS:
             self._events.emit(ASG_LAUNCH_ABANDONED, group.name, asg=group.name, attempts=attempt)
             return
-        delay = self._delay(ICE_RETRY_DELAY)
-        self._loop.call_soon_threadsafe(self._later, delay, self._retry_due, group, launch, tags, types)
+        self._loop.call_soon_threadsafe(self._retry_later, group, launch, tags, types)
+
+    def _retry_later(self, group: Any, launch: Launcher, tags: dict[str, str], types: list[str]) -> None:
+        # sampled on the loop thread, like every other delay: a seeded run stays reproducible
+        self._later(self._delay(ICE_RETRY_DELAY), self._retry_due, group, launch, tags, types)
 
     def _retry_due(self, group: Any, launch: Launcher, tags: dict[str, str], types: list[str]) -> None:
         future = self._control.submit(self._retry, group, launch, tags, types)

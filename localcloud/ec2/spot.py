@@ -98,6 +98,9 @@ class SpotInterruptions:
         self._pending: dict[str, asyncio.TimerHandle] = {}
 
     def interrupt(self, instance_id: str, lead_seconds: float | None = None) -> Interruption:
+        """Notice now, termination `lead_seconds` later (default: the profile's `spot.itn_lead`)."""
+        if lead_seconds is not None and not (math.isfinite(lead_seconds) and 0 <= lead_seconds <= MAX_LEAD_S):
+            raise InterruptRefused(400, f"lead_seconds must be between 0 and {MAX_LEAD_S:.0f}")
         instance = self._fleet.instance_of(instance_id)
         imds = self._fleet.imds_of(instance_id)
         if instance is None or imds is None:
@@ -109,8 +112,6 @@ class SpotInterruptions:
         if instance_id in self._pending:
             raise InterruptRefused(409, f"{instance_id} already has an interruption notice")
         lead = self._delay(LEAD_DELAY) if lead_seconds is None else lead_seconds
-        if not (math.isfinite(lead) and 0 <= lead <= MAX_LEAD_S):
-            raise InterruptRefused(400, f"lead_seconds must be between 0 and {MAX_LEAD_S:.0f}")
         now = self._now()
         interruption = Interruption(instance_id, now, now + lead, lead)
         imds.spot_notice(notice_time=now, termination_time=now + lead)

@@ -101,6 +101,17 @@ def test_an_instance_asking_for_ipv6_gets_the_mapped_address_in_describe_imds_an
     assert imds_get(without["PrivateIpAddress"], "/latest/meta-data/ipv6")[0] == 404
 
 
+def test_a_subnet_that_assigns_ipv6_on_creation_gives_every_instance_the_mapped_address(cloud: LocalCloud) -> None:
+    ec2 = cloud.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    v6_subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.1.1.0/24", AvailabilityZone=ZONE)["Subnet"]["SubnetId"]
+    ec2.modify_subnet_attribute(SubnetId=v6_subnet, AssignIpv6AddressOnCreation={"Value": True})
+
+    launched = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, SubnetId=v6_subnet)["Instances"][0]
+
+    assert describe(cloud, launched["InstanceId"])["Ipv6Address"] == f"::ffff:{launched['PrivateIpAddress']}"
+
+
 def test_an_all_spot_mixed_instances_group_launches_spot_of_the_first_override(
         cloud: LocalCloud, subnet: str, template: str) -> None:
     mark = len(cloud.events)
