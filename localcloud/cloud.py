@@ -26,6 +26,7 @@ from localcloud.cfn import CfnFixes
 from localcloud.control import ControlServer, control_handler
 from localcloud.ec2.instances import FleetConfig
 from localcloud.ec2.physics import Ec2Physics, PhysicsConfig
+from localcloud.ec2.spot import spot_control
 from localcloud.errors import LocalCloudError
 from localcloud.events import EventLog
 from localcloud.hooks import MotoHooks, hooks_installed
@@ -257,7 +258,8 @@ class LocalCloud:
         hooks.install()
         self._on_stop("moto hooks", hooks.uninstall)
         _warm_up(self.region)
-        self._control = ControlServer(control_handler(self.events, self.info, self.console_output))
+        routes = {"/spot/": spot_control(self._physics.capacity, self._physics.spot)}
+        self._control = ControlServer(control_handler(self.events, self.info, self.console_output, routes))
         self.loop.call(self._control.start)
         self._on_stop("control API", lambda: self.loop.call(self._stop_control))
         for spec in self._services:

@@ -3,13 +3,14 @@
     GET /events?since=N[&limit=M]  -> {"events": [{"seq", "at", "kind", "subject", "detail"}], "next": M}
     GET /info                      -> endpoint, region, profile, address block, services, instances
     GET /console/<instance-id>     -> the instance's console log (user data output), text
+    /<prefix>/...                  -> a route registered by a part of the cloud (any method; e.g. /spot/)
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from localcloud.events import EventLog
@@ -20,8 +21,14 @@ MAX_EVENTS_PER_PAGE = 10_000
 
 
 def control_handler(events: EventLog, info: Callable[[], dict[str, Any]],
-                    console: Callable[[str], str | None]) -> Handler:
+                    console: Callable[[str], str | None], routes: Mapping[str, Handler] | None = None) -> Handler:
+    """`routes`: path prefix ("/spot/") -> the handler of every request under it, whatever the method."""
+    prefixed = dict(routes or {})
+
     def handle(request: Request) -> Response:
+        for prefix, route in prefixed.items():
+            if request.path.startswith(prefix) or request.path == prefix.rstrip("/"):
+                return route(request)
         if request.method not in ("GET", "HEAD"):
             return text(405, "method not allowed\n")
         if request.path == "/events":

@@ -27,6 +27,12 @@ EIP_ROUTED = "localcloud.eip.routed"
 EIP_UNROUTED = "localcloud.eip.unrouted"
 ASG_UNHEALTHY = "localcloud.asg.unhealthy"
 ASG_LAUNCH = "localcloud.asg.launch"
+ASG_LAUNCH_ABANDONED = "localcloud.asg.launch_abandoned"
+CAPACITY_ERROR = "localcloud.ec2.capacity_error"
+SPOT_FULFILLED = "localcloud.spot.fulfilled"
+SPOT_REBALANCE = "localcloud.spot.rebalance"
+SPOT_INTERRUPTION_NOTICE = "localcloud.spot.interruption_notice"
+SPOT_INTERRUPTED = "localcloud.spot.interrupted"
 
 
 @dataclass(frozen=True)

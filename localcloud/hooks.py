@@ -32,6 +32,9 @@ class HookSink(Protocol):
 
     def private_address(self) -> str: ...
 
+    def nics_prepared(self, instance: Any, nic_spec: list[dict[str, Any]], ipv6_address_count: Any) -> None:
+        """The instance has its interfaces (and its private address); RunInstances asked for these."""
+
     def public_address(self) -> str: ...
 
     def instances_launched(self, instances: list[Any]) -> None: ...
@@ -105,7 +108,9 @@ def _prep_nics(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
     def prep_nics(self: Any, nic_spec: list[dict[str, Any]], private_ip: str | None = None,
                   *args: Any, **kwargs: Any) -> Any:
         # Every instance's primary private IPv4 is its own loopback address: the data plane binds it.
-        return orig(self, nic_spec, sink.private_address(), *args, **kwargs)
+        result = orig(self, nic_spec, sink.private_address(), *args, **kwargs)
+        sink.nics_prepared(self, nic_spec, kwargs.get("ipv6_address_count"))
+        return result
     return prep_nics
 
 

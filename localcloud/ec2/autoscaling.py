@@ -5,6 +5,11 @@ notices (`asg.detect_not_running`: the instance is marked Unhealthy), then launc
 `ec2.run_instances_api`, and only then does moto's own replacement run (on the control worker, not
 on the data plane). Launches are spread over the group's subnets, fewest instances first, as the
 AZ rebalancing of a real group does (moto puts every instance in the first subnet).
+
+A group whose mixed instances policy is all Spot launches Spot instances (moto launches On-Demand
+ones of the template's type): the first pool, AZ-balanced subnet first and override types in their
+order, that has capacity. A pool out of capacity is a capacity error; the group tries the next
+pool `ec2.ice_retry` later, and after a round in which every pool failed it starts over.
 """
 
 from __future__ import annotations
@@ -12,31 +17,52 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Executor
+from dataclasses import dataclass, field
 from typing import Any
 
-from localcloud.events import ASG_UNHEALTHY, EventLog
+from localcloud.ec2 import moto_state
+from localcloud.ec2.spot import Pool, SpotCapacity
+from localcloud.events import ASG_LAUNCH_ABANDONED, ASG_UNHEALTHY, CAPACITY_ERROR, SPOT_FULFILLED, EventLog
 
 log = logging.getLogger(__name__)
 
 DETECT_DELAY = "asg.detect_not_running"
 LAUNCH_DELAY = "ec2.run_instances_api"
+ICE_RETRY_DELAY = "ec2.ice_retry"
+MAX_LAUNCH_ATTEMPTS = 200  # a group that never finds capacity gives up (AWS retries on, with back-off)
 _GONE = ("shutting-down", "terminated")
+
+Launcher = Callable[[int, dict[str, str]], None]
+
+
+@dataclass
+class _Shortage:
+    """A group's run of capacity errors, from the first until a launch succeeds."""
+
+    attempts: int = 0
+    failed: set[Pool] = field(default_factory=set)  # pools that failed in this round
+    retry_pending: bool = False
 
 
 class AutoScaling:
     """`terminated` runs on the loop thread; `launch` on whichever thread moto launches from."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, events: EventLog, delay: Callable[[str], float],
-                 control: Executor, rng: random.Random) -> None:
+                 control: Executor, rng: random.Random, capacity: SpotCapacity | None = None) -> None:
         self._loop = loop
         self._events = events
         self._delay = delay
         self._control = control
         self._rng = rng
+        self._capacity = capacity if capacity is not None else SpotCapacity()
         self._timers: set[asyncio.TimerHandle] = set()
+        self._lock = threading.Lock()  # _shortages: moto's request threads and the control worker
+        self._shortages: dict[str, _Shortage] = {}
+        self._closed = False
 
     def terminated(self, members: dict[str, Any], replace: Callable[[], None]) -> None:
         """`members`: instance id -> moto's ASG InstanceState, for the terminated group members."""
@@ -54,6 +80,9 @@ class AutoScaling:
         future.add_done_callback(_log_failure)
 
     def _later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
+        if self._closed:
+            return
+
         def fire() -> None:
             self._timers.discard(handle)
             fn(*args)
@@ -61,12 +90,16 @@ class AutoScaling:
         self._timers.add(handle)
 
     def close(self) -> None:
+        self._closed = True
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
 
-    def launch(self, group: Any, launch: Callable[[int, dict[str, str]], None], count: int,
-               tags: dict[str, str]) -> None:
+    def launch(self, group: Any, launch: Launcher, count: int, tags: dict[str, str]) -> None:
+        types = moto_state.spot_override_types(group)
+        if types is not None:
+            self._launch_spot(group, launch, count, tags, types)
+            return
         subnets = [s.strip() for s in (group.vpc_zone_identifier or "").split(",") if s.strip()]
         if len(subnets) < 2:
             launch(count, tags)
@@ -82,6 +115,105 @@ class AutoScaling:
                 launch(1, dict(tags))  # moto launches into the first subnet listed
         finally:
             group.vpc_zone_identifier = saved
+
+
+    # --- Spot groups (any thread but the loop's: moto's request threads, the control worker) ---
+
+    def _launch_spot(self, group: Any, launch: Launcher, count: int, tags: dict[str, str],
+                     types: list[str]) -> None:
+        with self._lock:
+            shortage = self._shortages.get(group.name)
+            if shortage is not None and shortage.retry_pending:
+                return  # the pending retry launches whatever the group still needs
+        for _ in range(count):
+            if not self._launch_one_spot(group, launch, tags, types):
+                return
+
+    def _launch_one_spot(self, group: Any, launch: Launcher, tags: dict[str, str], types: list[str]) -> bool:
+        candidates = self._pools(group, types)
+        with self._lock:
+            shortage = self._shortages.setdefault(group.name, _Shortage())
+            untried = [c for c in candidates if c[0] not in shortage.failed]
+            if not untried:  # every pool failed this round: start over, capacity may be back
+                shortage.failed.clear()
+                untried = candidates
+            pool, subnet = untried[0]
+            shortage.attempts += 1
+            attempt = shortage.attempts
+        if not self._capacity.has_capacity(pool):
+            self._capacity_error(group, launch, tags, types, pool, subnet, attempt)
+            return False
+        with self._lock:
+            self._shortages.pop(group.name, None)
+        for instance in self._launch_into(group, launch, tags, pool, subnet):
+            moto_state.make_spot(instance, pool.instance_type)
+            self._events.emit(SPOT_FULFILLED, instance.id, asg=group.name, instance=instance.id,
+                              instance_type=pool.instance_type, availability_zone=pool.availability_zone,
+                              subnet=subnet, attempt=attempt)
+        return True
+
+    def _capacity_error(self, group: Any, launch: Launcher, tags: dict[str, str], types: list[str],
+                        pool: Pool, subnet: str | None, attempt: int) -> None:
+        self._events.emit(CAPACITY_ERROR, group.name, asg=group.name, instance_type=pool.instance_type,
+                          availability_zone=pool.availability_zone, subnet=subnet, attempt=attempt,
+                          error="InsufficientInstanceCapacity")
+        with self._lock:
+            shortage = self._shortages[group.name]
+            shortage.failed.add(pool)
+            if attempt >= MAX_LAUNCH_ATTEMPTS:
+                del self._shortages[group.name]
+            else:
+                shortage.retry_pending = True
+        if attempt >= MAX_LAUNCH_ATTEMPTS:
+            self._events.emit(ASG_LAUNCH_ABANDONED, group.name, asg=group.name, attempts=attempt)
+            return
+        self._loop.call_soon_threadsafe(self._retry_later, group, launch, tags, types)
+
+    def _retry_later(self, group: Any, launch: Launcher, tags: dict[str, str], types: list[str]) -> None:
+        # sampled on the loop thread, like every other delay: a seeded run stays reproducible
+        self._later(self._delay(ICE_RETRY_DELAY), self._retry_due, group, launch, tags, types)
+
+    def _retry_due(self, group: Any, launch: Launcher, tags: dict[str, str], types: list[str]) -> None:
+        future = self._control.submit(self._retry, group, launch, tags, types)
+        future.add_done_callback(_log_failure)
+
+    def _retry(self, group: Any, launch: Launcher, tags: dict[str, str], types: list[str]) -> None:
+        with self._lock:
+            shortage = self._shortages.get(group.name)
+            if shortage is not None:
+                shortage.retry_pending = False
+        needed = (group.desired_capacity or 0) - len(moto_state.live_members(group))
+        still_exists = group.autoscaling_backend.autoscaling_groups.get(group.name) is group
+        if needed <= 0 or not still_exists:
+            with self._lock:
+                self._shortages.pop(group.name, None)
+            return
+        self._launch_spot(group, launch, needed, tags, types)
+
+    def _pools(self, group: Any, types: list[str]) -> list[tuple[Pool, str | None]]:
+        """Every (pool, subnet) in the order the group tries them: AZ balance first, then type priority."""
+        subnets = [s.strip() for s in (group.vpc_zone_identifier or "").split(",") if s.strip()]
+        if subnets:
+            alive = Counter(st.instance.subnet_id for st in moto_state.live_members(group))
+            order = {subnet: self._rng.random() for subnet in subnets}
+            subnets.sort(key=lambda s: (alive.get(s, 0), order[s]))
+            return [(Pool(t, moto_state.subnet_zone(group, s)), s) for s in subnets for t in types]
+        return [(Pool(t, str(zone)), None) for zone in group.availability_zones for t in types]
+
+    def _launch_into(self, group: Any, launch: Launcher, tags: dict[str, str], pool: Pool,
+                     subnet: str | None) -> list[Any]:
+        """moto launches into the first subnet listed (or a random one of the group's zones)."""
+        before = {st.instance.id for st in group.instance_states}
+        saved = group.vpc_zone_identifier, group.availability_zones
+        try:
+            if subnet is not None:
+                group.vpc_zone_identifier = ",".join([subnet, *(s for s in saved[0].split(",") if s != subnet)])
+            else:
+                group.availability_zones = [pool.availability_zone]
+            launch(1, dict(tags))
+        finally:
+            group.vpc_zone_identifier, group.availability_zones = saved
+        return [st.instance for st in group.instance_states if st.instance.id not in before]
 
 
 def _log_failure(future: Any) -> None:

@@ -2,7 +2,8 @@
 
 Scripts reach it through `AWS_EC2_METADATA_SERVICE_ENDPOINT` (botocore's own setting), so the AWS CLI
 picks up the instance role's credentials exactly as on EC2. Values are read from moto on every
-request: an Elastic IP associated a second ago shows up as `public-ipv4`.
+request: an Elastic IP associated a second ago shows up as `public-ipv4`. A Spot interruption puts
+its rebalance recommendation and its notice here (both 404 before, as on EC2).
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ class Imds:
         self._monotonic = monotonic
         self._max_tokens = max_tokens
         self._tokens: OrderedDict[str, float] = OrderedDict()  # token -> monotonic expiry
+        self._spot_notice: tuple[float, float] | None = None  # (notice, termination) epoch seconds
+
+    def spot_notice(self, *, notice_time: float, termination_time: float) -> None:
+        """From now on: a rebalance recommendation and a terminate interruption notice (loop thread)."""
+        self._spot_notice = (notice_time, termination_time)
 
     def factory(self) -> ProtocolFactory:
         return lambda: HttpServerProtocol(self.handle)
@@ -128,6 +134,14 @@ class Imds:
         public = moto_state.public_ip(inst)
         if public:
             tree["public-ipv4"] = public
+        ipv6 = moto_state.ipv6(inst)
+        if ipv6:
+            tree["ipv6"] = ipv6
+        if self._spot_notice is not None:
+            notice, termination = self._spot_notice
+            tree["events"] = {"recommendations": {"rebalance": json.dumps({"noticeTime": _iso(notice)})}}
+            tree["spot"] = {"instance-action": json.dumps({"action": "terminate", "time": _iso(termination)}),
+                            "termination-time": _iso(termination)}
         role = moto_state.role(inst)
         if role is not None:
             tree["iam"] = {

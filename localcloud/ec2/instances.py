@@ -79,6 +79,10 @@ class Fleet:
         runtime = self._instances.get(instance_id)
         return runtime.launch.instance if runtime is not None else None
 
+    def imds_of(self, instance_id: str) -> Imds | None:
+        runtime = self._instances.get(instance_id)
+        return runtime.imds if runtime is not None else None
+
     def phase_of(self, instance_id: str) -> str | None:
         runtime = self._instances.get(instance_id)
         return runtime.phase if runtime is not None else None

@@ -137,3 +137,93 @@ def instances_of(autoscaling_backend: Any, instance_ids: list[str]) -> dict[str,
     """instance id -> the ASG InstanceState holding it, for the ids that belong to a group."""
     return {st.instance.id: st for group in autoscaling_backend.autoscaling_groups.values()
             for st in group.instance_states if st.instance.id in instance_ids}
+
+
+# --- IPv6: the IPv4-mapped form of the instance's own loopback address (reachable without privileges) ---
+
+def mapped_ipv6(address: str) -> str:
+    return f"::ffff:{address}"
+
+
+def asks_for_ipv6(nic_spec: list[dict[str, Any]], ipv6_address_count: Any) -> bool:
+    """Whether RunInstances' own parameters ask for an IPv6 address (moto ignores them)."""
+    if _positive(ipv6_address_count):
+        return True
+    return any(_positive(nic.get("Ipv6AddressCount")) or nic.get("Ipv6Addresses") for nic in nic_spec or [])
+
+
+def wants_ipv6(instance: Any) -> bool:
+    """What moto drops from the launch template and the subnet: an IPv6 address for the primary interface."""
+    template_nics = launch_template_data(instance).get("NetworkInterfaces") or []
+    if asks_for_ipv6([n for n in template_nics if str(n.get("DeviceIndex", 0)) == "0"], None):
+        return True
+    subnet = primary_nic(instance).subnet
+    return bool(getattr(subnet, "assign_ipv6_address_on_creation", False))
+
+
+def give_ipv6(instance: Any) -> str:
+    """Assign the mapped address to the primary interface (describe: `Ipv6Address` and the ENI's list)."""
+    address = mapped_ipv6(private_ip(instance))
+    nic = primary_nic(instance)
+    if address not in nic.ipv6_addresses:
+        nic.ipv6_addresses = [address, *nic.ipv6_addresses]
+    instance.ipv6_address = address  # serialized as Instances[].Ipv6Address
+    return address
+
+
+def ipv6(instance: Any) -> str | None:
+    nic = instance.nics.get(0)
+    return str(nic.ipv6_addresses[0]) if nic is not None and nic.ipv6_addresses else None
+
+
+def _positive(value: Any) -> bool:
+    try:
+        return int(value or 0) >= 1
+    except (TypeError, ValueError):
+        return False
+
+
+# --- Spot ---
+
+def is_spot(instance: Any) -> bool:
+    return getattr(instance, "lifecycle", None) == "spot"
+
+
+def make_spot(instance: Any, instance_type: str) -> None:
+    """What a Spot launch from a mixed instances policy gives: the chosen pool's type, lifecycle `spot`."""
+    instance.instance_type = instance_type
+    instance.lifecycle = "spot"
+
+
+def spot_override_types(group: Any) -> list[str] | None:
+    """The override types, in priority order, of a group whose mixed instances policy launches only Spot
+    (no On-Demand base, 0 % On-Demand above it); None for any other group."""
+    policy = getattr(group, "mixed_instances_policy", None) or {}
+    distribution = policy.get("InstancesDistribution") or {}
+    if not policy or int(distribution.get("OnDemandBaseCapacity", 0) or 0) != 0 \
+            or int(distribution.get("OnDemandPercentageAboveBaseCapacity", 100) or 0) != 0:
+        return None
+    overrides = (policy.get("LaunchTemplate") or {}).get("Overrides") or []
+    types = [str(o["InstanceType"]) for o in overrides if o.get("InstanceType")]
+    return types or [str(group.instance_type)]
+
+
+def subnet_zone(group: Any, subnet_id: str) -> str:
+    return str(group.ec2_backend.get_subnet(subnet_id).availability_zone)
+
+
+def live_members(group: Any) -> list[Any]:
+    return [st for st in group.instance_states if st.instance._state.name not in ("shutting-down", "terminated")]
+
+
+def terminate(instance: Any) -> None:
+    """Terminate as the TerminateInstances API does: EC2, then Auto Scaling and ELBv2 hear of it
+    (moto tells them in its response layer, not in the backend)."""
+    from moto.autoscaling import autoscaling_backends
+    from moto.elbv2 import elbv2_backends
+
+    backend = instance.ec2_backend
+    ids = [instance.id]
+    backend.terminate_instances(ids)
+    autoscaling_backends[backend.account_id][backend.region_name].notify_terminate_instances(ids)
+    elbv2_backends[backend.account_id][backend.region_name].notify_terminate_instances(ids)

@@ -19,6 +19,7 @@ from localcloud.ec2 import moto_state
 from localcloud.ec2.addresses import PublicAddresses
 from localcloud.ec2.autoscaling import AutoScaling
 from localcloud.ec2.instances import Fleet, FleetConfig, Launch
+from localcloud.ec2.spot import SpotCapacity, SpotInterruptions
 from localcloud.events import (
     ASG_LAUNCH,
     EIP_ALLOCATED,
@@ -58,6 +59,8 @@ class Ec2Physics:
         self._fleet: Fleet | None = None
         self._addresses: PublicAddresses | None = None
         self._asg: AutoScaling | None = None
+        self._spot: SpotInterruptions | None = None
+        self.capacity = SpotCapacity()  # which Spot pools have capacity (the control API writes it)
         self._closed = False
 
     # --- lifecycle (any thread except the loop's) ---
@@ -70,7 +73,9 @@ class Ec2Physics:
         self._hosts = HostTable(loop)
         self._fleet = Fleet(loop, self._hosts, self._events, self.delay, self._config.fleet)
         self._addresses = PublicAddresses(loop, self._hosts, self._events, self.delay, self._config.public_ports)
-        self._asg = AutoScaling(loop, self._events, self.delay, self._control, random.Random(self._rng.random()))
+        self._asg = AutoScaling(loop, self._events, self.delay, self._control, random.Random(self._rng.random()),
+                                self.capacity)
+        self._spot = SpotInterruptions(loop, self._fleet, self._events, self.delay, self._control)
 
     def close(self) -> None:
         if self._loop.running and self._hosts is not None:
@@ -78,6 +83,8 @@ class Ec2Physics:
 
     async def _close_on_loop(self) -> None:
         self._closed = True  # work posted by a request still in flight is dropped from here on
+        if self._spot is not None:
+            self._spot.close()
         if self._asg is not None:
             self._asg.close()
         if self._fleet is not None:
@@ -98,6 +105,11 @@ class Ec2Physics:
     def fleet(self) -> Fleet:
         assert self._fleet is not None, "physics not started"
         return self._fleet
+
+    @property
+    def spot(self) -> SpotInterruptions:
+        assert self._spot is not None, "physics not started"
+        return self._spot
 
     @property
     def addresses(self) -> PublicAddresses:
@@ -126,16 +138,23 @@ class Ec2Physics:
     def public_address(self) -> str:
         return self._pool.allocate("public")
 
+    def nics_prepared(self, instance: Any, nic_spec: list[dict[str, Any]], ipv6_address_count: Any) -> None:
+        if moto_state.asks_for_ipv6(nic_spec, ipv6_address_count):
+            moto_state.give_ipv6(instance)
+
     def instances_launched(self, instances: list[Any]) -> None:
         for inst in instances:
             moto_state.set_state(inst, "pending")
             moto_state.apply_launch_template(inst)
+            if moto_state.wants_ipv6(inst):
+                moto_state.give_ipv6(inst)
             asg = moto_state.asg_name(inst)
             if asg:
                 self._events.emit(ASG_LAUNCH, inst.id, asg=asg, instance=inst.id)
             address, public = moto_state.private_ip(inst), moto_state.public_ip(inst)
             self._events.emit(INSTANCE_PENDING, inst.id, address=address, public_address=public, asg=asg,
-                              availability_zone=str(inst.placement.zone), subnet=inst.subnet_id)
+                              availability_zone=str(inst.placement.zone), subnet=inst.subnet_id,
+                              ipv6_address=moto_state.ipv6(inst))
             launch = Launch(inst, inst.id, address, asg, moto_state.user_data(inst))
             self._post(self._launched, launch, public)
 
