@@ -3,7 +3,8 @@
 `CfnFixes().install()` (done by LocalCloud.start) makes delete_stack really delete Elastic IPs,
 internet gateways and their attachments, route tables, routes, subnet associations and hosted zones
 (moto leaves them behind, and a VPC with a route table left then refuses to go), and registers the
-resource types in `localcloud.cfn.resources` with moto's template engine; Elastic IPs keep their `Tags`.
+resource types in `localcloud.cfn.resources` with moto's template engine; Elastic IPs keep their `Tags`;
+hosted zones with `VPCs` are private zones associated with them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from localcloud.cfn.deletion import DELETERS
 from localcloud.cfn.eip_tags import eip_tag_patches
+from localcloud.cfn.private_zones import private_zone_patches
 from localcloud.patching import Patches
 
 __all__ = ["CfnFixes", "DELETERS"]
@@ -21,6 +23,7 @@ class CfnFixes:
     def __init__(self) -> None:
         self._patches = Patches("localcloud.cfn")
         self._eip_tags = eip_tag_patches()
+        self._private_zones = private_zone_patches()
 
     def install(self) -> None:
         from moto.cloudformation import parsing
@@ -39,8 +42,10 @@ class CfnFixes:
         self._patches.add(parsing.ResourceMap, "_delete_resource", _delete_resource)
         self._patches.install()
         self._eip_tags.install()
+        self._private_zones.install()
         resources.register()
 
     def uninstall(self) -> None:
+        self._private_zones.uninstall()
         self._eip_tags.uninstall()
         self._patches.uninstall()
