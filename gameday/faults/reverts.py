@@ -18,6 +18,7 @@ from gameday.faults.bucket_policy import restore_bucket_policy
 from gameday.faults.ecs_service import restore_desired_count
 from gameday.faults.objects_missing import restore_objects
 from gameday.faults.region_unreachable import restore_region
+from gameday.faults.spot import restore_spot_capacity
 
 RevertFn = Callable[[Backend, Mapping[str, Any]], None]
 
@@ -50,6 +51,7 @@ REVERTS: dict[str, RevertFn] = {
     "s3.restore-bucket-policy": restore_bucket_policy,
     "s3.restore-objects": restore_objects,
     "localcloud.region-reachable": restore_region,
+    "localcloud.spot-capacity": restore_spot_capacity,
     "none": nothing,
 }
 

@@ -1,7 +1,10 @@
-"""AWS::CloudFront::Distribution and ::OriginAccessControl, which moto's CloudFormation skips.
+"""AWS::CloudFront::Distribution, ::OriginAccessControl and ::VpcOrigin, which moto's CloudFormation skips.
 
 A distribution is handed to localcloud's CloudFront service (the `_sink`, installed while a cloud runs),
-which starts an edge for it; `Ref` is the distribution id, `GetAtt DomainName`/`Id` work.
+which starts an edge for it; `Ref` is the distribution id, `GetAtt DomainName`/`Id` work. A VPC origin
+(`VpcOriginEndpointConfig`: Name, Arn of an instance or load balancer, HTTPPort, HTTPSPort,
+OriginProtocolPolicy) is handed to the same service, which records the VPC its endpoint is in; `Ref` and
+`GetAtt Id` are its id, `GetAtt Arn` its ARN.
 """
 
 from __future__ import annotations
@@ -17,6 +20,14 @@ class DistributionSink(Protocol):
         """Start serving `config`; returns the distribution's domain name."""
 
     def delete_distribution(self, distribution_id: str) -> None: ...
+
+
+class VpcOriginSink(Protocol):
+    def create_vpc_origin(self, vpc_origin_id: str, endpoint: dict[str, Any], account_id: str,
+                          region_name: str) -> None:
+        """Record the VPC origin `endpoint` (its VpcOriginEndpointConfig) under `vpc_origin_id`."""
+
+    def delete_vpc_origin(self, vpc_origin_id: str) -> None: ...
 
 
 def new_distribution_id() -> str:
@@ -108,3 +119,54 @@ class OriginAccessControl(CloudFormationModel):
 
     def delete(self, account_id: str, region_name: str) -> None:
         return None
+
+
+class VpcOrigin(CloudFormationModel):
+    _sink: VpcOriginSink | None = None  # patched in by localcloud.cloudfront while a cloud runs
+
+    def __init__(self, vpc_origin_id: str, account_id: str) -> None:
+        self.vpc_origin_id = vpc_origin_id
+        self.arn = f"arn:aws:cloudfront::{account_id}:vpcorigin/{vpc_origin_id}"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudFront::VpcOrigin"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> VpcOrigin:
+        if cls._sink is None:
+            raise RuntimeError("no localcloud CloudFront service is running")
+        endpoint = dict(cloudformation_json.get("Properties", {}).get("VpcOriginEndpointConfig", {}))
+        if not endpoint.get("Arn"):
+            raise ValueError(f"{resource_name}: VpcOriginEndpointConfig.Arn is required")
+        vpc_origin_id = "vo_" + secrets.token_hex(11)
+        cls._sink.create_vpc_origin(vpc_origin_id, endpoint, account_id, region_name)
+        return cls(vpc_origin_id, account_id)
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Arn", "Id")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "Arn":
+            return self.arn
+        if attribute_name == "Id":
+            return self.vpc_origin_id
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        raise UnformattedGetAttTemplateException()
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.vpc_origin_id
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        if self._sink is not None:
+            self._sink.delete_vpc_origin(self.vpc_origin_id)

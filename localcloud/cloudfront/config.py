@@ -31,6 +31,7 @@ class Origin:
     connect_timeout_s: float
     read_timeout_s: float
     http_port: int = 80
+    vpc_origin_id: str | None = None  # a VPC origin: the address comes from the VPC's DNS, the port from it
 
 
 @dataclass(frozen=True)
@@ -85,15 +86,18 @@ def _float(value: Any) -> float | None:
 
 def _origin(raw: Mapping[str, Any], profile: Profile) -> Origin:
     custom = raw.get("CustomOriginConfig")
+    vpc = raw.get("VpcOriginConfig")
     attempts = int(raw.get("ConnectionAttempts") or profile.count("cloudfront.connection_attempts"))
-    read_timeout = _float(custom.get("OriginReadTimeout")) if custom else None
+    timeouts = custom or vpc
+    read_timeout = _float(timeouts.get("OriginReadTimeout")) if timeouts else None
     return Origin(
-        origin_id=str(raw["Id"]), domain_name=str(raw["DomainName"]).lower().rstrip("."), s3=custom is None,
+        origin_id=str(raw["Id"]), domain_name=str(raw["DomainName"]).lower().rstrip("."), s3=timeouts is None,
         origin_path=str(raw.get("OriginPath") or ""), signed=bool(raw.get("OriginAccessControlId")),
         attempts=max(1, min(3, attempts)),
         connect_timeout_s=scaled(profile, "cloudfront.connection_timeout", _float(raw.get("ConnectionTimeout"))),
         read_timeout_s=scaled(profile, "cloudfront.response_timeout", read_timeout),
-        http_port=int(custom.get("HTTPPort", 80)) if custom else 80)
+        http_port=int(custom.get("HTTPPort", 80)) if custom else 80,
+        vpc_origin_id=str(vpc["VpcOriginId"]) if vpc else None)
 
 
 def _behavior(raw: Mapping[str, Any], pattern: str, profile: Profile) -> Behavior:

@@ -5,15 +5,18 @@ target is fetched; for an origin group, a GET/HEAD/OPTIONS whose primary fails (
 or no connection after `attempts` x `connect timeout`, or no response in the read timeout) goes to the
 next member. No state is kept between requests (CloudFront's origin groups have none). Errors are cached
 for the error-caching TTL. Each answer says which origin served it (`x-served-by`) and how
-(`x-cache`, `x-localcloud-failover`).
+(`x-cache`, `x-localcloud-failover`); from a custom or VPC origin also the address the edge connected to
+(`x-localcloud-origin-address`) and the origin's own `x-served-by` (`x-localcloud-origin-served-by`, an
+instance id). A VPC origin's address comes from `locate_vpc` (its VPC's DNS); a name that does not
+resolve there is a 502, as CloudFront answers a DNS failure, and fails over like a connection failure.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 
 from localcloud.cloudfront.config import ALWAYS_CACHED_ERRORS, FAILOVER_METHODS, DistributionConfig, Origin
 from localcloud.net.async_http import UpstreamError, UpstreamResponse, fetch
@@ -23,6 +26,9 @@ from localcloud.s3.policy import CLOUDFRONT_SERVICE
 
 MAX_CACHE_ENTRIES = 10_000
 Locate = Callable[[Origin], tuple[str, int] | None]  # origin -> (loopback address, port), None: no such host
+LocateVpc = Callable[[Origin], Awaitable[tuple[str, int] | UpstreamError]]  # stage "dns" when it does not resolve
+ORIGIN_ADDRESS_HEADER = "x-localcloud-origin-address"
+ORIGIN_SERVED_BY_HEADER = "x-localcloud-origin-served-by"
 
 
 @dataclass(frozen=True)
@@ -35,10 +41,12 @@ class _Cached:
 class Edge:
     """Loop thread only. `locate` turns an origin's domain name into a loopback address."""
 
-    def __init__(self, config: DistributionConfig, domain_name: str, locate: Locate) -> None:
+    def __init__(self, config: DistributionConfig, domain_name: str, locate: Locate,
+                 locate_vpc: LocateVpc | None = None) -> None:
         self.config = config
         self.domain_name = domain_name
         self._locate = locate
+        self._locate_vpc = locate_vpc
         self._cache: dict[tuple[str, str], _Cached] = {}
 
     async def handle(self, request: Request) -> Response:
@@ -75,7 +83,8 @@ class Edge:
             outcome = await self._fetch(origin, method, path)
             if isinstance(outcome, UpstreamError):
                 trail.append(f"{origin.origin_id}:{outcome.stage}-failed")
-                last = (text(504, f"origin {origin.origin_id}: {outcome}\n"), origin.origin_id)  # Gateway Timeout
+                status = 502 if outcome.stage == "dns" else 504  # Bad Gateway (DNS) / Gateway Timeout
+                last = (text(status, f"origin {origin.origin_id}: {outcome}\n"), origin.origin_id)
                 failed = True
             else:
                 last = (Response(outcome.status, outcome.body, content_type=outcome.headers.get(
@@ -90,9 +99,17 @@ class Edge:
         return last[0], last[1], ",".join(trail)
 
     async def _fetch(self, origin: Origin, method: str, path: str) -> UpstreamResponse | UpstreamError:
-        located = self._locate(origin)
+        located: tuple[str, int] | UpstreamError | None
+        if origin.vpc_origin_id is not None:
+            if self._locate_vpc is None:
+                return UpstreamError("dns", f"VPC origin {origin.vpc_origin_id}: no VPC resolver")
+            located = await self._locate_vpc(origin)
+        else:
+            located = self._locate(origin)
         if located is None:
             return UpstreamError("connect", f"{origin.domain_name} does not resolve")
+        if isinstance(located, UpstreamError):
+            return located
         address, port = located
         headers = {"Host": origin.domain_name, "User-Agent": "Amazon CloudFront",
                    "Via": f"1.1 {self.domain_name} (CloudFront)"}
@@ -102,12 +119,18 @@ class Edge:
         error = UpstreamError("connect", "no attempt made")
         for _ in range(origin.attempts):
             try:
-                return await fetch(address, port, method, origin.origin_path + path, headers,
-                                   connect_timeout_s=origin.connect_timeout_s, read_timeout_s=origin.read_timeout_s)
+                answer = await fetch(address, port, method, origin.origin_path + path, headers,
+                                     connect_timeout_s=origin.connect_timeout_s, read_timeout_s=origin.read_timeout_s)
             except UpstreamError as exc:
                 error = exc
                 if exc.stage == "read" and method not in ("GET", "HEAD"):
                     break  # only GET and HEAD are retried after a response timeout
+                continue
+            if origin.s3:
+                return answer
+            served_by = answer.headers.get("x-served-by")
+            extra = {ORIGIN_ADDRESS_HEADER: address, **({ORIGIN_SERVED_BY_HEADER: served_by} if served_by else {})}
+            return replace(answer, headers={**answer.headers, **extra})
         return error
 
     def _answer(self, response: Response, origin_id: str, cache: str, *, cached: bool = False,
@@ -120,7 +143,7 @@ class Edge:
 
 
 def _passed_headers(upstream: UpstreamResponse) -> tuple[tuple[str, str], ...]:
-    keep = ("etag", "last-modified", "x-amz-bucket-region")
+    keep = ("etag", "last-modified", "x-amz-bucket-region", ORIGIN_ADDRESS_HEADER, ORIGIN_SERVED_BY_HEADER)
     return tuple((k, v) for k, v in upstream.headers.items() if k in keep)
 
 
