@@ -65,7 +65,15 @@ def default_services() -> list[ServiceSpec]:
     every hosted zone, then the caching resolver (unbound) in front of it."""
     from localcloud.route53.services import dns_services
 
-    return [*dns_services(), *edge_services(), *net_services()]
+    return [*dns_services(), *edge_services(), *net_services(), *compute_services()]
+
+
+def compute_services() -> list[ServiceSpec]:
+    """Lambda handlers that run (directly, or from SNS) and launch lifecycle hooks that hold instances."""
+    from localcloud.lambdas import LambdaService
+    from localcloud.lifecycle import LifecycleService
+
+    return [ServiceSpec("lambda", LambdaService), ServiceSpec("asg-lifecycle", LifecycleService)]
 
 
 def net_services() -> list[ServiceSpec]:

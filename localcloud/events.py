@@ -27,6 +27,11 @@ EIP_ROUTED = "localcloud.eip.routed"
 EIP_UNROUTED = "localcloud.eip.unrouted"
 ASG_UNHEALTHY = "localcloud.asg.unhealthy"
 ASG_LAUNCH = "localcloud.asg.launch"
+ASG_LIFECYCLE_WAIT = "localcloud.asg.lifecycle_wait"
+ASG_LIFECYCLE_HEARTBEAT = "localcloud.asg.lifecycle_heartbeat"
+ASG_LIFECYCLE_COMPLETE = "localcloud.asg.lifecycle_complete"
+LAMBDA_INVOKE = "localcloud.lambda.invoke"
+LAMBDA_RESULT = "localcloud.lambda.result"
 
 
 @dataclass(frozen=True)
