@@ -141,7 +141,14 @@ def _terminate(instance: Any) -> None:
     for state in list(instance.autoscaling_group.instance_states):
         if state.instance is instance:
             state.lifecycle_state = "Terminating"
-    instance.ec2_backend.terminate_instances([instance.id])
+    from moto.autoscaling import autoscaling_backends
+    from moto.elbv2 import elbv2_backends
+
+    backend = instance.ec2_backend
+    backend.terminate_instances([instance.id])
+    # what moto's TerminateInstances response does after the backend call (the backend does not)
+    autoscaling_backends[backend.account_id][backend.region_name].notify_terminate_instances([instance.id])
+    elbv2_backends[backend.account_id][backend.region_name].notify_terminate_instances([instance.id])
 
 
 __all__ = ["Action", "LifecycleService"]
