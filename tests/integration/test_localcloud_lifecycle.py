@@ -183,3 +183,60 @@ def test_invoke_runs_the_handler_request_response_and_event(cloud: LocalCloud) -
     assert json.loads(failed["Payload"].read())["errorMessage"] == "asked to fail"
     assert queued["StatusCode"] == 202
     assert later.detail["error"] is None and "got {'b': 2}" in later.detail["log"]
+
+
+SEPARATE_HOOK = """
+Resources:
+  Queue: {Type: AWS::SQS::Queue}
+  Topic: {Type: AWS::SNS::Topic}
+  ToQueue:
+    Type: AWS::SNS::Subscription
+    Properties: {TopicArn: !Ref Topic, Protocol: sqs, Endpoint: !GetAtt Queue.Arn, RawMessageDelivery: true}
+  Template:
+    Type: AWS::EC2::LaunchTemplate
+    Properties: {LaunchTemplateData: {ImageId: ami-12345678}}
+  Group:
+    Type: AWS::AutoScaling::AutoScalingGroup
+    Properties:
+      MinSize: "0"
+      MaxSize: "1"
+      AvailabilityZones: [us-east-1a]
+      LaunchTemplate: {LaunchTemplateId: !Ref Template, Version: !GetAtt Template.LatestVersionNumber}
+  Hook:
+    Type: AWS::AutoScaling::LifecycleHook
+    Properties:
+      AutoScalingGroupName: !Ref Group
+      LifecycleTransition: autoscaling:EC2_INSTANCE_LAUNCHING
+      NotificationTargetARN: !GetAtt Queue.Arn
+      DefaultResult: CONTINUE
+Outputs:
+  Group: {Value: !Ref Group}
+  Hook: {Value: !Ref Hook}
+  Queue: {Value: !Ref Queue}
+"""
+
+
+def test_a_separate_hook_resource_notifies_its_queue_and_delete_stack_removes_hook_and_subscription(
+        cloud: LocalCloud) -> None:
+    cfn, autoscaling, sqs = cloud.client("cloudformation"), cloud.client("autoscaling"), cloud.client("sqs")
+    cfn.create_stack(StackName="separate", TemplateBody=SEPARATE_HOOK)
+    out = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName="separate")["Stacks"][0]["Outputs"]}
+    hooks = autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=out["Group"])["LifecycleHooks"]
+    subscriptions = [s["Protocol"] for s in cloud.client("sns").list_subscriptions()["Subscriptions"]]
+
+    autoscaling.set_desired_capacity(AutoScalingGroupName=out["Group"], DesiredCapacity=1)
+    (instance, state), = members(cloud, out["Group"]).items()
+    received = sqs.receive_message(QueueUrl=out["Queue"], WaitTimeSeconds=5)["Messages"]
+    message = json.loads(received[0]["Body"])
+    autoscaling.complete_lifecycle_action(LifecycleHookName=out["Hook"], AutoScalingGroupName=out["Group"],
+                                          LifecycleActionToken=message["LifecycleActionToken"],
+                                          LifecycleActionResult="CONTINUE")
+    after = members(cloud, out["Group"])
+    cfn.delete_stack(StackName="separate")
+
+    assert [h["LifecycleHookName"] for h in hooks] == [out["Hook"]] and "sqs" in subscriptions
+    assert state == "Pending:Wait" and after == {instance: "InService"}
+    assert {k: message[k] for k in ("Service", "EC2InstanceId", "AutoScalingGroupName", "LifecycleTransition")} == {
+        "Service": "AWS Auto Scaling", "EC2InstanceId": instance, "AutoScalingGroupName": out["Group"],
+        "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING"}
+    assert "sqs" not in [s["Protocol"] for s in cloud.client("sns").list_subscriptions()["Subscriptions"]]
