@@ -66,7 +66,7 @@ def default_services() -> list[ServiceSpec]:
     every hosted zone, then the caching resolver (unbound) in front of it, then Cloud Map's records."""
     from localcloud.route53.services import dns_services
 
-    return [*dns_services(), *cloudmap_services(), *edge_services(), *net_services()]
+    return [*dns_services(), *cloudmap_services(), *edge_services(), *net_services(), *compute_services()]
 
 
 def cloudmap_services() -> list[ServiceSpec]:
@@ -74,6 +74,14 @@ def cloudmap_services() -> list[ServiceSpec]:
     from localcloud.cloudmap import CloudMapService
 
     return [ServiceSpec("cloudmap", CloudMapService)]
+
+
+def compute_services() -> list[ServiceSpec]:
+    """Lambda handlers that run (directly, or from SNS) and launch lifecycle hooks that hold instances."""
+    from localcloud.lambdas import LambdaService
+    from localcloud.lifecycle import LifecycleService
+
+    return [ServiceSpec("lambda", LambdaService), ServiceSpec("asg-lifecycle", LifecycleService)]
 
 
 def net_services() -> list[ServiceSpec]:

@@ -33,6 +33,11 @@ SPOT_FULFILLED = "localcloud.spot.fulfilled"
 SPOT_REBALANCE = "localcloud.spot.rebalance"
 SPOT_INTERRUPTION_NOTICE = "localcloud.spot.interruption_notice"
 SPOT_INTERRUPTED = "localcloud.spot.interrupted"
+ASG_LIFECYCLE_WAIT = "localcloud.asg.lifecycle_wait"
+ASG_LIFECYCLE_HEARTBEAT = "localcloud.asg.lifecycle_heartbeat"
+ASG_LIFECYCLE_COMPLETE = "localcloud.asg.lifecycle_complete"
+LAMBDA_INVOKE = "localcloud.lambda.invoke"
+LAMBDA_RESULT = "localcloud.lambda.result"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ AWS_DEFAULTS: dict[str, float] = {
     "ecs.stop_timeout": 30.0,
     "route53.health_check.interval": 30.0,
     "route53.record_ttl": 60.0,
+    "asg.lifecycle_hook_timeout": 3600.0,
 }
 
 
