@@ -25,6 +25,7 @@ class Outcome(StrEnum):
     OK = "ok"
     HTTP_4XX = "http_4xx"
     HTTP_5XX = "http_5xx"
+    FALLBACK = "fallback"  # a 2xx, but not from the service (a maintenance or fallback page: no expected identity)
     REFUSED = "refused"
     TIMEOUT = "timeout"  # no answer within the probe's timeout (connect or read)
     CONNECT_TIMEOUT = "connect_timeout"  # TCP handshake never completed (black hole)

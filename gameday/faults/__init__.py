@@ -9,12 +9,14 @@ from gameday.faults.az_security_groups import BlockAzSecurityGroups
 from gameday.faults.backend_switch import BackendLoss, BlueGreenSwitch
 from gameday.faults.base import Fault, TargetGuard, backend_ref, injected
 from gameday.faults.bucket_policy import DenyBucketPolicy
+from gameday.faults.composite import CompositeFault
 from gameday.faults.ecs_service import ScaleEcsService
 from gameday.faults.journal import JournalEntry, RollbackJournal
 from gameday.faults.objects_missing import ObjectsMissing
 from gameday.faults.plan import FaultPlan, RevertAction, Target
 from gameday.faults.region_unreachable import RegionUnreachable
 from gameday.faults.reverts import REVERTS, run_revert
+from gameday.faults.spot import SpotCapacityError, SpotInterruption
 from gameday.faults.terminate_instance import TerminateInstance
 
 FAULTS: dict[str, type] = {
@@ -27,10 +29,13 @@ FAULTS: dict[str, type] = {
     "objects-missing": ObjectsMissing,
     "blue-green-switch": BlueGreenSwitch,
     "backend-loss": BackendLoss,
+    "spot-interruption": SpotInterruption,
+    "spot-capacity-error": SpotCapacityError,
 }
 
-__all__ = ["FAULTS", "REVERTS", "BackendLoss", "BlockAzNacl", "BlueGreenSwitch",
+__all__ = ["FAULTS", "REVERTS", "BackendLoss", "BlockAzNacl", "BlueGreenSwitch", "CompositeFault",
            "BlockAzSecurityGroups", "DenyBucketPolicy", "Fault", "FaultPlan",
            "JournalEntry", "ObjectsMissing", "RegionUnreachable", "RevertAction", "RollbackJournal", "ScaleEcsService",
+           "SpotCapacityError", "SpotInterruption",
            "Target", "TargetGuard",
            "TerminateInstance", "backend_ref", "injected", "run_revert"]

@@ -15,6 +15,7 @@ from gameday.faults.az_nacl import restore_nacl_associations
 from gameday.faults.az_security_groups import restore_ingress, restore_interface_groups
 from gameday.faults.backend_switch import restore_record, start_instance
 from gameday.faults.bucket_policy import restore_bucket_policy
+from gameday.faults.composite import revert_composite
 from gameday.faults.ecs_service import restore_desired_count
 from gameday.faults.objects_missing import restore_objects
 from gameday.faults.region_unreachable import restore_region
@@ -52,6 +53,7 @@ REVERTS: dict[str, RevertFn] = {
     "s3.restore-objects": restore_objects,
     "localcloud.region-reachable": restore_region,
     "localcloud.spot-capacity": restore_spot_capacity,
+    "composite": revert_composite,
     "none": nothing,
 }
 

@@ -108,8 +108,12 @@ class HttpDriver:
                 self._release(conn)
             elif conn is not None:
                 close_quietly(conn.writer)
-        return attempt.finish(outcome_of_status(response.status), status=response.status,
-                              served_by=response.headers.get(self._identity), peer=conn.peer,
+        served_by = response.headers.get(self._identity)
+        outcome = outcome_of_status(response.status)
+        expected = getattr(self._spec, "expect_identity", None)
+        if outcome is Outcome.OK and expected is not None and not (served_by or "").startswith(expected):
+            outcome = Outcome.FALLBACK
+        return attempt.finish(outcome, status=response.status, served_by=served_by, peer=conn.peer,
                               connect_s=connect_s, reused=reused if self._keepalive else None)
 
     async def _open(self, deadline: float) -> _Connection:

@@ -109,6 +109,9 @@ class HttpProbe:
     timeout_s: float = 1.0
     keepalive: bool = False
     identity_header: str = DEFAULT_IDENTITY_HEADER
+    # A 2xx whose identity header does not start with this is a `fallback` (not good): the page came
+    # from somewhere else, e.g. a CDN's maintenance origin. None: any 2xx is good.
+    expect_identity: str | None = None
     # Resolve the URL's name by asking this DNS server (host, port) at every new connection, as a client
     # behind that resolver would; None: the system resolver.
     dns_server: tuple[str, int] | None = None

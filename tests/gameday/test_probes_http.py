@@ -50,6 +50,20 @@ def test_ok_answer_records_status_identity_peer_and_latency() -> None:
     assert [s.seq for s in samples] == list(range(6)) and server.connections == 6
 
 
+def test_a_page_from_someone_else_is_a_fallback_not_good() -> None:
+    """With `expect_identity`, a 2xx from a maintenance origin (another identity) is not the service."""
+    with ScriptedHttpServer("ok", identity="maintenance-s3") as other, \
+            ScriptedHttpServer("ok", identity="i-0abc") as service, ScriptedHttpServer("503") as failing:
+        samples = collect([HttpProbe("other", other.url, RATE_HZ, TIMEOUT_S, expect_identity="i-"),
+                           HttpProbe("service", service.url, RATE_HZ, TIMEOUT_S, expect_identity="i-"),
+                           HttpProbe("failing", failing.url, RATE_HZ, TIMEOUT_S, expect_identity="i-")])
+    fallback = only(samples["other"])
+    assert (fallback.outcome, fallback.status, fallback.served_by, fallback.good) == (
+        Outcome.FALLBACK, 200, "maintenance-s3", False)
+    assert only(samples["service"]).outcome is Outcome.OK
+    assert only(samples["failing"]).outcome is Outcome.HTTP_5XX  # errors stay errors
+
+
 @pytest.mark.parametrize(("mode", "outcome", "status"), [
     ("503", Outcome.HTTP_5XX, 503), ("404", Outcome.HTTP_4XX, 404), ("302", Outcome.OK, 302)])
 def test_status_classes(mode: str, outcome: Outcome, status: int) -> None:
