@@ -11,12 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gameday.backends.base import Backend
 from gameday.errors import FaultError
-from gameday.faults.base import Fault
 from gameday.faults.plan import FaultPlan, RevertAction
+
+if TYPE_CHECKING:  # base imports the reverts, which import this module's revert
+    from gameday.faults.base import Fault
 
 KIND = "composite"
 
