@@ -17,6 +17,7 @@ from gameday.timeline import Event, Outcome, Sample, Timeline
 # Ground-truth event kind -> the phase it marks; the first such event at or after the fault wins.
 EVENT_PHASES: Mapping[str, str] = {
     "fault.inject": "fault",
+    "localcloud.spot.interrupted": "interrupted",  # a Spot notice's lead ended: the instance is gone
     "localcloud.asg.unhealthy": "detection",
     "localcloud.asg.launch": "control_plane",
     "localcloud.eip.associated": "control_plane",
@@ -27,9 +28,10 @@ EVENT_PHASES: Mapping[str, str] = {
 # A health check's decision (not yet published to DNS) that its endpoint failed: ground truth of the
 # DNS health-check detector, which a stack may have beside (and slower than) its ASG's own detection.
 HEALTH_DECISION = "localcloud.route53.health"
-# Reported in this order; health_check/booted/routed only when their events exist, dns_* once per DNS probe.
-PHASE_ORDER = ("fault", "detection", "health_check", "control_plane", "booted", "routed", "dns_first", "dns_all",
-               "first_good", "stable")
+# Reported in this order; interrupted/health_check/booted/routed only when their events exist, dns_* once
+# per DNS probe.
+PHASE_ORDER = ("fault", "interrupted", "detection", "health_check", "control_plane", "booted", "routed",
+               "dns_first", "dns_all", "first_good", "stable")
 CLIENT_KINDS = frozenset({"http", "http_keepalive", "health", "tcp"})
 _EPSILON = 1e-6
 

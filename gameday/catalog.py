@@ -21,6 +21,8 @@ from gameday.faults import (
     ObjectsMissing,
     RegionUnreachable,
     ScaleEcsService,
+    SpotCapacityError,
+    SpotInterruption,
     TerminateInstance,
 )
 from gameday.stacks import DeployedStack
@@ -128,6 +130,26 @@ _OG_PRIMARY = "the primary bucket of the distribution's origin group (output Pri
 _FG = "dns-failover-fargate"
 
 
+_SVO = "spot-vpc-origin"
+_SVO_GROUP = "the Spot instance of the stack's Auto Scaling group (output AutoScalingGroupName)"
+_SVO_REVERT = "the group's min/max/desired back as they were (the group itself replaces the instance)"
+
+
+def _interrupt_spot(backend: Backend, stack: DeployedStack) -> Fault:
+    return SpotInterruption(backend, stack.output("AutoScalingGroupName"))
+
+
+def _no_spot_capacity(backend: Backend, stack: DeployedStack) -> Fault:
+    """The serving instance's own pool (type and zone) runs out of Spot capacity."""
+    group = stack.output("AutoScalingGroupName")
+    found = backend.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+    members = [i for g in found["AutoScalingGroups"] for i in g["Instances"] if i["LifecycleState"] == "InService"]
+    if not members:
+        raise ConfigError(f"group {group} has no InService instance whose Spot pool could run dry")
+    return SpotCapacityError(backend, group, str(members[0].get("InstanceType", "")),
+                             str(members[0]["AvailabilityZone"]))
+
+
 _SIH = "static-ip-haproxy"
 _SIH_REVERT_ASG = "the group's min/max/desired back as they were (the group replaces the instance, same EIP)"
 
@@ -198,6 +220,24 @@ SCENARIOS: Mapping[str, ScenarioSpec] = {spec.scenario_id: spec for spec in (
         (FaultSpec("scale-ecs-service", "the stack's ECS service (outputs ClusterName, ServiceName)",
                    "the desired count back as it was (failback)", _fargate_to_zero),),
         StopSpec(probe="http:app@caching", floor=0.2),
+    ),
+    ScenarioSpec(
+        f"{_SVO}/spot-interruption", _SVO,
+        "interrupt the Spot instance (notice, then termination); each variant's AAAA must follow the replacement",
+        (FaultSpec("spot-interruption", _SVO_GROUP, _SVO_REVERT, _interrupt_spot, {"notice": "PT2M"}),),
+    ),
+    ScenarioSpec(
+        f"{_SVO}/terminate-instance", _SVO,
+        "terminate the Spot instance without notice; each variant's AAAA must follow the replacement",
+        (FaultSpec("terminate-instance", _SVO_GROUP, _SVO_REVERT, _terminate_web_instance),),
+    ),
+    ScenarioSpec(
+        f"{_SVO}/capacity-error", _SVO,
+        "no Spot capacity for the serving instance's type and zone, then terminate it: the group must use "
+        "another pool",
+        (FaultSpec("spot-capacity-error", "the Spot pool (instance type, zone) of the serving instance",
+                   "Spot capacity for that pool again", _no_spot_capacity),
+         FaultSpec("terminate-instance", _SVO_GROUP, _SVO_REVERT, _terminate_web_instance)),
     ),
 )}
 

@@ -32,6 +32,7 @@ UNSUPPORTED: Mapping[str, str] = {
 ACTION_IDS: Mapping[str, str] = {
     "terminate-instance": "aws:ec2:terminate-instances",
     "spot-interruption": "aws:ec2:send-spot-instance-interruptions",
+    "spot-capacity-error": "aws:ec2:asg-insufficient-instance-capacity-error",
     "block-az-nacl": "aws:network:disrupt-connectivity",
     "stop-ecs-task": "aws:ecs:stop-task",
     "backend-loss": "aws:ec2:stop-instances",
@@ -102,6 +103,18 @@ def _spot(spec: FaultSpec, ctx: FisContext) -> _Action:
                    {"durationBeforeInterruption": spec.settings.get("notice", "PT2M")})
 
 
+def _no_capacity(spec: FaultSpec, ctx: FisContext) -> _Action:
+    az = spec.settings.get("az") or ctx.az
+    if not az:
+        raise ConfigError(f"{spec.fault} takes capacity away in one availability zone, and the scenario names "
+                          "none: pass --az")
+    return _Action(ACTION_IDS["spot-capacity-error"], "AutoScalingGroups",
+                   {"resourceType": "aws:ec2:autoscaling-group", "resourceTags": _stack_tags(ctx, spec),
+                    "selectionMode": "ALL"},
+                   {"availabilityZoneIdentifiers": az, "percentage": "100",
+                    "duration": spec.settings.get("duration", ctx.duration)})
+
+
 def _disrupt(spec: FaultSpec, ctx: FisContext) -> _Action:
     az = spec.settings.get("az") or ctx.az
     if not az and "logical_id" not in spec.settings:
@@ -127,6 +140,7 @@ ACTIONS: Mapping[str, Callable[[FaultSpec, FisContext], _Action | str]] = {
     "terminate-instance": _terminate,
     "backend-loss": _stop,
     "spot-interruption": _spot,
+    "spot-capacity-error": _no_capacity,
     "block-az-nacl": _disrupt,
     "stop-ecs-task": _stop_task,
 }

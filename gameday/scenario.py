@@ -136,6 +136,9 @@ class FailoverRun:
     # The DNS answers the failover should end at (analysis.analyze's dns_target), when the run goes on
     # past the revert (a failback watched in the tail) and the last answers are the first ones again.
     dns_target: Sequence[str] | None = None
+    # More probes that must be steady before the fault and recovered before the watch ends (several
+    # services broken at once).
+    steady_probes: Sequence[str] = ()
 
 
 def run_failover(run: FailoverRun) -> ScenarioResult:
@@ -173,21 +176,28 @@ def run_failover(run: FailoverRun) -> ScenarioResult:
 def _wait_steady(run: FailoverRun) -> None:
     policy = run.policy
     deadline = run.clock.monotonic() + policy.steady_timeout_s
+    waiting = [run.primary_probe, *run.steady_probes]
     while run.clock.monotonic() < deadline:
-        recent = run.timeline.samples_of(run.primary_probe)[-policy.steady_consecutive:]
-        if len(recent) == policy.steady_consecutive and all(s.good for s in recent):
+        waiting = [p for p in waiting if not _steady(run.timeline.samples_of(p), policy.steady_consecutive)]
+        if not waiting:
             return
         run.clock.sleep(policy.poll_s)
-    samples = run.timeline.samples_of(run.primary_probe)
+    samples = run.timeline.samples_of(waiting[0])
     seen = _outcome_counts(samples)
     raise SteadyStateNotReached(
-        f"steady state never reached: {run.primary_probe} did not answer OK {policy.steady_consecutive} "
+        f"steady state never reached: {waiting[0]} did not answer OK {policy.steady_consecutive} "
         f"times in a row within {policy.steady_timeout_s:.0f} s (saw {seen or 'no samples'})",
         stack=run.stack_id, scenario=run.scenario, phase="steady state")
 
 
+def _steady(samples: Sequence[Sample], consecutive: int) -> bool:
+    recent = samples[-consecutive:]
+    return len(recent) == consecutive and all(s.good for s in recent)
+
+
 def _watch(run: FailoverRun, fault_at: float) -> None:
-    """Sample until the primary probe has failed and then been good for the stable window, or time out."""
+    """Sample until the primary probe (and every steady probe) has failed and then been good for the stable
+    window, or time out."""
     policy = run.policy
     deadline = run.clock.monotonic() + policy.watch_timeout_s
     if policy.fixed_watch_s is not None:
@@ -199,13 +209,20 @@ def _watch(run: FailoverRun, fault_at: float) -> None:
         if policy.fixed_watch_s is not None:
             run.clock.sleep(policy.poll_s)
             continue
-        after = [s for s in run.timeline.samples_of(run.primary_probe) if s.sent_at >= fault_at]
-        last_bad = max((s.sent_at for s in after if not s.good), default=None)
-        if last_bad is not None:
-            good_since = [s.sent_at for s in after if s.sent_at > last_bad]
-            if good_since and good_since[-1] - good_since[0] >= policy.stable_window_s:
-                return
+        if all(_recovered(run.timeline.samples_of(probe), fault_at, policy.stable_window_s)
+               for probe in [run.primary_probe, *run.steady_probes]):
+            return
         run.clock.sleep(policy.poll_s)
+
+
+def _recovered(samples: Sequence[Sample], fault_at: float, stable_window_s: float) -> bool:
+    """Failed after the fault, then good for the stable window."""
+    after = [s for s in samples if s.sent_at >= fault_at]
+    last_bad = max((s.sent_at for s in after if not s.good), default=None)
+    if last_bad is None:
+        return False
+    good_since = [s.sent_at for s in after if s.sent_at > last_bad]
+    return bool(good_since) and good_since[-1] - good_since[0] >= stable_window_s
 
 
 def _collect_ground_truth(run: FailoverRun, since: float) -> None:

@@ -18,8 +18,8 @@ from gameday.model import Prediction
 from gameday.timeline import Event
 
 # Measured phase names a predicted phase may end at (gameday.analysis), in the order they happen.
-MEASURED = ("detection", "health_check", "control_plane", "booted", "routed", "dns_first", "dns_all", "first_good",
-            "stable")
+MEASURED = ("interrupted", "detection", "health_check", "control_plane", "booted", "routed", "dns_first", "dns_all",
+            "first_good", "stable")
 # Ground-truth event pairs that time work the model leaves out: name -> (start kind, end kind).
 MEASURED_ONLY = {"user_data": ("localcloud.userdata.start", "localcloud.userdata.exit")}
 # A segment is slow when it ran longer than the predicted high by more than this (s) or this share.

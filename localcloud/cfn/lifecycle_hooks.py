@@ -133,7 +133,8 @@ def hook_specification_patches() -> Patches:
     @functools.wraps(original)
     def create(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
                **kwargs: Any) -> Any:
-        specs = (cloudformation_json.get("Properties") or {}).get("LifecycleHookSpecificationList") or []
+        listed = (cloudformation_json.get("Properties") or {}).get("LifecycleHookSpecificationList") or []
+        specs = [spec for spec in listed if isinstance(spec, dict)]  # AWS::NoValue items are dropped
         backend = _autoscaling(account_id, region_name)
         for spec in specs:
             put_hook(backend, resource_name, str(spec["LifecycleHookName"]), spec)

@@ -9,10 +9,13 @@ SERVED_BY = "X-Served-By"
 
 
 def app_handler(instance_id: str) -> Handler:
-    """`GET /` -> `hello from <id>`, `GET /health` -> `ok`; every answer names the instance."""
+    """`GET /` (or `/index.html`, a CDN's default root object) -> `hello from <id>`, `GET /health` -> `ok`;
+    every answer names the instance."""
     served = ((SERVED_BY, instance_id),)
+    hello = Response(200, f"hello from {instance_id}\n".encode(), headers=served)
     pages = {
-        "/": Response(200, f"hello from {instance_id}\n".encode(), headers=served),
+        "/": hello,
+        "/index.html": hello,
         "/health": Response(200, b"ok\n", headers=served),
     }
     not_found = Response(404, b"not found\n", headers=served)
