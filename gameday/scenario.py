@@ -76,6 +76,8 @@ class ScenarioResult:
     message: str
     timeline: Timeline = field(repr=False)
     headline: Headline | None = None
+    # Scenario-specific facts for the reports, e.g. one variant's reading in a side-by-side comparison.
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -104,6 +106,8 @@ class ScenarioResult:
             "prediction": self.prediction.to_dict() if self.prediction else None,
             "failover": self.failover.to_dict() if self.failover else None,
         }
+        if self.details:
+            data["details"] = dict(self.details)
         if with_timeline:
             data["timeline"] = self.timeline.to_dict()
         return data

@@ -77,13 +77,13 @@ def _compare(failover: Failover, stacks: Sequence[VariantStacks], fault: Composi
     for index, stack in enumerate(stacks):
         fault_at = fault.injected_at[index] if index < len(fault.injected_at) else run.fault_at
         results.append(_variant_result(failover, run, stack, fault.parts[index], fault_at, scenario,
-                                       predictions[stack.variant]))
+                                       predictions[stack.variant], fault.name))
     failover.report.scenarios.extend(results)
     return results
 
 
 def _variant_result(failover: Failover, run: ScenarioResult, stack: VariantStacks, part: Fault, fault_at: float,
-                    scenario: str, prediction: Any) -> ScenarioResult:
+                    scenario: str, prediction: Any, comparison: str) -> ScenarioResult:
     view = variant_timeline(run.timeline, stack, fault_at, part.target)
     analysed = analyze_variant(view, stack, fault_at, STABLE_WINDOW_S)
     reading = read_variant(view, stack, fault_at, analysed)
@@ -94,7 +94,8 @@ def _variant_result(failover: Failover, run: ScenarioResult, stack: VariantStack
     headline = Headline("served by the new instance again", reading.served_again_s) \
         if reading.served_again_s is not None else None
     return ScenarioResult(STACK, name, part.name, part.target, run.backend, run.profile, budget, fault_at,
-                          analysed, prediction, verdict, message, view, headline)
+                          analysed, prediction, verdict, message, view, headline,
+                          details={"comparison": comparison, **reading.to_detail()})
 
 
 def _judge(failover: Failover, stack: VariantStacks, failover_result: FailoverResult, reading: VariantReading,

@@ -39,12 +39,45 @@ def render_summary(data: Mapping[str, Any], trend: Sequence[Trend] = ()) -> str:
                      f"{_measured(s)} | {predicted} | {s['budget_s']:.1f} s | "
                      f"{availability} | {errors} | {slow} |")
     lines += _distributions(data)
+    lines += _comparisons(data)
     if trend:
         lines += ["", "## Compared with earlier game days", ""]
         lines += [f"- {'**' if t.regression else ''}{t.summary()}{'**' if t.regression else ''}" for t in trend]
     for s in data["scenarios"]:
         lines.extend(["", *_details(s)])
     return "\n".join(lines) + "\n"
+
+
+def _comparisons(data: Mapping[str, Any]) -> list[str]:
+    """Variants of one stack broken in the same run, side by side per fault (the scenario's `details`)."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for s in data["scenarios"]:
+        details = s.get("details") or {}
+        if "variant" in details and "comparison" in details:
+            groups.setdefault((s["stack"], details["comparison"]), []).append(s)
+    lines: list[str] = []
+    for (stack, fault), results in groups.items():
+        lines += ["", f"## Variants compared: {stack}, {fault}", "",
+                  "The same fault at the same moment for every variant; seconds since the fault. \"Record switched\": "
+                  "the VPC's DNS server names the new instance; \"CloudFront switched\": CloudFront's own cached "
+                  "answer moved (it honours the TTL).", "",
+                  "| Variant | Verdict | Record switched | CloudFront switched | Outage seen through CloudFront "
+                  "| Maintenance pages | Errors served | Served again |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for s in sorted(results, key=lambda r: (r["details"].get("served_again_s") is None,
+                                                r["details"].get("served_again_s") or 0.0)):
+            d = s["details"]
+            lines.append(f"| {d['variant']} | {_MARK.get(s['verdict'], s['verdict'])} "
+                         f"| {seconds(d.get('aaaa_switch_s'))} | {seconds(d.get('edge_switch_s'))} "
+                         f"| {seconds(d.get('outage_s'))} "
+                         f"| {d.get('fallback_samples', 0)} | {d.get('error_samples', 0)} "
+                         f"| {seconds(d.get('served_again_s'))} |")
+        best = min((r for r in results if r["details"].get("outage_s") is not None),
+                   key=lambda r: r["details"]["outage_s"], default=None)
+        if best is not None:
+            lines += ["", f"Least hurt: **{best['details']['variant']}** "
+                          f"({best['details']['outage_s']:.2f} s seen through CloudFront)."]
+    return lines
 
 
 def _repeated(data: Mapping[str, Any], s: Mapping[str, Any]) -> bool:

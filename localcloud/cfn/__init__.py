@@ -45,6 +45,22 @@ class CfnFixes:
             deleter(parsed_resource, resource_map._account_id, resource_map._region_name)
 
         self._patches.add(parsing.ResourceMap, "_delete_resource", _delete_resource)
+        original_load = parsing.ResourceMap.load_parameters
+
+        def load_parameters(resource_map: Any) -> None:
+            """moto splits a list parameter's value only when it is passed: a default stays one string, so
+            `!Select [0, !Ref Types]` picked its first character. Split defaults too, as AWS does."""
+            original_load(resource_map)
+            for name, slot in resource_map._template.get("Parameters", {}).items():
+                kind, value = str(slot.get("Type", "")), resource_map.resolved_parameters.get(name)
+                if isinstance(value, str) and (kind == "CommaDelimitedList" or kind.startswith("List<")):
+                    items: list[Any] = [v.strip() for v in value.split(",")]
+                    if kind == "List<Number>":
+                        items = [float(v) if "." in v else int(v) for v in items]
+                    resource_map.resolved_parameters[name] = items
+                    resource_map._parsed_resources[name] = items
+
+        self._patches.add(parsing.ResourceMap, "load_parameters", load_parameters)
         self._patches.install()
         self._eip_tags.install()
         for patches in self._more:

@@ -173,3 +173,21 @@ Resources:
     error: dict[str, Any] = refused.value.response["Error"]
     assert error["Code"] == "ValidationError"
     assert says in error["Message"]
+
+
+def test_a_list_parameter_default_is_a_list(cloud: LocalCloud) -> None:
+    """moto split a list parameter only when it was passed; its default stayed one string (Select picked a
+    character)."""
+    template = """
+Parameters:
+  Types: {Type: CommaDelimitedList, Default: "t3.micro, t3a.micro"}
+  Ports: {Type: "List<Number>", Default: "80,443"}
+Resources:
+  Topic: {Type: AWS::SNS::Topic}
+Outputs:
+  Second: {Value: !Select [1, !Ref Types]}
+  Joined: {Value: !Join ["|", !Ref Types]}
+  FirstPassed: {Value: !Select [0, !Ref Ports]}
+"""
+    outputs = deploy(cloud, "list-defaults", template)
+    assert (outputs["Second"], outputs["Joined"], outputs["FirstPassed"]) == ("t3a.micro", "t3.micro|t3a.micro", "80")
