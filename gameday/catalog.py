@@ -16,6 +16,7 @@ from gameday.faults import (
     BlockAzNacl,
     BlockAzSecurityGroups,
     BlueGreenSwitch,
+    CompositeFault,
     DenyBucketPolicy,
     Fault,
     ObjectsMissing,
@@ -140,14 +141,15 @@ def _interrupt_spot(backend: Backend, stack: DeployedStack) -> Fault:
 
 
 def _no_spot_capacity(backend: Backend, stack: DeployedStack) -> Fault:
-    """The serving instance's own pool (type and zone) runs out of Spot capacity."""
+    """The group's first-choice instance type runs out of Spot capacity in every zone of the group."""
     group = stack.output("AutoScalingGroupName")
     found = backend.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])
-    members = [i for g in found["AutoScalingGroups"] for i in g["Instances"] if i["LifecycleState"] == "InService"]
-    if not members:
-        raise ConfigError(f"group {group} has no InService instance whose Spot pool could run dry")
-    return SpotCapacityError(backend, group, str(members[0].get("InstanceType", "")),
-                             str(members[0]["AvailabilityZone"]))
+    groups = found["AutoScalingGroups"]
+    if not groups or "MixedInstancesPolicy" not in groups[0]:
+        raise ConfigError(f"group {group} has no mixed instances policy whose first choice could run dry")
+    first = str(groups[0]["MixedInstancesPolicy"]["LaunchTemplate"]["Overrides"][0]["InstanceType"])
+    return CompositeFault([SpotCapacityError(backend, group, first, zone)
+                           for zone in sorted(groups[0]["AvailabilityZones"])], name="spot-capacity-error")
 
 
 _SIH = "static-ip-haproxy"
@@ -233,10 +235,10 @@ SCENARIOS: Mapping[str, ScenarioSpec] = {spec.scenario_id: spec for spec in (
     ),
     ScenarioSpec(
         f"{_SVO}/capacity-error", _SVO,
-        "no Spot capacity for the serving instance's type and zone, then terminate it: the group must use "
-        "another pool",
-        (FaultSpec("spot-capacity-error", "the Spot pool (instance type, zone) of the serving instance",
-                   "Spot capacity for that pool again", _no_spot_capacity),
+        "no Spot capacity for the first-choice instance type, then terminate the instance: the group must "
+        "launch another type",
+        (FaultSpec("spot-capacity-error", "the group's first-choice instance type, in every zone of the group",
+                   "Spot capacity for those pools again", _no_spot_capacity),
          FaultSpec("terminate-instance", _SVO_GROUP, _SVO_REVERT, _terminate_web_instance)),
     ),
 )}

@@ -101,13 +101,18 @@ def deploy_variants(backend: Backend, run_id: str, profile: Profile, variants: S
             ipv6 = ipv6_of(backend, instance)
             if not wait_aaaa(vpc_dns, origin.output("OriginName"), {ipv6}, timeout_s):
                 raise DeployError(f"{variant}: {origin.output('OriginName')} never named {instance} ({ipv6}) "
-                                  f"at the VPC's DNS server within {timeout_s:.0f} s: the record does not follow")
+                                  f"at the VPC's DNS server within {timeout_s:.0f} s (it answers "
+                                  f"{sorted(aaaa_at(vpc_dns, origin.output('OriginName'))) or 'nothing'}): "
+                                  f"the record does not follow{console_tail(backend, instance)}")
             stacks.append(VariantStacks(variant, origin, edge,
                                         resolve_name(backend, edge.output("DistributionDomainName")), vpc_dns,
                                         instance, ipv6))
         return stacks
     except BaseException:
-        for stack in [*reversed(edges), *reversed(origins)]:
+        for stack in reversed(edges):
+            delete(backend, stack)
+        for stack in reversed(origins):
+            _forget_instances(backend, stack)
             delete(backend, stack)
         raise
 
@@ -146,6 +151,19 @@ def current(backend: Backend, stack: VariantStacks, timeout_s: float = 120.0) ->
         raise DeployError(f"{stack.variant}: {stack.origin_name} does not name the serving instance {instance} "
                           f"({ipv6}) after {timeout_s:.0f} s: no steady state")
     return replace(stack, instance_id=instance, ipv6=ipv6)
+
+
+def console_tail(backend: Backend, instance_id: str, limit: int = 400) -> str:
+    """The end of an instance's console (its user data's output) on localcloud, for an error message."""
+    control = getattr(backend, "ready", {}).get("control_url")
+    if backend.name != "localcloud" or not control:
+        return ""
+    try:
+        with _NO_PROXY.open(f"{control}/console/{instance_id}", timeout=5) as response:
+            text = response.read().decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+    return f"; its console ends: {' | '.join(text[-limit:].splitlines())}" if text else "; its console is empty"
 
 
 def wait_in_service(backend: Backend, group: str, timeout_s: float, *, exclude: Iterable[str] = ()) -> str:

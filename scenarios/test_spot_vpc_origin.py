@@ -9,7 +9,7 @@ the time until the new instance served again, against the model and the budget.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -58,10 +58,12 @@ def _client_timeout(failover: Failover) -> float:
     return 3 * max(1.0, failover.profile.delay("cloudfront.connection_timeout").mean) + 2.0
 
 
-def _compare(failover: Failover, stacks: Sequence[VariantStacks], fault: CompositeFault, scenario: str) -> list[
-        ScenarioResult]:
-    """One shared run with every variant broken at once, then one judged result per variant."""
+def _compare(failover: Failover, stacks: Sequence[VariantStacks], name: str, scenario: str,
+             per_variant: Callable[[VariantStacks], Fault], setup: Sequence[Fault] = ()) -> list[ScenarioResult]:
+    """One shared run with every variant broken at once (after `setup`, a condition they all share), then one
+    judged result per variant."""
     stacks = [current(failover.backend, s) for s in stacks]  # an earlier scenario replaced the instances
+    fault = CompositeFault([*setup, *(per_variant(s) for s in stacks)], name=name)
     predictions = {s.variant: model.predict(STACK, fault.name, failover.profile, s.origin) for s in stacks}
     worst = max((p.high_s for p in predictions.values() if p is not None), default=60.0)
     every = [p for s in stacks for p in probes(s, failover.backend, timeout_s=_client_timeout(failover))]
@@ -74,7 +76,7 @@ def _compare(failover: Failover, stacks: Sequence[VariantStacks], fault: Composi
         failover.report.scenarios.append(run)
         return [run]
     results = []
-    for index, stack in enumerate(stacks):
+    for index, stack in enumerate(stacks, start=len(setup)):
         fault_at = fault.injected_at[index] if index < len(fault.injected_at) else run.fault_at
         results.append(_variant_result(failover, run, stack, fault.parts[index], fault_at, scenario,
                                        predictions[stack.variant], fault.name))
@@ -134,33 +136,38 @@ def _assert_all(results: Sequence[ScenarioResult]) -> None:
 def test_spot_interruption(variants: list[VariantStacks], failover: Failover) -> None:
     """The two-minute notice (scaled), then termination; the group replaces only after (no capacity
     rebalancing), and each variant's record follows the replacement its own way."""
-    fault = CompositeFault([SpotInterruption(failover.backend, s.group) for s in variants], name="spot-interruption")
-    _assert_all(_compare(failover, variants, fault, "spot-interruption"))
+    _assert_all(_compare(failover, variants, "spot-interruption", "spot-interruption",
+                         lambda s: SpotInterruption(failover.backend, s.group)))
 
 
 @pytest.mark.scenario
 @pytest.mark.fault("terminate-instance")
 def test_plain_termination(variants: list[VariantStacks], failover: Failover) -> None:
-    fault = CompositeFault([TerminateInstance(failover.backend, s.group) for s in variants], name="terminate-instance")
-    _assert_all(_compare(failover, variants, fault, "terminate-instance"))
+    _assert_all(_compare(failover, variants, "terminate-instance", "terminate-instance",
+                         lambda s: TerminateInstance(failover.backend, s.group)))
 
 
 @pytest.mark.scenario
 @pytest.mark.fault("spot-capacity-error")
 def test_no_capacity_for_the_first_choice(variants: list[VariantStacks], failover: Failover) -> None:
-    """The serving instance's own pool (type, AZ) has no Spot capacity when it is terminated: the group
-    must launch another pool; the replacement's type shows in the report."""
-    parts: list[Fault] = []
-    for stack in variants:
-        found = failover.backend.client("ec2").describe_instances(
-            InstanceIds=[_serving(failover.backend, stack)])["Reservations"][0]["Instances"][0]
-        parts.append(CompositeFault([
-            SpotCapacityError(failover.backend, stack.group, found["InstanceType"],
-                              found["Placement"]["AvailabilityZone"]),
-            TerminateInstance(failover.backend, stack.group)], name="spot-capacity-error"))
-    _assert_all(_compare(failover, variants, CompositeFault(parts, name="spot-capacity-error"), "capacity-error"))
+    """No Spot capacity for the first-choice instance type in any of the groups' zones (capacity is per pool,
+    region-wide: the same condition for every variant), then the instances go: each group must launch
+    another type, one capacity error per zone first."""
+    first = _first_choice(failover.backend, variants[0])
+    setup = [SpotCapacityError(failover.backend, variants[0].group, first, zone)
+             for zone in sorted({z for s in variants for z in _zones(failover.backend, s)})]
+    _assert_all(_compare(failover, variants, "spot-capacity-error", "capacity-error",
+                         lambda s: TerminateInstance(failover.backend, s.group), setup))
 
 
-def _serving(backend: Backend, stack: VariantStacks) -> str:
-    return current(backend, stack).instance_id
+def _first_choice(backend: Backend, stack: VariantStacks) -> str:
+    groups = backend.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[stack.group])["AutoScalingGroups"]
+    overrides = groups[0]["MixedInstancesPolicy"]["LaunchTemplate"]["Overrides"]
+    return str(overrides[0]["InstanceType"])
 
+
+def _zones(backend: Backend, stack: VariantStacks) -> set[str]:
+    groups = backend.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[stack.group])["AutoScalingGroups"]
+    return set(groups[0]["AvailabilityZones"])

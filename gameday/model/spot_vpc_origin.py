@@ -18,7 +18,7 @@ The user data's and the Lambda's own run times are real on localcloud and measur
 
 from __future__ import annotations
 
-from gameday.model import PredictedPhase, Prediction, fixed, phase, register, stack_config
+from gameday.model import PredictedPhase, Prediction, phase, register, stack_config
 from gameday.stacks import DeployedStack
 from localcloud.profiles import Profile
 
@@ -87,10 +87,14 @@ def terminate_instance(profile: Profile, stack: DeployedStack | None) -> Predict
 
 @register(STACK, "spot-capacity-error")
 def capacity_error(profile: Profile, stack: DeployedStack | None) -> Prediction:
-    """No Spot capacity for the first choice: one capacity error costs one retry before the next pool."""
+    """No Spot capacity for the first-choice type in any zone: the group tries that type in each of its
+    subnets' zones (one InsufficientInstanceCapacity and one retry each) before the next type."""
     retry = profile.delay("ec2.ice_retry")
+    zones = len(stack_config(STACK, stack).value("OriginGroup", "VPCZoneIdentifier", default=[None]) or [None])
     replacement = _replacement(profile, stack)
     return Prediction(STACK, "spot-capacity-error", profile.name, (
-        replacement[0], fixed("capacity_retry", retry.mean, "ec2.ice_retry (one InsufficientInstanceCapacity)"),
+        replacement[0],
+        PredictedPhase("capacity_retry", zones * retry.mean, zones * retry.low, zones * retry.high,
+                       f"ec2.ice_retry x {zones} zones (the first type has no capacity in any)"),
         *replacement[1:], _edge_cache(stack),
     ), note=_note(stack, "termination with no capacity for the first instance type"))

@@ -22,6 +22,17 @@ from localcloud.patching import Patches
 __all__ = ["CfnFixes", "DELETERS"]
 
 
+def _condition_refs(node: Any) -> Any:
+    """{"Fn::Condition": name} (moto's YAML short form) as {"Condition": name}, at any depth."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::Condition"}:
+            return {"Condition": node["Fn::Condition"]}
+        return {key: _condition_refs(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_condition_refs(value) for value in node]
+    return node
+
+
 class CfnFixes:
     def __init__(self) -> None:
         self._patches = Patches("localcloud.cfn")
@@ -61,6 +72,14 @@ class CfnFixes:
                     resource_map._parsed_resources[name] = items
 
         self._patches.add(parsing.ResourceMap, "load_parameters", load_parameters)
+        original_condition = parsing.parse_condition
+
+        def parse_condition(condition: Any, resources_map: Any, condition_map: Any) -> Any:
+            """moto reads the YAML short form `!Condition Name` as {"Fn::Condition": Name} but only resolves
+            {"Condition": Name}: `!Not [!Condition X]` was always true. Read both, as AWS does."""
+            return original_condition(_condition_refs(condition), resources_map, condition_map)
+
+        self._patches.add(parsing, "parse_condition", parse_condition)
         self._patches.install()
         self._eip_tags.install()
         for patches in self._more:

@@ -191,3 +191,25 @@ Outputs:
 """
     outputs = deploy(cloud, "list-defaults", template)
     assert (outputs["Second"], outputs["Joined"], outputs["FirstPassed"]) == ("t3a.micro", "t3.micro|t3a.micro", "80")
+
+
+def test_a_condition_named_inside_another_is_resolved(cloud: LocalCloud) -> None:
+    """moto read `!Not [!Condition X]` as always true: a resource meant only for the other case was created."""
+    template = """
+Parameters:
+  Mode: {Type: String, Default: a}
+Conditions:
+  IsA: !Equals [!Ref Mode, a]
+  NotA: !Not [!Condition IsA]
+  AAndNotA: !And [!Condition IsA, !Condition NotA]
+Resources:
+  OnlyForA: {Type: AWS::SNS::Topic, Condition: IsA}
+  OnlyForOthers: {Type: AWS::SNS::Topic, Condition: NotA}
+  Never: {Type: AWS::SNS::Topic, Condition: AAndNotA}
+Outputs:
+  Made: {Value: !If [NotA, others, a]}
+"""
+    outputs = deploy(cloud, "nested-conditions", template)
+    resources = cloud.client("cloudformation").describe_stack_resources(StackName="nested-conditions")
+    assert sorted(r["LogicalResourceId"] for r in resources["StackResources"]) == ["OnlyForA"]
+    assert outputs["Made"] == "a"
