@@ -91,11 +91,11 @@ def _variant_result(failover: Failover, run: ScenarioResult, stack: VariantStack
     reading = read_variant(view, stack, fault_at, analysed)
     view.add_event(Event(fault_at, "gameday.variant", "gameday", stack.variant, reading.to_detail()))
     name = f"{scenario}-{stack.variant}"
-    budget = failover.budget(STACK, part.name, name)
+    budget = failover.budget(STACK, comparison, name)
     verdict, message = _judge(failover, stack, analysed, reading, prediction, budget)
     headline = Headline("served by the new instance again", reading.served_again_s) \
         if reading.served_again_s is not None else None
-    return ScenarioResult(STACK, name, part.name, part.target, run.backend, run.profile, budget, fault_at,
+    return ScenarioResult(STACK, name, comparison, part.target, run.backend, run.profile, budget, fault_at,
                           analysed, prediction, verdict, message, view, headline,
                           details={"comparison": comparison, **reading.to_detail()})
 
@@ -151,8 +151,8 @@ def test_plain_termination(variants: list[VariantStacks], failover: Failover) ->
 @pytest.mark.fault("spot-capacity-error")
 def test_no_capacity_for_the_first_choice(variants: list[VariantStacks], failover: Failover) -> None:
     """No Spot capacity for the first-choice instance type in any of the groups' zones (capacity is per pool,
-    region-wide: the same condition for every variant), then the instances go: each group must launch
-    another type, one capacity error per zone first."""
+    region-wide: the same condition for every variant), then the instances go: each group's launch fails
+    once in the zone it picked and launches the next type there."""
     first = _first_choice(failover.backend, variants[0])
     setup = [SpotCapacityError(failover.backend, variants[0].group, first, zone)
              for zone in sorted({z for s in variants for z in _zones(failover.backend, s)})]

@@ -87,14 +87,13 @@ def terminate_instance(profile: Profile, stack: DeployedStack | None) -> Predict
 
 @register(STACK, "spot-capacity-error")
 def capacity_error(profile: Profile, stack: DeployedStack | None) -> Prediction:
-    """No Spot capacity for the first-choice type in any zone: the group tries that type in each of its
-    subnets' zones (one InsufficientInstanceCapacity and one retry each) before the next type."""
+    """No Spot capacity for the first-choice type: the group's launch in the zone it picked fails once
+    (InsufficientInstanceCapacity) and, one retry later, launches the next type there."""
     retry = profile.delay("ec2.ice_retry")
-    zones = len(stack_config(STACK, stack).value("OriginGroup", "VPCZoneIdentifier", default=[None]) or [None])
     replacement = _replacement(profile, stack)
     return Prediction(STACK, "spot-capacity-error", profile.name, (
         replacement[0],
-        PredictedPhase("capacity_retry", zones * retry.mean, zones * retry.low, zones * retry.high,
-                       f"ec2.ice_retry x {zones} zones (the first type has no capacity in any)"),
+        PredictedPhase("capacity_retry", retry.mean, retry.low, retry.high,
+                       "ec2.ice_retry (one InsufficientInstanceCapacity, then the next type)"),
         *replacement[1:], _edge_cache(stack),
     ), note=_note(stack, "termination with no capacity for the first instance type"))

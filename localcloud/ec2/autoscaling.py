@@ -45,6 +45,9 @@ class _Shortage:
 
     attempts: int = 0
     failed: set[Pool] = field(default_factory=set)  # pools that failed in this round
+    # The order chosen at the first attempt: retries keep it (the zone AZ balance picked, then the next
+    # type there), instead of drawing the tie between equally loaded zones again each time.
+    candidates: list[tuple[Pool, str | None]] = field(default_factory=list)
     retry_pending: bool = False
 
 
@@ -133,6 +136,9 @@ class AutoScaling:
         candidates = self._pools(group, types)
         with self._lock:
             shortage = self._shortages.setdefault(group.name, _Shortage())
+            if not shortage.candidates:
+                shortage.candidates = candidates
+            candidates = shortage.candidates
             untried = [c for c in candidates if c[0] not in shortage.failed]
             if not untried:  # every pool failed this round: start over, capacity may be back
                 shortage.failed.clear()
