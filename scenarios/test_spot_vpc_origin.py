@@ -141,6 +141,7 @@ def test_spot_interruption(variants: list[VariantStacks], failover: Failover) ->
 
 
 @pytest.mark.scenario
+@pytest.mark.extended
 @pytest.mark.fault("terminate-instance")
 def test_plain_termination(variants: list[VariantStacks], failover: Failover) -> None:
     _assert_all(_compare(failover, variants, "terminate-instance", "terminate-instance",
@@ -148,6 +149,7 @@ def test_plain_termination(variants: list[VariantStacks], failover: Failover) ->
 
 
 @pytest.mark.scenario
+@pytest.mark.extended
 @pytest.mark.fault("spot-capacity-error")
 def test_no_capacity_for_the_first_choice(variants: list[VariantStacks], failover: Failover) -> None:
     """No Spot capacity for the first-choice instance type in any of the groups' zones (capacity is per pool,

@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group("what")
     what.add_argument("--stack", action="append", default=[], metavar="ID",
                       help="only this stack's scenarios (repeatable; default: every stack)")
+    what.add_argument("--extended", action="store_true",
+                      help="also the scenarios marked extended (longer or rarer faults; `make gameday` runs the "
+                           "core ones)")
     what.add_argument("-k", dest="keyword", default=None, metavar="EXPR",
                       help="only scenarios matching this pytest -k expression")
     what.add_argument("--param", action="append", default=[], metavar="STACK.KEY=VALUE",
@@ -145,8 +148,8 @@ def _units(args: argparse.Namespace, stacks: list[str]) -> dict[str, str]:
         return {stack: str(_scenario_file(stack)) for stack in sorted(stacks, key=weight, reverse=True)}
     units: dict[str, str] = {}
     for stack in stacks:
-        command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", "scenario",
-                   "-o", "testpaths=scenarios", str(_scenario_file(stack))]
+        command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                   "-m", _markers(args), "-o", "testpaths=scenarios", str(_scenario_file(stack))]
         command += ["-k", args.keyword] if args.keyword else []
         listed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -158,9 +161,13 @@ def _units(args: argparse.Namespace, stacks: list[str]) -> dict[str, str]:
     return units
 
 
+def _markers(args: argparse.Namespace) -> str:
+    return "scenario" if args.extended else "scenario and not extended"
+
+
 def _command(args: argparse.Namespace, paths: RunPaths, name: str, target: str) -> list[str]:
     parts = paths.folder / "parts"
-    command = [sys.executable, "-m", "pytest", target, "-m", "scenario", "-p", "no:cacheprovider",
+    command = [sys.executable, "-m", "pytest", target, "-m", _markers(args), "-p", "no:cacheprovider",
                "-o", "testpaths=scenarios", "-W", "default", "-q", "-rfE", "--backend", args.backend,
                "--profile", args.profile, "--run-id", paths.run_id, "--report-dir", str(paths.reports_dir),
                "--report-part", name, "--progress-file", str(parts / f"{name}.progress.jsonl"),
