@@ -178,3 +178,33 @@ def test_domain_name_checks_resolve_outside_names_through_the_alias_table() -> N
     resolve = resolver_for(lambda: None, aliases)
     assert asyncio.run(resolve("dualstack.my-alb-1.us-east-1.elb.amazonaws.com")) == ["127.0.0.9"]
     assert asyncio.run(resolve("unknown.example.test")) == []
+
+
+def test_a_timeout_noticed_late_is_our_starvation_and_is_tried_again() -> None:
+    """A checker whose own loop was blocked must not call a live endpoint dead: a timeout that fires far
+    past its due time is retried once (a black hole still fails, one attempt later)."""
+    import asyncio
+    import time
+
+    from gameday.probes.scripted import BlackHole
+    from localcloud.route53 import health_probe
+
+    async def starved_connect(port: int) -> tuple[str, float]:
+        async def block_the_loop() -> None:
+            await asyncio.sleep(0.01)
+            time.sleep(0.5)  # the host was busy: nothing on this loop runs for 0.5 s
+
+        started = time.monotonic()
+        blocker = asyncio.create_task(block_the_loop())
+        try:
+            await health_probe._connect("127.0.0.1", port, 0.2, None)
+            outcome = "connected"
+        except health_probe._Failure as failure:
+            outcome = str(failure)
+        await blocker
+        return outcome, time.monotonic() - started
+
+    with BlackHole() as hole:
+        outcome, elapsed = asyncio.run(starved_connect(hole.port))
+    assert outcome.startswith("Connection timed out")
+    assert elapsed >= 0.5 + 0.2  # the late first attempt, then a second full one
