@@ -136,9 +136,8 @@ def _forget_instances(backend: Backend, origin: DeployedStack) -> None:
         return
     route53 = backend.client("route53")
     zone = origin.output("InternalZoneId")
-    name = origin.output("OriginName").rstrip(".") + "."
     for record in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]:
-        if record["Name"] == name and record["Type"] in ("AAAA", "A"):
+        if record["Type"] not in ("SOA", "NS"):  # the template creates none: the instances or the Lambda did
             route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={
                 "Changes": [{"Action": "DELETE", "ResourceRecordSet": record}]})
 

@@ -1,0 +1,40 @@
+"""spot-vpc-origin on localcloud: a variant whose record no longer follows the instance fails its scenario,
+and the message names the phase that never happened."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.scenarios import Failover
+from gameday.faults import TerminateInstance
+from gameday.run import RunPaths
+from gameday.spot_run import delete_variants, deploy_variants
+from scenarios.test_spot_vpc_origin import _compare
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_lambda_writing_the_wrong_name_fails_with_the_missing_phase(failover: Failover,
+                                                                    run_paths: RunPaths) -> None:
+    stacks = deploy_variants(failover.backend, f"{run_paths.run_id}-broken", failover.profile,
+                             variants=("lifecycle-hook",))
+    try:
+        stack = stacks[0]
+        function = stack.origin.resources["Follower"][1]
+        lambdas = failover.backend.client("lambda")
+        settings = {k: str(v) for k, v in lambdas.get_function_configuration(
+            FunctionName=function)["Environment"]["Variables"].items()}
+        # The hook still completes (the instance goes InService), but the record it writes is another one.
+        lambdas.update_function_configuration(FunctionName=function, Environment={"Variables": {
+            **settings, "RECORD_NAME": "elsewhere." + settings["RECORD_NAME"]}})
+
+        results = _compare(failover, stacks, "terminate-instance", "terminate-instance-broken",
+                           lambda s: TerminateInstance(failover.backend, s.group))
+
+        assert [r.verdict for r in results] == ["failed"]
+        assert "phase 'record follows the instance' never happened" in results[0].message
+        assert results[0].details["aaaa_switch_s"] is None
+        kinds = {e.kind for e in results[0].timeline.events}
+        assert {"localcloud.asg.lifecycle_complete", "localcloud.lambda.result"} <= kinds  # it ran, wrongly
+    finally:
+        delete_variants(failover.backend, stacks)
