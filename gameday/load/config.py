@@ -41,7 +41,8 @@ class LoadConfig:
     max_requests: int | None = None  # None: from rate and duration, with headroom
     connect_timeout_s: float = 2.0
     timeout_s: float = 5.0
-    stop_grace_s: float = 10.0  # how long locust gets to write its stats before it is killed
+    stop_grace_s: float = 20.0  # how long locust gets to write its stats before it is killed (10 s was once
+    # too short while the whole suite loaded the 2 shared cores)
     start_timeout_s: float = 30.0  # workers must connect within this (master runs)
     nice: int = 10  # locust runs at lower priority than the probes measuring the same failover
     idle: bool = False  # SCHED_IDLE: locust gets only CPU nobody else wants (may then fall short of rate)
