@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 from moto.core.common_models import CloudFormationModel
 
+from localcloud.cfn.typed import Typed
+
 
 class DistributionSink(Protocol):
     def create_distribution(self, distribution_id: str, config: dict[str, Any]) -> str:
@@ -34,21 +36,15 @@ def new_distribution_id() -> str:
     return "E" + secrets.token_hex(6).upper()
 
 
-class Distribution(CloudFormationModel):
+class Distribution(Typed, CloudFormationModel):
+    CFN_TYPE = "AWS::CloudFront::Distribution"
+
     _sink: DistributionSink | None = None  # patched in by localcloud.cloudfront while a cloud runs
 
     def __init__(self, distribution_id: str, domain_name: str, account_id: str) -> None:
         self.distribution_id = distribution_id
         self.domain_name = domain_name
         self.arn = f"arn:aws:cloudfront::{account_id}:distribution/{distribution_id}"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudFront::Distribution"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
 
     @classmethod
     def create_from_cloudformation_json(
@@ -85,19 +81,13 @@ class Distribution(CloudFormationModel):
             self._sink.delete_distribution(self.distribution_id)
 
 
-class OriginAccessControl(CloudFormationModel):
+class OriginAccessControl(Typed, CloudFormationModel):
     """Only an id: the S3 data plane trusts CloudFront's service principal by the distribution's ARN."""
+
+    CFN_TYPE = "AWS::CloudFront::OriginAccessControl"
 
     def __init__(self) -> None:
         self.oac_id = "E" + secrets.token_hex(7).upper()
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudFront::OriginAccessControl"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
 
     @classmethod
     def create_from_cloudformation_json(
@@ -121,20 +111,14 @@ class OriginAccessControl(CloudFormationModel):
         return None
 
 
-class VpcOrigin(CloudFormationModel):
+class VpcOrigin(Typed, CloudFormationModel):
+    CFN_TYPE = "AWS::CloudFront::VpcOrigin"
+
     _sink: VpcOriginSink | None = None  # patched in by localcloud.cloudfront while a cloud runs
 
     def __init__(self, vpc_origin_id: str, account_id: str) -> None:
         self.vpc_origin_id = vpc_origin_id
         self.arn = f"arn:aws:cloudfront::{account_id}:vpcorigin/{vpc_origin_id}"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudFront::VpcOrigin"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
 
     @classmethod
     def create_from_cloudformation_json(

@@ -14,6 +14,7 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
+from localcloud.cfn.typed import Typed
 from localcloud.patching import Patches
 
 
@@ -40,22 +41,16 @@ def _unsupported_attribute() -> Exception:
     return UnformattedGetAttTemplateException()
 
 
-class VPCCidrBlock(CloudFormationModel):
+class VPCCidrBlock(Typed, CloudFormationModel):
     """AWS::EC2::VPCCidrBlock: an Amazon-provided IPv6 /56 or a secondary IPv4 block. Ref is the
     association id; GetAtt Id and Ipv6CidrBlock as on AWS."""
+
+    CFN_TYPE = "AWS::EC2::VPCCidrBlock"
 
     def __init__(self, vpc_id: str, association_id: str, cidr_block: str) -> None:
         self.vpc_id = vpc_id
         self.association_id = association_id
         self.cidr_block = cidr_block
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::EC2::VPCCidrBlock"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
 
     @classmethod
     def create_from_cloudformation_json(
@@ -102,19 +97,13 @@ class VPCCidrBlock(CloudFormationModel):
             backend.disassociate_vpc_cidr_block(self.association_id)  # and the local routes it added
 
 
-class EgressOnlyInternetGateway(CloudFormationModel):
+class EgressOnlyInternetGateway(Typed, CloudFormationModel):
     """AWS::EC2::EgressOnlyInternetGateway. Ref and GetAtt Id are the gateway id."""
+
+    CFN_TYPE = "AWS::EC2::EgressOnlyInternetGateway"
 
     def __init__(self, gateway_id: str) -> None:
         self.gateway_id = gateway_id
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::EC2::EgressOnlyInternetGateway"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
 
     @classmethod
     def create_from_cloudformation_json(

@@ -15,6 +15,7 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
+from localcloud.cfn.typed import Typed
 from localcloud.patching import Patches
 
 
@@ -41,20 +42,15 @@ def configure_hook(hook: Any, props: Mapping[str, Any]) -> None:
     hook.notification_metadata = props.get("NotificationMetadata") or None
 
 
-class LifecycleHook(CloudFormationModel):
+class LifecycleHook(Typed, CloudFormationModel):
+    CFN_TYPE = "AWS::AutoScaling::LifecycleHook"
+    CFN_NAME_PROPERTY = "LifecycleHookName"
+
     def __init__(self, account_id: str, region_name: str, group: str, name: str) -> None:
         self.account_id = account_id
         self.region_name = region_name
         self.group = group
         self.name = name
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::AutoScaling::LifecycleHook"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "LifecycleHookName"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -74,19 +70,13 @@ class LifecycleHook(CloudFormationModel):
         _autoscaling(account_id, region_name).delete_lifecycle_hook(self.group, self.name)
 
 
-class SnsSubscription(CloudFormationModel):
+class SnsSubscription(Typed, CloudFormationModel):
+    CFN_TYPE = "AWS::SNS::Subscription"
+
     def __init__(self, account_id: str, region_name: str, arn: str) -> None:
         self.account_id = account_id
         self.region_name = region_name
         self.arn = arn
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::Subscription"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
 
     @classmethod
     def create_from_cloudformation_json(

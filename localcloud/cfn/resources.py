@@ -1,7 +1,7 @@
 """Resource types moto's CloudFormation lacks, written as moto models so its template engine uses them.
 
 moto's engine lists `CloudFormationModel.__subclasses__()` (cached), so `register()` clears that cache
-after this module is imported. Add a type by writing a subclass here: `cloudformation_type`,
+after this module is imported. Add a type as `class X(Typed, CloudFormationModel)` with `CFN_TYPE`,
 `create_from_cloudformation_json`, `physical_resource_id` and, for delete_stack, `delete`.
 """
 
@@ -11,6 +11,8 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
+from localcloud.cfn.typed import Typed
+
 
 def register() -> None:
     from moto.cloudformation import parsing
@@ -19,22 +21,16 @@ def register() -> None:
         cached.cache_clear()
 
 
-class EIPAssociation(CloudFormationModel):
+class EIPAssociation(Typed, CloudFormationModel):
     """AWS::EC2::EIPAssociation: associate an Elastic IP (AllocationId or EIP) with an instance or ENI."""
+
+    CFN_TYPE = "AWS::EC2::EIPAssociation"
 
     def __init__(self, account_id: str, region_name: str, public_ip: str, association_id: str | None) -> None:
         self.account_id = account_id
         self.region_name = region_name
         self.public_ip = public_ip
         self.association_id = association_id
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::EC2::EIPAssociation"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
 
     @classmethod
     def create_from_cloudformation_json(

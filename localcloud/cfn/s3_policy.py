@@ -8,6 +8,8 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
+from localcloud.cfn.typed import Typed
+
 
 def _s3(account_id: str) -> Any:
     from moto.s3.models import s3_backends
@@ -15,17 +17,11 @@ def _s3(account_id: str) -> Any:
     return s3_backends[account_id]["aws"]
 
 
-class BucketPolicy(CloudFormationModel):
+class BucketPolicy(Typed, CloudFormationModel):
+    CFN_TYPE = "AWS::S3::BucketPolicy"
+
     def __init__(self, bucket: str) -> None:
         self.bucket = bucket
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::S3::BucketPolicy"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
 
     @classmethod
     def create_from_cloudformation_json(

@@ -14,6 +14,8 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
+from localcloud.cfn.typed import Typed
+
 
 def _backend(account_id: str, region_name: str) -> Any:
     from moto.servicediscovery.models import servicediscovery_backends
@@ -27,19 +29,13 @@ def _unknown_attribute() -> Exception:
     return UnformattedGetAttTemplateException()
 
 
-class PrivateDnsNamespace(CloudFormationModel):
+class PrivateDnsNamespace(Typed, CloudFormationModel):
     """Ref: the namespace id; GetAtt Id, Arn, HostedZoneId."""
+
+    CFN_TYPE = "AWS::ServiceDiscovery::PrivateDnsNamespace"
 
     def __init__(self, namespace: Any) -> None:
         self.namespace = namespace
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ServiceDiscovery::PrivateDnsNamespace"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
 
     @classmethod
     def create_from_cloudformation_json(
@@ -76,19 +72,14 @@ class PrivateDnsNamespace(CloudFormationModel):
             backend.delete_namespace(self.namespace.id)  # ResourceInUse while its services exist: retried
 
 
-class Service(CloudFormationModel):
+class Service(Typed, CloudFormationModel):
     """Ref: the service id; GetAtt Id, Arn, Name."""
+
+    CFN_TYPE = "AWS::ServiceDiscovery::Service"
+    CFN_NAME_PROPERTY = "Name"
 
     def __init__(self, service: Any) -> None:
         self.service = service
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ServiceDiscovery::Service"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
 
     @classmethod
     def create_from_cloudformation_json(
