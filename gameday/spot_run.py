@@ -12,7 +12,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import time
-import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,7 +22,8 @@ import dns.rdatatype
 
 from gameday.analysis import FailoverResult, analyze
 from gameday.backends.base import Backend
-from gameday.errors import DeployError
+from gameday.backends.local import LocalBackend
+from gameday.errors import BackendError, DeployError
 from gameday.origin_group_run import resolve_name
 from gameday.probes import DnsProbe, HttpProbe
 from gameday.stacks import STACKS_DIR, DeployedStack, StackSpec, delete, deploy
@@ -41,7 +41,6 @@ MAINTENANCE_PAGE = b"<html><body>Down for maintenance.</body></html>\n"
 LOCAL_INSTANCE_HEADER = "X-Localcloud-Origin-Served-By"
 CDN_RATE_HZ = 5.0  # three variants at once on a shared host: 200 ms resolution is plenty for ~30 s
 DNS_RATE_HZ = 2.0
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
@@ -154,13 +153,11 @@ def current(backend: Backend, stack: VariantStacks, timeout_s: float = 120.0) ->
 
 def console_tail(backend: Backend, instance_id: str, limit: int = 400) -> str:
     """The end of an instance's console (its user data's output) on localcloud, for an error message."""
-    control = getattr(backend, "ready", {}).get("control_url")
-    if backend.name != "localcloud" or not control:
+    if not isinstance(backend, LocalBackend):
         return ""
     try:
-        with _NO_PROXY.open(f"{control}/console/{instance_id}", timeout=5) as response:
-            text = response.read().decode("utf-8", "replace").strip()
-    except OSError:
+        text = backend.control(f"/console/{instance_id}").decode("utf-8", "replace").strip()
+    except (OSError, BackendError):
         return ""
     return f"; its console ends: {' | '.join(text[-limit:].splitlines())}" if text else "; its console is empty"
 
@@ -192,12 +189,10 @@ def ipv6_of(backend: Backend, instance_id: str) -> str:
 def vpc_resolver(backend: Backend, vpc_id: str) -> tuple[str, int]:
     """The DNS server that answers a VPC's private zones (localcloud: the authoritative server's listener
     for that VPC)."""
-    control = getattr(backend, "ready", {}).get("control_url")
-    if backend.name != "localcloud" or not control:
+    if not isinstance(backend, LocalBackend):
         raise DeployError("the VPC's resolver is only reachable from inside the VPC: on AWS run the probes "
                           "from an instance there (not supported by this runner yet)")
-    with _NO_PROXY.open(f"{control}/info", timeout=10) as response:
-        info = json.loads(response.read())
+    info = json.loads(backend.control("/info"))
     for server in info.get("dns", {}).values():
         listener = server.get("vpc_listeners", {}).get(vpc_id)
         if listener:

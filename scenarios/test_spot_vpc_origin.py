@@ -163,13 +163,13 @@ def test_no_capacity_for_the_first_choice(variants: list[VariantStacks], failove
 
 
 def _first_choice(backend: Backend, stack: VariantStacks) -> str:
-    groups = backend.client("autoscaling").describe_auto_scaling_groups(
-        AutoScalingGroupNames=[stack.group])["AutoScalingGroups"]
-    overrides = groups[0]["MixedInstancesPolicy"]["LaunchTemplate"]["Overrides"]
-    return str(overrides[0]["InstanceType"])
+    return str(_group(backend, stack)["MixedInstancesPolicy"]["LaunchTemplate"]["Overrides"][0]["InstanceType"])
 
 
 def _zones(backend: Backend, stack: VariantStacks) -> set[str]:
-    groups = backend.client("autoscaling").describe_auto_scaling_groups(
-        AutoScalingGroupNames=[stack.group])["AutoScalingGroups"]
-    return set(groups[0]["AvailabilityZones"])
+    return set(_group(backend, stack)["AvailabilityZones"])
+
+
+def _group(backend: Backend, stack: VariantStacks) -> dict[str, Any]:
+    return dict(backend.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[stack.group])["AutoScalingGroups"][0])

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -31,6 +32,19 @@ log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STDERR_TAIL_BYTES = 4000
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the control API is loopback
+
+
+def control_request(url: str, *, method: str = "GET", timeout_s: float = 10.0) -> bytes:
+    """One request to a localcloud control API (loopback: never through a proxy). A refusal raises
+    BackendError with localcloud's own one-line reason; an unreachable API raises OSError."""
+    request = urllib.request.Request(url, data=b"" if method == "POST" else None, method=method)
+    try:
+        with _NO_PROXY.open(request, timeout=timeout_s) as response:
+            return bytes(response.read())
+    except urllib.error.HTTPError as exc:
+        reason = exc.read().decode("utf-8", "replace").strip().splitlines()
+        raise BackendError(f"localcloud refused {method} {url}: HTTP {exc.code} "
+                           f"{reason[0] if reason else ''}".rstrip()) from exc
 
 
 class LocalBackend:
@@ -185,6 +199,10 @@ class LocalBackend:
         self._stderr.seek(max(0, size - STDERR_TAIL_BYTES))
         tail = self._stderr.read().decode("utf-8", "replace").strip()
         return f"; its stderr ends with:\n{tail}" if tail else " (nothing on stderr)"
+
+    def control(self, path: str, *, method: str = "GET") -> bytes:
+        """A request to this localcloud's control API (`/info`, `/console/<id>`, `/spot/...`)."""
+        return control_request(f"{self.control_url}{path}", method=method)
 
     def _fetch_new_events(self) -> None:
         for _ in range(1000):  # pages of up to 10,000 events

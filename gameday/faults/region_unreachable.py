@@ -5,16 +5,14 @@ closest is an FIS network disruption of your own subnets, which does not reach C
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from gameday.backends.base import Backend
-from gameday.errors import ConfigError, FaultError
+from gameday.backends.local import control_request
+from gameday.errors import BackendError, ConfigError, FaultError
 from gameday.faults.plan import FaultPlan, RevertAction, Target
-
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # localcloud's control is loopback
 
 
 def _s3_control(backend: Backend) -> str:
@@ -27,10 +25,10 @@ def _s3_control(backend: Backend) -> str:
 
 
 def _post(control: str, region: str, state: str) -> None:
-    request = urllib.request.Request(f"{control}/regions/{region}/{state}", data=b"", method="POST")
-    with _NO_PROXY.open(request, timeout=10) as response:
-        if response.status != 200:
-            raise FaultError(f"localcloud refused to make {region} {state}: HTTP {response.status}")
+    try:
+        control_request(f"{control}/regions/{region}/{state}", method="POST")
+    except BackendError as exc:
+        raise FaultError(f"cannot make {region} {state}: {exc}") from exc
 
 
 @dataclass

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from gameday.backends.base import Backend
-from gameday.errors import ConfigError, FaultError
+from gameday.backends.local import control_request
+from gameday.errors import BackendError, ConfigError, FaultError
 from gameday.faults.plan import FaultPlan, RevertAction, Target
 from gameday.faults.resources import tags_of
-
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # localcloud's control is loopback
 
 
 def _control(backend: Backend, fault: str, fis_action: str) -> str:
@@ -32,13 +30,10 @@ def _control(backend: Backend, fault: str, fis_action: str) -> str:
 
 
 def _post(url: str) -> dict[str, Any]:
-    request = urllib.request.Request(url, data=b"", method="POST")
     try:
-        with _NO_PROXY.open(request, timeout=10) as response:
-            return dict(json.loads(response.read() or b"{}"))
-    except urllib.error.HTTPError as exc:
-        reason = exc.read().decode(errors="replace").strip().splitlines()
-        raise FaultError(f"localcloud refused {url}: HTTP {exc.code} {reason[0] if reason else ''}") from exc
+        return dict(json.loads(control_request(url, method="POST") or b"{}"))
+    except BackendError as exc:
+        raise FaultError(str(exc)) from exc
 
 
 def _group(backend: Backend, name: str, fault: str) -> dict[str, Any]:
