@@ -16,6 +16,7 @@ from gameday.faults import (
     BlockAzNacl,
     BlockAzSecurityGroups,
     BlueGreenSwitch,
+    CapacityThrash,
     CompositeFault,
     DenyBucketPolicy,
     Fault,
@@ -152,6 +153,14 @@ def _no_spot_capacity(backend: Backend, stack: DeployedStack) -> Fault:
                            for zone in sorted(groups[0]["AvailabilityZones"])], name="spot-capacity-error")
 
 
+def _thrash(backend: Backend, stack: DeployedStack) -> Fault:
+    return CapacityThrash(backend, stack.output("AutoScalingGroupName"))
+
+
+def _terminate_in_group(backend: Backend, stack: DeployedStack) -> Fault:
+    return TerminateInstance(backend, stack.output("AutoScalingGroupName"), through_group=True)
+
+
 _SIH = "static-ip-haproxy"
 _SIH_REVERT_ASG = "the group's min/max/desired back as they were (the group replaces the instance, same EIP)"
 
@@ -240,6 +249,19 @@ SCENARIOS: Mapping[str, ScenarioSpec] = {spec.scenario_id: spec for spec in (
         (FaultSpec("spot-capacity-error", "the group's first-choice instance type, in every zone of the group",
                    "Spot capacity for those pools again", _no_spot_capacity),
          FaultSpec("terminate-instance", _SVO_GROUP, _SVO_REVERT, _terminate_web_instance)),
+    ),
+    ScenarioSpec(
+        f"{_SVO}/two-instances-alive", _SVO,
+        "capacity thrash: scale the group out by one, then back in once the newcomer passes its health check; "
+        "the record must end naming the survivor",
+        (FaultSpec("capacity-thrash", "the stack's Auto Scaling group (output AutoScalingGroupName)",
+                   "the group's min/max/desired back as they were", _thrash),),
+    ),
+    ScenarioSpec(
+        f"{_SVO}/termination-hook-cleanup", _SVO,
+        "the group terminates its instance itself (lifecycle-hook variant with TerminationCleanup=true): the "
+        "terminating hook removes the record only while it names the leaving instance",
+        (FaultSpec("terminate-in-group", _SVO_GROUP, _SVO_REVERT, _terminate_in_group),),
     ),
 )}
 

@@ -26,6 +26,10 @@ UNSUPPORTED: Mapping[str, str] = {
     "region-unreachable": "FIS cannot take a region's S3 endpoint away (aws:network:disrupt-connectivity "
                           "scope s3 cuts off S3 from a subnet, not from CloudFront)",
     "blue-green-switch": "FIS has no Route 53 record action",
+    "capacity-thrash": "FIS has no action that sets an Auto Scaling group's capacity (scale it out and back with "
+                       "the API, or let Capacity Rebalancing do it)",
+    "terminate-in-group": "FIS terminates instances through EC2 (aws:ec2:terminate-instances), never through "
+                          "the group, so terminating lifecycle hooks see an instance already gone",
 }
 
 

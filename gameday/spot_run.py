@@ -34,7 +34,10 @@ from localcloud.timescale import scaled
 STACK = "spot-vpc-origin"
 EDGE_TEMPLATE = STACKS_DIR / STACK / "edge.yaml"
 VARIANTS = ("user-data", "lifecycle-hook", "cloud-map")
-SHORT = {"user-data": "ud", "lifecycle-hook": "lh", "cloud-map": "cm"}
+# The lifecycle-hook variant with its terminating hook too (TerminationCleanup=true): a fourth deployment,
+# for the scenarios about who leaves the group.
+CLEANUP = "lifecycle-hook+cleanup"
+SHORT = {"user-data": "ud", "lifecycle-hook": "lh", "cloud-map": "cm", CLEANUP: "lc"}
 MAINTENANCE_PAGE = b"<html><body>Down for maintenance.</body></html>\n"
 # localcloud's edge names the origin in X-Served-By and the instance behind it in this header; through
 # real CloudFront the instance's own X-Served-By reaches the client.
@@ -80,7 +83,8 @@ def deploy_variants(backend: Backend, run_id: str, profile: Profile, variants: S
         for variant in variants:
             zone = f"{SHORT[variant]}-{run_id}.gameday.test".lower()
             origins.append(deploy(backend, StackSpec(STACK, {
-                "Variant": variant, "ZoneName": zone,
+                "Variant": variant.split("+")[0], "ZoneName": zone,
+                "TerminationCleanup": "true" if variant == CLEANUP else "false",
                 "RecordTtl": str(round(scaled(profile, "route53.record_ttl", 30))),
                 "HookHeartbeatTimeout": "300", **(parameters or {})}), f"{run_id}-{SHORT[variant]}"))
         instances = [wait_in_service(backend, o.output("AutoScalingGroupName"), timeout_s) for o in origins]
@@ -335,3 +339,127 @@ def _edge_switch(view: Timeline, stack: VariantStacks, fault_at: float) -> float
 
 def analyze_variant(view: Timeline, stack: VariantStacks, fault_at: float, stable_window_s: float) -> FailoverResult:
     return analyze(view, fault_at=fault_at, probe=stack.cdn_probe, stable_window_s=stable_window_s)
+
+
+# --- who the record names over time (two instances alive, cleanup on termination) ---
+
+@dataclass(frozen=True)
+class RecordSpan:
+    """From `start_s` to `end_s` (seconds since the fault) the VPC's DNS server named `names` (instance ids,
+    or the address when no instance is known by it; empty: no record); `stale_s` of it named an instance
+    that was already gone."""
+
+    start_s: float
+    end_s: float
+    names: tuple[str, ...]
+    stale_s: float
+
+    def to_detail(self) -> dict[str, Any]:
+        return {"start_s": round(self.start_s, 3), "end_s": round(self.end_s, 3), "names": list(self.names),
+                "stale_s": round(self.stale_s, 3)}
+
+
+def gone_times(view: Timeline, steps: Iterable[tuple[float, str]] = ()) -> dict[str, float]:
+    """When each instance stopped existing: localcloud's ground truth, else when the group lost it."""
+    gone: dict[str, float] = {}
+    for event in view.events_of("localcloud.instance.terminated"):
+        gone.setdefault(event.subject, event.at)
+    for at, instance in steps:
+        gone.setdefault(instance, at)
+    return gone
+
+
+def record_spans(view: Timeline, stack: VariantStacks, fault_at: float, addresses: Mapping[str, str],
+                 gone: Mapping[str, float]) -> list[RecordSpan]:
+    """The DNS probe's answers as spans of the instances they named (`addresses`: instance -> IPv6)."""
+    by_address = {ipaddress.ip_address(a): i for i, a in addresses.items()}
+    spans: list[RecordSpan] = []
+    current: tuple[str, ...] | None = None
+    start = 0.0
+    samples = [s for s in view.samples_of(stack.dns_probe)
+               if s.sent_at >= fault_at and s.outcome in _ANSWERED]
+
+    def close(end: float) -> None:
+        if current is None:
+            return
+        stale = sum(max(0.0, end - max(start, gone[n] - fault_at)) for n in current if n in gone)
+        spans.append(RecordSpan(start, end, current, min(stale, end - start)))
+
+    for sample in samples:
+        names = tuple(sorted(_instance_of(a, by_address) for a in sample.answers))
+        if names != current:
+            close(sample.sent_at - fault_at)
+            current, start = names, sample.sent_at - fault_at
+    if samples:
+        close(samples[-1].sent_at - fault_at)
+    return spans
+
+
+def _instance_of(answer: str, by_address: Mapping[Any, str]) -> str:
+    value = answer.split()[-1]
+    try:
+        return by_address.get(ipaddress.ip_address(value), value)
+    except ValueError:
+        return value
+
+
+@dataclass(frozen=True)
+class ThrashReading:
+    """Two instances alive at once, then one left: who the record named, and what CloudFront's clients saw."""
+
+    variant: str
+    newcomer: str | None
+    left: tuple[str, ...]
+    survivor: str | None
+    named_newcomer_s: float | None  # the VPC's DNS server first named the newcomer
+    lww_start_s: float | None  # last-writer-wins window: the record names one of two live instances...
+    lww_end_s: float | None  # ...until only one is alive
+    stale_s: float  # the record named an instance that was gone
+    final_names: tuple[str, ...]
+    outage_s: float  # CloudFront's clients saw no instance (every outage window)
+    outage_windows: int
+    fallback_samples: int
+    error_samples: int
+    served_by_survivor: bool  # CloudFront's last answers came from the survivor
+    spans: tuple[RecordSpan, ...]
+
+    def to_detail(self) -> dict[str, Any]:
+        detail = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items() if k != "spans"}
+        return {**detail, "record_spans": [s.to_detail() for s in self.spans]}
+
+
+def read_thrash(view: Timeline, stack: VariantStacks, fault_at: float, failover: FailoverResult,
+                newcomer: str | None, left: Sequence[tuple[float, str]], addresses: Mapping[str, str]) -> ThrashReading:
+    gone = gone_times(view, left)
+    spans = record_spans(view, stack, fault_at, addresses, gone)
+    members = {stack.instance_id, *([newcomer] if newcomer else [])}
+    departed = tuple(i for _, i in sorted(left))
+    survivors = sorted(members - set(departed))
+    survivor = survivors[0] if len(survivors) == 1 else None
+    named = next((s.start_s for s in spans if newcomer in s.names), None)
+    others_gone = [gone[i] - fault_at for i in members - {newcomer} if i in gone]
+    lww_end = min(others_gone, default=None)
+    lww_start = named if named is not None and (lww_end is None or named < lww_end) else None
+    cdn = [s for s in view.samples_of(stack.cdn_probe) if s.sent_at >= fault_at]
+    bad = [s for s in cdn if not s.good]
+    tail = [s for s in cdn if s.sent_at >= (cdn[-1].sent_at - STABLE_TAIL_S)] if cdn else []
+    return ThrashReading(
+        variant=stack.variant, newcomer=newcomer, left=departed, survivor=survivor, named_newcomer_s=named,
+        lww_start_s=lww_start, lww_end_s=lww_end if lww_start is not None else None,
+        stale_s=sum(s.stale_s for s in spans), final_names=spans[-1].names if spans else (),
+        outage_s=sum(w.duration_s for w in failover.outage_windows), outage_windows=len(failover.outage_windows),
+        fallback_samples=sum(1 for s in bad if s.outcome is Outcome.FALLBACK),
+        error_samples=sum(1 for s in bad if s.outcome is not Outcome.FALLBACK),
+        served_by_survivor=bool(tail) and survivor is not None and all(s.good and s.served_by == survivor
+                                                                        for s in tail),
+        spans=tuple(spans))
+
+
+_ANSWERED = (Outcome.OK, Outcome.DNS_NXDOMAIN, Outcome.DNS_NODATA)  # what the server said, not a lost query
+STABLE_TAIL_S = 2.0  # CloudFront's answers over the last seconds of the watch decide who serves at the end
+
+
+def negative_answers(view: Timeline, fault_at: float) -> list[Event]:
+    """CloudFront's own lookups of the origin name that found no address (and were cached, if ttl_s > 0)."""
+    return [e for e in view.events_of("localcloud.cloudfront.origin_dns")
+            if e.at >= fault_at and not e.detail.get("addresses")]

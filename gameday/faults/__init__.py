@@ -9,6 +9,7 @@ from gameday.faults.az_security_groups import BlockAzSecurityGroups
 from gameday.faults.backend_switch import BackendLoss, BlueGreenSwitch
 from gameday.faults.base import Fault, TargetGuard, backend_ref, injected
 from gameday.faults.bucket_policy import DenyBucketPolicy
+from gameday.faults.capacity_thrash import CapacityThrash
 from gameday.faults.composite import CompositeFault
 from gameday.faults.ecs_service import ScaleEcsService
 from gameday.faults.journal import JournalEntry, RollbackJournal
@@ -31,10 +32,12 @@ FAULTS: dict[str, type] = {
     "backend-loss": BackendLoss,
     "spot-interruption": SpotInterruption,
     "spot-capacity-error": SpotCapacityError,
+    "capacity-thrash": CapacityThrash,
+    "terminate-in-group": TerminateInstance,
 }
 
 __all__ = ["FAULTS", "REVERTS", "BackendLoss", "BlockAzNacl", "BlueGreenSwitch", "CompositeFault",
-           "BlockAzSecurityGroups", "DenyBucketPolicy", "Fault", "FaultPlan",
+           "BlockAzSecurityGroups", "CapacityThrash", "DenyBucketPolicy", "Fault", "FaultPlan",
            "JournalEntry", "ObjectsMissing", "RegionUnreachable", "RevertAction", "RollbackJournal", "ScaleEcsService",
            "SpotCapacityError", "SpotInterruption",
            "Target", "TargetGuard",

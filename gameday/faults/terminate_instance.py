@@ -1,4 +1,7 @@
-"""Fault `terminate-instance`: terminate the InService instance of an Auto Scaling group."""
+"""Faults `terminate-instance` (EC2 terminates the InService instance of an Auto Scaling group; the group
+notices and replaces it) and `terminate-in-group` (the group itself terminates it, as a scale-in, an instance
+refresh or an operator's TerminateInstanceInAutoScalingGroup does: its terminating lifecycle hooks run first
+and the replacement launches at once)."""
 
 from __future__ import annotations
 
@@ -13,12 +16,18 @@ from gameday.faults.resources import tags_of
 
 @dataclass
 class TerminateInstance:
-    """Terminate one running instance of `group`; the group is expected to replace it."""
+    """Terminate one running instance of `group`; the group is expected to replace it. `through_group`:
+    ask the group to (TerminateInstanceInAutoScalingGroup, desired capacity kept) instead of EC2."""
 
     backend: Backend
     group: str
+    through_group: bool = False
     name: str = "terminate-instance"
     _target: str = field(default="", init=False)
+
+    def __post_init__(self) -> None:
+        if self.through_group and self.name == "terminate-instance":
+            self.name = "terminate-in-group"
 
     @property
     def target(self) -> str:
@@ -53,7 +62,13 @@ class TerminateInstance:
             f"desired {group['DesiredCapacity']} (the terminated instance itself is not restored: "
             "the group replaces it)",
         )
-        return FaultPlan(self.name, targets, f"terminate {self._target}", revert)
+        action = f"group {self.group} terminates {self._target} (its terminating hooks run first)" \
+            if self.through_group else f"terminate {self._target}"
+        return FaultPlan(self.name, targets, action, revert)
 
     def inject(self) -> None:
-        self.backend.client("ec2").terminate_instances(InstanceIds=[self._target])
+        if self.through_group:
+            self.backend.client("autoscaling").terminate_instance_in_auto_scaling_group(
+                InstanceId=self._target, ShouldDecrementDesiredCapacity=False)
+        else:
+            self.backend.client("ec2").terminate_instances(InstanceIds=[self._target])

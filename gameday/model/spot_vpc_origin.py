@@ -97,3 +97,47 @@ def capacity_error(profile: Profile, stack: DeployedStack | None) -> Prediction:
                        "ec2.ice_retry (one InsufficientInstanceCapacity, then the next type)"),
         *replacement[1:], _edge_cache(stack),
     ), note=_note(stack, "termination with no capacity for the first instance type"))
+
+
+def _cleanup(stack: DeployedStack | None) -> bool:
+    return stack_config(STACK, stack).parameter("TerminationCleanup") == "true"
+
+
+@register(STACK, "capacity-thrash")
+def capacity_thrash(profile: Profile, stack: DeployedStack | None) -> Prediction:
+    """The outage CloudFront's clients see when the group runs a second instance and then lets the older one go
+    as soon as the newcomer passes its EC2 health check (counted from that departure). The record names the
+    newcomer once it writes: user data / Cloud Map after the boot; the hook's Lambda before the newcomer goes
+    InService (it waits for INSYNC), so only CloudFront's cached answer is left."""
+    if variant_of(stack) == "lifecycle-hook":
+        phases: tuple[PredictedPhase, ...] = (_edge_cache(stack),)
+    else:
+        phases = (phase(profile, "boot", "ec2.boot"),
+                  phase(profile, "record_change", "route53.change_insync"), _edge_cache(stack))
+    return Prediction(STACK, "capacity-thrash", profile.name, phases,
+                      note=f"variant {variant_of(stack)}: outage from the older instance's departure (termination "
+                           "policy OldestInstance) until CloudFront's cached AAAA names the newcomer; excludes the "
+                           "user data's own run time (measured)")
+
+
+@register(STACK, "terminate-in-group")
+def terminate_in_group(profile: Profile, stack: DeployedStack | None) -> Prediction:
+    """The outage when the group itself terminates the instance and launches the replacement at once. Without a
+    terminating hook the instance goes at once and the outage lasts until CloudFront names the replacement.
+    With the cleanup hook the leaving instance serves until its Lambda is done: if the record still names it,
+    the DELETE waits for INSYNC and the outage shrinks to CloudFront's cached answer (low); if the
+    replacement's UPSERT came first, the hook changes nothing and the outage is the full one (high)."""
+    full = (phase(profile, "launch", "ec2.run_instances_api"), phase(profile, "notify", "sns.lambda_delivery"),
+            phase(profile, "record_change", "route53.change_insync"), _edge_cache(stack))
+    if not _cleanup(stack):
+        return Prediction(STACK, "terminate-in-group", profile.name, full,
+                          note="no terminating hook: the instance goes at once; the replacement's hook writes the "
+                               "record while it boots")
+    ttl = record_ttl(stack)
+    whole = sum(p.high_s for p in full)
+    return Prediction(STACK, "terminate-in-group", profile.name, (
+        PredictedPhase("edge_dns_cache_or_race", ttl / 2, 0.0, whole,
+                       "template RecordTtl if the cleanup's DELETE went first; the full replacement if the "
+                       "replacement's UPSERT did", ends_at="stable"),
+    ), note="terminating hook: the leaving instance serves until the record no longer names it (or names the "
+            "replacement); a lookup between DELETE and UPSERT is cached negative at the edge (not in the range)")
