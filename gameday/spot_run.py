@@ -86,7 +86,7 @@ def deploy_variants(backend: Backend, run_id: str, profile: Profile, variants: S
                 "Variant": variant.split("+")[0], "ZoneName": zone,
                 "TerminationCleanup": "true" if variant == CLEANUP else "false",
                 "RecordTtl": str(round(scaled(profile, "route53.record_ttl", 30))),
-                "HookHeartbeatTimeout": "300", **(parameters or {})}), f"{run_id}-{SHORT[variant]}"))
+                "HookHeartbeatTimeout": "900", **(parameters or {})}), f"{run_id}-{SHORT[variant]}"))
         instances = [wait_in_service(backend, o.output("AutoScalingGroupName"), timeout_s) for o in origins]
         account = backend.client("sts").get_caller_identity()["Account"]
         for variant, origin, instance in zip(variants, origins, instances, strict=True):

@@ -18,6 +18,8 @@ The user data's and the Lambda's own run times are real on localcloud and measur
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gameday.model import PredictedPhase, Prediction, phase, register, stack_config
 from gameday.stacks import DeployedStack
 from localcloud.profiles import Profile
@@ -109,11 +111,13 @@ def capacity_thrash(profile: Profile, stack: DeployedStack | None) -> Prediction
     as soon as the newcomer passes its EC2 health check (counted from that departure). The record names the
     newcomer once it writes: user data / Cloud Map after the boot; the hook's Lambda before the newcomer goes
     InService (it waits for INSYNC), so only CloudFront's cached answer is left."""
+    # Counted from a departure the analysis has no phase for: only the total compares (no phase ends_at).
+    edge = replace(_edge_cache(stack), ends_at="")
     if variant_of(stack) == "lifecycle-hook":
-        phases: tuple[PredictedPhase, ...] = (_edge_cache(stack),)
+        phases: tuple[PredictedPhase, ...] = (edge,)
     else:
-        phases = (phase(profile, "boot", "ec2.boot"),
-                  phase(profile, "record_change", "route53.change_insync"), _edge_cache(stack))
+        phases = (phase(profile, "newcomer_boot", "ec2.boot"),
+                  phase(profile, "newcomer_record", "route53.change_insync"), edge)
     return Prediction(STACK, "capacity-thrash", profile.name, phases,
                       note=f"variant {variant_of(stack)}: outage from the older instance's departure (termination "
                            "policy OldestInstance) until CloudFront's cached AAAA names the newcomer; excludes the "
@@ -128,7 +132,7 @@ def terminate_in_group(profile: Profile, stack: DeployedStack | None) -> Predict
     the DELETE waits for INSYNC and the outage shrinks to CloudFront's cached answer (low); if the
     replacement's UPSERT came first, the hook changes nothing and the outage is the full one (high)."""
     full = (phase(profile, "launch", "ec2.run_instances_api"), phase(profile, "notify", "sns.lambda_delivery"),
-            phase(profile, "record_change", "route53.change_insync"), _edge_cache(stack))
+            phase(profile, "record_change", "route53.change_insync"), replace(_edge_cache(stack), ends_at=""))
     if not _cleanup(stack):
         return Prediction(STACK, "terminate-in-group", profile.name, full,
                           note="no terminating hook: the instance goes at once; the replacement's hook writes the "
@@ -138,6 +142,6 @@ def terminate_in_group(profile: Profile, stack: DeployedStack | None) -> Predict
     return Prediction(STACK, "terminate-in-group", profile.name, (
         PredictedPhase("edge_dns_cache_or_race", ttl / 2, 0.0, whole,
                        "template RecordTtl if the cleanup's DELETE went first; the full replacement if the "
-                       "replacement's UPSERT did", ends_at="stable"),
+                       "replacement's UPSERT did"),
     ), note="terminating hook: the leaving instance serves until the record no longer names it (or names the "
             "replacement); a lookup between DELETE and UPSERT is cached negative at the edge (not in the range)")
