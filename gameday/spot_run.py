@@ -437,8 +437,7 @@ def read_thrash(view: Timeline, stack: VariantStacks, fault_at: float, failover:
     survivors = sorted(members - set(departed))
     survivor = survivors[0] if len(survivors) == 1 else None
     named = next((s.start_s for s in spans if newcomer in s.names), None)
-    others_gone = [gone[i] - fault_at for i in members - {newcomer} if i in gone]
-    lww_end = min(others_gone, default=None)
+    lww_end = min((gone[i] - fault_at for i in members if i in gone), default=None)  # one of the two went
     lww_start = named if named is not None and (lww_end is None or named < lww_end) else None
     cdn = [s for s in view.samples_of(stack.cdn_probe) if s.sent_at >= fault_at]
     bad = [s for s in cdn if not s.good]

@@ -17,6 +17,7 @@ from gameday.errors import FaultError
 from gameday.faults import (
     BlockAzNacl,
     BlockAzSecurityGroups,
+    CapacityThrash,
     DenyBucketPolicy,
     Fault,
     RollbackJournal,
@@ -270,3 +271,55 @@ def test_swap_restores_an_instance_that_has_no_group_of_its_own(sandbox: tuple[s
         assert snapshot(url, world) == before
     finally:
         ec2.terminate_instances(InstanceIds=[bare])
+
+
+def test_capacity_thrash_scales_out_then_lets_the_policy_pick_who_leaves(
+        sandbox: tuple[str, World], backend: AwsBackend) -> None:
+    """Against moto as AWS: out by one, back in once the newcomer runs; the revert (from the journal's data) is
+    a no-op after that and restores the group if the second step never came."""
+    url, world = sandbox
+    ec2, autoscaling = client(url, REGION, "ec2"), client(url, REGION, "autoscaling")
+    ec2.create_launch_template(LaunchTemplateName="thrash", LaunchTemplateData={"ImageId": "ami-12345678"})
+    subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [world.vpc]}])["Subnets"][0]["SubnetId"]
+    autoscaling.create_auto_scaling_group(AutoScalingGroupName="thrash", MinSize=1, MaxSize=1, DesiredCapacity=1,
+                                          LaunchTemplate={"LaunchTemplateName": "thrash"}, VPCZoneIdentifier=subnet,
+                                          TerminationPolicies=["OldestInstance"])
+
+    def members() -> list[str]:
+        group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["thrash"])["AutoScalingGroups"][0]
+        return sorted(i["InstanceId"] for i in group["Instances"])
+
+    def sizes() -> tuple[int, int, int]:
+        group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["thrash"])["AutoScalingGroups"][0]
+        return group["MinSize"], group["MaxSize"], group["DesiredCapacity"]
+
+    try:
+        (first,) = members()
+        fault = CapacityThrash(backend, "thrash", timeout_s=30.0)
+        plan = fault.plan()
+        assert sizes() == (1, 1, 1) and "OldestInstance" in plan.targets[0].note
+        fault.inject()
+        assert fault.wait(30.0), fault.error
+
+        assert fault.error is None
+        assert [s.what for s in fault.steps] == ["scale-out", "newcomer-healthy", "scale-in", "left"]
+        assert fault.newcomer not in (None, first) and fault.left == [first]
+        assert members() == [fault.newcomer] and sizes() == (1, 1, 1)
+        run_revert(backend, plan.revert.kind, json.loads(json.dumps(dict(plan.revert.params))))
+        assert members() == [fault.newcomer] and sizes() == (1, 1, 1)
+
+        stuck = CapacityThrash(backend, "thrash", hold_s=60.0, timeout_s=30.0)  # reverted before its second step
+        stuck_plan = stuck.plan()
+        stuck.inject()
+        assert sizes() == (1, 2, 2)
+        run_revert(backend, stuck_plan.revert.kind, dict(stuck_plan.revert.params))
+        stuck.stop()
+        assert sizes() == (1, 1, 1) and len(members()) == 1
+    finally:
+        autoscaling.delete_auto_scaling_group(AutoScalingGroupName="thrash", ForceDelete=True)
+        ec2.delete_launch_template(LaunchTemplateName="thrash")
+
+
+def test_capacity_thrash_refuses_a_group_that_is_not_steady(sandbox: tuple[str, World], backend: AwsBackend) -> None:
+    with pytest.raises(FaultError, match="not found"):
+        CapacityThrash(backend, "no-such-group").plan()
