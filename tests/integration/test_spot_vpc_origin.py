@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from fixtures.scenarios import Failover
-from gameday.faults import TerminateInstance
+from gameday.faults import CapacityThrash, TerminateInstance
 from gameday.run import RunPaths
 from gameday.spot_run import delete_variants, deploy_variants
-from scenarios.test_spot_vpc_origin import _compare
+from scenarios.test_spot_vpc_origin import _compare, _thrash_result, _thrash_watch
 
 pytestmark = pytest.mark.integration
 
@@ -36,5 +36,24 @@ def test_a_lambda_writing_the_wrong_name_fails_with_the_missing_phase(failover: 
         assert results[0].details["aaaa_switch_s"] is None
         kinds = {e.kind for e in results[0].timeline.events}
         assert {"localcloud.asg.lifecycle_complete", "localcloud.lambda.result"} <= kinds  # it ran, wrongly
+    finally:
+        delete_variants(failover.backend, stacks)
+
+
+def test_a_group_that_lets_the_newest_instance_go_strands_the_name(failover: Failover, run_paths: RunPaths) -> None:
+    """Last writer wins, then leaves: with TerminationPolicy=NewestInstance the user-data variant's record ends
+    naming the newcomer that was terminated, while the older instance serves alone, unnamed."""
+    stacks = deploy_variants(failover.backend, f"{run_paths.run_id}-newest", failover.profile,
+                             variants=("user-data",), parameters={"TerminationPolicy": "NewestInstance"})
+    try:
+        results = _compare(failover, stacks, "capacity-thrash", "two-instances-alive-newest",
+                           lambda s: CapacityThrash(failover.backend, s.group), judge=_thrash_result,
+                           fixed_watch_s=_thrash_watch(failover, stacks))
+
+        assert [r.verdict for r in results] == ["failed"], results[0].message
+        assert "phase 'record names the survivor' never happened" in results[0].message
+        details = results[0].details
+        assert details["left"] == [details["newcomer"]] and details["survivor"] == stacks[0].instance_id
+        assert details["final_names"] == [details["newcomer"]] and details["stale_s"] > 3.0
     finally:
         delete_variants(failover.backend, stacks)
