@@ -53,7 +53,7 @@ def test_a_group_that_lets_the_newest_instance_go_strands_the_name(failover: Fai
         assert [r.verdict for r in results] == ["failed"], results[0].message
         assert "phase 'record names the survivor' never happened" in results[0].message
         details = results[0].details
-        assert details["left"] == [details["newcomer"]] and details["survivor"] == stacks[0].instance_id
-        assert details["final_names"] == [details["newcomer"]] and details["stale_s"] > 3.0
+        assert list(details["left"]) == [details["newcomer"]] and details["survivor"] == stacks[0].instance_id
+        assert list(details["final_names"]) == [details["newcomer"]] and details["stale_s"] > 3.0
     finally:
         delete_variants(failover.backend, stacks)
