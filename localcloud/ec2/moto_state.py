@@ -1,4 +1,4 @@
-"""Everything localcloud reads from or writes into moto's EC2 objects, in one place.
+"""Everything localcloud reads from or writes into moto's EC2 (and Auto Scaling member) objects, in one place.
 
 moto's models are not a public API; keeping the attribute names here means a moto upgrade touches
 one module. Reads are safe from any thread; writes are single attribute assignments.
@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -17,6 +19,9 @@ log = logging.getLogger(__name__)
 ASG_TAG = "aws:autoscaling:groupName"
 _LT_ID_TAG = "aws:ec2launchtemplate:id"
 _LT_VERSION_TAG = "aws:ec2launchtemplate:version"
+GONE = ("shutting-down", "terminated")
+# An Auto Scaling member on its way out: held by terminating lifecycle hooks, or released by them.
+LEAVING = frozenset({"Terminating:Wait", "Terminating:Proceed"})
 STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
 
 
@@ -213,7 +218,87 @@ def subnet_zone(group: Any, subnet_id: str) -> str:
 
 
 def live_members(group: Any) -> list[Any]:
-    return [st for st in group.instance_states if st.instance._state.name not in ("shutting-down", "terminated")]
+    """Members that count: not terminated, and not on their way out in Terminating:Wait/Proceed."""
+    return [st for st in group.instance_states
+            if st.instance._state.name not in GONE and st.lifecycle_state not in LEAVING]
+
+
+def leave_group(member: Any) -> None:
+    """The group has finished terminating `member`: it leaves the group, then EC2 terminates it (unless gone).
+
+    Removed in place: a request thread may be appending a new member to the same list."""
+    try:
+        member.auto_scaling_group.instance_states.remove(member)
+    except ValueError:  # already out (moto's own termination got there first)
+        pass
+    if state(member.instance) not in GONE:
+        terminate(member.instance)
+
+
+def instances_wanted(group: Any, desired: int) -> int:
+    """How many instances moto keeps a group at for `desired`: its own arithmetic (the first override's
+    weight, the On-Demand base and percentage), so that localcloud's scale-in agrees with moto's scale-out."""
+    policy = group.mixed_instances_policy or {}
+    overrides = (policy.get("LaunchTemplate") or {}).get("Overrides") or []
+    if not overrides:
+        return desired
+    distribution = policy.get("InstancesDistribution") or {}
+    base = int(distribution.get("OnDemandBaseCapacity", 0))
+    percent = int(distribution.get("OnDemandPercentageAboveBaseCapacity", 100))
+    weight_text = str(overrides[0].get("WeightedCapacity", "1"))
+    weight = (int(weight_text) if weight_text.isdigit() else 1) or 1
+    if base >= desired:
+        on_demand, spot = desired, 0
+    else:
+        on_demand_above = int((desired - base) * percent) / 100.0
+        spot = int(desired - base - on_demand_above)
+        on_demand = int(base + on_demand_above)
+    return math.ceil(on_demand / weight) + math.ceil(spot / weight)
+
+
+def refresh_load_balancers(group: Any) -> None:
+    """What moto's SetDesiredCapacity ends with: the group's load balancers and target groups follow its members."""
+    backend = group.autoscaling_backend
+    if group.name in backend.autoscaling_groups:
+        backend.update_attached_elbs(group.name)
+        backend.update_attached_target_groups(group.name)
+
+
+def termination_activity(instance: Any, original_capacity: int) -> Any:
+    """TerminateInstanceInAutoScalingGroup's answer (its cause says whether the capacity shrank)."""
+    from moto.autoscaling.models import TerminateInstanceActivity
+
+    return TerminateInstanceActivity(instance, original_capacity)
+
+
+# --- what a member was launched from (termination policies) ---
+
+def launch_template_of(instance: Any) -> tuple[str, int] | None:
+    """(template id, version) from the tags EC2 puts on an instance launched from a template."""
+    found = tags(instance)
+    template_id, version = found.get(_LT_ID_TAG), found.get(_LT_VERSION_TAG)
+    if not template_id or not version or not version.isdigit():
+        return None
+    return template_id, int(version)
+
+
+def template_created(instance: Any, template_id: str) -> datetime | None:
+    template = instance.ec2_backend.launch_templates.get(template_id)
+    return template.create_time if template is not None else None
+
+
+def note_launch_configuration(instance: Any, configuration: Any) -> None:
+    """moto does not keep which launch configuration an instance came from: remember it."""
+    instance.localcloud_launch_configuration = configuration
+
+
+def launch_configuration_of(instance: Any) -> Any | None:
+    return getattr(instance, "localcloud_launch_configuration", None)
+
+
+def launch_time(instance: Any) -> datetime:
+    launched: datetime = instance.launch_time  # naive UTC, to the microsecond
+    return launched
 
 
 def terminate(instance: Any) -> None:
