@@ -76,7 +76,8 @@ class _Shortage:
 
 
 class AutoScaling:
-    """`terminated` runs on the loop thread; `launch` on whichever thread moto launches from."""
+    """`terminated` runs on the loop thread; `launch`, `set_desired`, `terminate_member` and `deleting` on
+    whichever thread moto calls them from (request threads, the control worker)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, events: EventLog, delay: Callable[[str], float],
                  control: Executor, rng: random.Random, capacity: SpotCapacity | None = None) -> None:
