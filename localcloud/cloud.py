@@ -77,7 +77,8 @@ def cloudmap_services() -> list[ServiceSpec]:
 
 
 def compute_services() -> list[ServiceSpec]:
-    """Lambda handlers that run (directly, or from SNS) and launch lifecycle hooks that hold instances."""
+    """Lambda handlers that run (directly, or from SNS) and lifecycle hooks that hold launching and terminating
+    instances."""
     from localcloud.lambdas import LambdaService
     from localcloud.lifecycle import LifecycleService
 

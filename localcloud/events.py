@@ -28,6 +28,7 @@ EIP_UNROUTED = "localcloud.eip.unrouted"
 ASG_UNHEALTHY = "localcloud.asg.unhealthy"
 ASG_LAUNCH = "localcloud.asg.launch"
 ASG_LAUNCH_ABANDONED = "localcloud.asg.launch_abandoned"
+ASG_TERMINATE = "localcloud.asg.terminate"  # the group terminates a member (cause: scale-in, unhealthy, …)
 CAPACITY_ERROR = "localcloud.ec2.capacity_error"
 SPOT_FULFILLED = "localcloud.spot.fulfilled"
 SPOT_REBALANCE = "localcloud.spot.rebalance"

@@ -3,7 +3,9 @@
 moto only stores resources; these wrappers let localcloud hear about a new instance, a termination
 or an Elastic IP move the moment the API call makes it (no polling), and hand out loopback addresses
 where moto would invent 10.x or 54.214.x ones. Each wrapper calls moto's own method and then the
-`HookSink`, or lets the sink decide when moto's method runs (Auto Scaling replacement).
+`HookSink`, or lets the sink decide when and whether moto's method runs (Auto Scaling replacement,
+scale-in, terminating a member). One fills a gap in moto's API: UpdateAutoScalingGroup keeps its
+TerminationPolicies.
 """
 
 from __future__ import annotations
@@ -53,12 +55,23 @@ class HookSink(Protocol):
 
     def address_released(self, eip: Any, allocation_id: str | None) -> None: ...
 
-    def asg_terminations(self, autoscaling: Any, replace: Callable[[], None], instance_ids: list[str]) -> None:
-        """moto would replace these instances now; the sink calls `replace()` when the group would."""
+    def asg_terminations(self, autoscaling: Any, replace: Callable[[list[str]], None], instance_ids: list[str]) -> None:
+        """moto would replace these instances now; the sink calls `replace(ids)` for those the group replaces."""
 
     def asg_launch(self, group: Any, launch: Callable[[int, dict[str, str]], None], count: int,
                    tags: dict[str, str]) -> None:
         """The group launches `count` instances; the sink may split the call to spread them over AZs."""
+
+    def asg_set_desired(self, group: Any, new_capacity: int | None, set_desired: Callable[[], None]) -> None:
+        """A new desired capacity; the sink runs moto's `set_desired()` or does the scale-in itself."""
+
+    def asg_terminate_member(self, autoscaling: Any, instance_id: str, decrement: bool,
+                             terminate: Callable[[], Any]) -> Any:
+        """TerminateInstanceInAutoScalingGroup: moto's `terminate()` (detach, then EC2) or the sink's own way.
+        Returns the scaling activity."""
+
+    def asg_deleting(self, group: Any) -> None:
+        """DeleteAutoScalingGroup is about to scale the group to zero and forget it."""
 
 
 class MotoHooks:
@@ -77,6 +90,7 @@ class MotoHooks:
 
     def _plan(self) -> None:
         from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup
+        from moto.autoscaling.responses import AutoScalingResponse
         from moto.ec2.models.elastic_ip_addresses import ElasticAddressBackend
         from moto.ec2.models.elastic_network_interfaces import NetworkInterface
         from moto.ec2.models.instances import Instance, InstanceBackend
@@ -102,6 +116,10 @@ class MotoHooks:
         wrap(ElasticAddressBackend, "release_address", lambda orig: _release_address(orig, sink))
         wrap(AutoScalingBackend, "notify_terminate_instances", lambda orig: _asg_terminations(orig, sink))
         wrap(FakeAutoScalingGroup, "replace_autoscaling_group_instances", lambda orig: _asg_launch(orig, sink))
+        wrap(FakeAutoScalingGroup, "set_desired_capacity", lambda orig: _asg_set_desired(orig, sink))
+        wrap(AutoScalingBackend, "terminate_instance", lambda orig: _asg_terminate_member(orig, sink))
+        wrap(AutoScalingBackend, "delete_auto_scaling_group", lambda orig: _asg_delete(orig, sink))
+        wrap(AutoScalingResponse, "update_auto_scaling_group", _update_keeps_termination_policies)
 
 
 def _prep_nics(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
@@ -214,8 +232,7 @@ def _release_address(orig: Callable[..., Any], sink: HookSink) -> Callable[..., 
 
 def _asg_terminations(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
     def notify_terminate_instances(self: Any, instance_ids: list[str]) -> None:
-        ids = list(instance_ids)
-        sink.asg_terminations(self, lambda: orig(self, ids), ids)
+        sink.asg_terminations(self, lambda ids: orig(self, ids), list(instance_ids))
     return notify_terminate_instances
 
 
@@ -223,3 +240,37 @@ def _asg_launch(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
     def replace_autoscaling_group_instances(self: Any, count_needed: int, propagated_tags: dict[str, str]) -> None:
         sink.asg_launch(self, lambda count, tags: orig(self, count, tags), count_needed, propagated_tags)
     return replace_autoscaling_group_instances
+
+
+def _asg_set_desired(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def set_desired_capacity(self: Any, new_capacity: int | None) -> None:
+        sink.asg_set_desired(self, new_capacity, lambda: orig(self, new_capacity))
+    return set_desired_capacity
+
+
+def _asg_terminate_member(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def terminate_instance(self: Any, instance_id: str, should_decrement: bool) -> Any:
+        return sink.asg_terminate_member(self, instance_id, should_decrement,
+                                         lambda: orig(self, instance_id, should_decrement))
+    return terminate_instance
+
+
+def _asg_delete(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def delete_auto_scaling_group(self: Any, group_name: str) -> None:
+        group = self.autoscaling_groups.get(group_name)
+        if group is not None:
+            sink.asg_deleting(group)
+        orig(self, group_name)
+    return delete_auto_scaling_group
+
+
+def _update_keeps_termination_policies(orig: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's UpdateAutoScalingGroup drops TerminationPolicies (CreateAutoScalingGroup keeps them)."""
+    def update_auto_scaling_group(self: Any) -> Any:
+        result = orig(self)
+        policies = self._get_param("TerminationPolicies", [])
+        if policies:
+            self.autoscaling_backend.autoscaling_groups[self._get_param("AutoScalingGroupName")] \
+                .termination_policies = list(policies)
+        return result
+    return update_auto_scaling_group

@@ -2,9 +2,15 @@
 
 moto replaces a terminated group member inside the TerminateInstances call. Here the group first
 notices (`asg.detect_not_running`: the instance is marked Unhealthy), then launching takes
-`ec2.run_instances_api`, and only then does moto's own replacement run (on the control worker, not
-on the data plane). Launches are spread over the group's subnets, fewest instances first, as the
-AZ rebalancing of a real group does (moto puts every instance in the first subnet).
+`ec2.run_instances_api`, and only then does the group terminate the member and launch its
+replacement (on the control worker, not on the data plane). Launches are spread over the group's
+subnets, fewest instances first, as the AZ rebalancing of a real group does (moto puts every
+instance in the first subnet).
+
+Every member the group terminates — scale-in (chosen by the termination policies, where moto takes
+the first ones), TerminateInstanceInAutoScalingGroup, an unhealthy member — may be held by the
+group's terminating lifecycle hooks (`TerminationHooks`); it then stops counting toward the desired
+capacity, so its replacement launches while it waits. Deleting a group ends it all at once.
 
 A group whose mixed instances policy is all Spot launches Spot instances (moto launches On-Demand
 ones of the template's type): the first pool, AZ-balanced subnet first and override types in their
@@ -22,11 +28,18 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from localcloud.ec2 import moto_state
+from localcloud.ec2 import moto_state, termination
 from localcloud.ec2.spot import Pool, SpotCapacity
-from localcloud.events import ASG_LAUNCH_ABANDONED, ASG_UNHEALTHY, CAPACITY_ERROR, SPOT_FULFILLED, EventLog
+from localcloud.events import (
+    ASG_LAUNCH_ABANDONED,
+    ASG_TERMINATE,
+    ASG_UNHEALTHY,
+    CAPACITY_ERROR,
+    SPOT_FULFILLED,
+    EventLog,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +47,20 @@ DETECT_DELAY = "asg.detect_not_running"
 LAUNCH_DELAY = "ec2.run_instances_api"
 ICE_RETRY_DELAY = "ec2.ice_retry"
 MAX_LAUNCH_ATTEMPTS = 200  # a group that never finds capacity gives up (AWS retries on, with back-off)
-_GONE = ("shutting-down", "terminated")
 
 Launcher = Callable[[int, dict[str, str]], None]
+Replace = Callable[[list[str]], None]  # moto's replacement of these terminated members (out of the group, relaunch)
+
+
+class TerminationHooks(Protocol):
+    """The groups' terminating lifecycle hooks (the lifecycle service, when it runs)."""
+
+    def hold(self, state: Any, proceed: Callable[[], None]) -> bool:
+        """Hold a member the group terminates in Terminating:Wait and call `proceed` (on another thread) once its
+        actions have ended; False if its group has no terminating hooks."""
+
+    def release(self, group: Any) -> None:
+        """The group is being deleted: its outstanding actions end now."""
 
 
 @dataclass
@@ -52,7 +76,8 @@ class _Shortage:
 
 
 class AutoScaling:
-    """`terminated` runs on the loop thread; `launch` on whichever thread moto launches from."""
+    """`terminated` runs on the loop thread; `launch`, `set_desired`, `terminate_member` and `deleting` on
+    whichever thread moto calls them from (request threads, the control worker)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, events: EventLog, delay: Callable[[str], float],
                  control: Executor, rng: random.Random, capacity: SpotCapacity | None = None) -> None:
@@ -66,21 +91,34 @@ class AutoScaling:
         self._lock = threading.Lock()  # _shortages: moto's request threads and the control worker
         self._shortages: dict[str, _Shortage] = {}
         self._closed = False
+        self.termination_hooks: TerminationHooks | None = None
 
-    def terminated(self, members: dict[str, Any], replace: Callable[[], None]) -> None:
+    def terminated(self, members: dict[str, Any], replace: Replace) -> None:
         """`members`: instance id -> moto's ASG InstanceState, for the terminated group members."""
         self._later(self._delay(DETECT_DELAY), self._detected, members, replace)
 
-    def _detected(self, members: dict[str, Any], replace: Callable[[], None]) -> None:
+    def _detected(self, members: dict[str, Any], replace: Replace) -> None:
         for instance_id, state in members.items():
             state.health_status = "Unhealthy"
             self._events.emit(ASG_UNHEALTHY, instance_id, asg=state.auto_scaling_group_name,
                               instance=instance_id, reason="instance not running")
-        self._later(self._delay(LAUNCH_DELAY), self._replace, replace)
+        self._later(self._delay(LAUNCH_DELAY), self._replace, members, replace)
 
-    def _replace(self, replace: Callable[[], None]) -> None:
-        future = self._control.submit(replace)
+    def _replace(self, members: dict[str, Any], replace: Replace) -> None:
+        future = self._control.submit(self._terminate_unhealthy, members, replace)
         future.add_done_callback(_log_failure)
+
+    def _terminate_unhealthy(self, members: dict[str, Any], replace: Replace) -> None:
+        """The group terminates the members that stopped running and launches replacements; one its terminating
+        hooks hold stays in the group, in Terminating:Wait, while its replacement launches."""
+        current = {iid: m for iid, m in members.items()
+                   if m in m.auto_scaling_group.instance_states and m.lifecycle_state not in moto_state.LEAVING}
+        held = {iid: m for iid, m in current.items() if self._held(m, "unhealthy")}
+        released = [iid for iid in current if iid not in held]
+        if released:
+            replace(released)
+        for group in {id(m.auto_scaling_group): m.auto_scaling_group for m in held.values()}.values():
+            group.set_desired_capacity(group.desired_capacity)
 
     def _later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
         if self._closed:
@@ -98,7 +136,60 @@ class AutoScaling:
             handle.cancel()
         self._timers.clear()
 
+    # --- members leaving (moto's request threads, the control worker) ---
+
+    def set_desired(self, group: Any, new_capacity: int | None, set_desired: Callable[[], None]) -> None:
+        """SetDesiredCapacity and UpdateAutoScalingGroup: moto's own (`set_desired`), except that a scale-in
+        terminates the members the termination policies choose, each after its terminating hooks."""
+        desired = group.min_size if new_capacity is None else new_capacity
+        excess = len(group.active_instances()) - moto_state.instances_wanted(group, desired or 0)
+        if excess <= 0:
+            set_desired()
+            return
+        group.desired_capacity = desired
+        for member in termination.choose(group, excess, self._rng):
+            if not self._held(member, "scale-in"):
+                moto_state.leave_group(member)
+        moto_state.refresh_load_balancers(group)
+
+    def terminate_member(self, member: Any, decrement: bool, terminate: Callable[[], Any]) -> Any:
+        """TerminateInstanceInAutoScalingGroup; without terminating hooks, moto's own (`terminate`)."""
+        group = member.auto_scaling_group
+        original = group.desired_capacity
+        if member.lifecycle_state in moto_state.LEAVING:
+            return moto_state.termination_activity(member.instance, original)
+        if not self._held(member, "user request"):
+            return terminate()
+        if decrement:
+            group.desired_capacity = original - 1
+        group.set_desired_capacity(group.desired_capacity)  # unless decremented, the replacement launches now
+        return moto_state.termination_activity(member.instance, original)
+
+    def deleting(self, group: Any) -> None:
+        """DeleteAutoScalingGroup, before moto scales the group to zero: as with ForceDelete, outstanding lifecycle
+        actions end and every member terminates at once, so a deletion never waits on a hook."""
+        if self.termination_hooks is not None:
+            self.termination_hooks.release(group)
+        for member in list(group.instance_states):
+            self._emit_terminate(member, "group deleted")
+            moto_state.leave_group(member)
+
+    def _held(self, member: Any, cause: str) -> bool:
+        """The group terminates `member`: held by its terminating hooks (True), or to be terminated now."""
+        self._emit_terminate(member, cause)
+        hooks = self.termination_hooks
+        return hooks is not None and hooks.hold(member, lambda: moto_state.leave_group(member))
+
+    def _emit_terminate(self, member: Any, cause: str) -> None:
+        instance = member.instance
+        self._events.emit(ASG_TERMINATE, instance.id, asg=member.auto_scaling_group_name, instance=instance.id,
+                          cause=cause, availability_zone=str(instance.placement.zone),
+                          policies=list(member.auto_scaling_group.termination_policies or []))
+
+    # --- launches ---
+
     def launch(self, group: Any, launch: Launcher, count: int, tags: dict[str, str]) -> None:
+        launch = _noting_configuration(group, launch)
         types = moto_state.spot_override_types(group)
         if types is not None:
             self._launch_spot(group, launch, count, tags, types)
@@ -111,8 +202,7 @@ class AutoScaling:
         saved = group.vpc_zone_identifier
         try:
             for _ in range(count):
-                alive = Counter(st.instance.subnet_id for st in group.instance_states
-                                if st.instance._state.name not in _GONE)
+                alive = Counter(st.instance.subnet_id for st in moto_state.live_members(group))
                 chosen = min(subnets, key=lambda s: (alive.get(s, 0), order[s]))
                 group.vpc_zone_identifier = ",".join([chosen, *(s for s in subnets if s != chosen)])
                 launch(1, dict(tags))  # moto launches into the first subnet listed
@@ -220,6 +310,21 @@ class AutoScaling:
         finally:
             group.vpc_zone_identifier, group.availability_zones = saved
         return [st.instance for st in group.instance_states if st.instance.id not in before]
+
+
+def _noting_configuration(group: Any, launch: Launcher) -> Launcher:
+    """moto forgets which launch configuration an instance came from; the termination policies ask."""
+    configuration = group.launch_config
+    if configuration is None:
+        return launch
+
+    def launch_and_note(count: int, tags: dict[str, str]) -> None:
+        before = {id(st) for st in group.instance_states}
+        launch(count, tags)
+        for st in group.instance_states:
+            if id(st) not in before:
+                moto_state.note_launch_configuration(st.instance, configuration)
+    return launch_and_note
 
 
 def _log_failure(future: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from localcloud.ec2 import moto_state
 from localcloud.ec2.addresses import PublicAddresses
-from localcloud.ec2.autoscaling import AutoScaling
+from localcloud.ec2.autoscaling import AutoScaling, TerminationHooks
 from localcloud.ec2.instances import Fleet, FleetConfig, Launch
 from localcloud.ec2.spot import SpotCapacity, SpotInterruptions
 from localcloud.events import (
@@ -228,14 +228,17 @@ class Ec2Physics:
         self._events.emit(EIP_RELEASED, eip.public_ip, allocation_id=allocation_id)
         self._post(lambda: self.addresses.disassociate(eip.public_ip, "released"))
 
-    def asg_terminations(self, autoscaling: Any, replace: Callable[[], None], instance_ids: list[str]) -> None:
+    def asg_terminations(self, autoscaling: Any, replace: Callable[[list[str]], None], instance_ids: list[str]) -> None:
         members = moto_state.instances_of(autoscaling, instance_ids)
         if not members:
-            replace()
+            replace(list(instance_ids))
             return
-        self._post(self._asg_terminated, members, replace)
+        # a member already on its way out stays until its terminating lifecycle actions end
+        counted = {iid: st for iid, st in members.items() if st.lifecycle_state not in moto_state.LEAVING}
+        if counted:
+            self._post(self._asg_terminated, counted, replace)
 
-    def _asg_terminated(self, members: dict[str, Any], replace: Callable[[], None]) -> None:
+    def _asg_terminated(self, members: dict[str, Any], replace: Callable[[list[str]], None]) -> None:
         assert self._asg is not None
         self._asg.terminated(members, replace)
 
@@ -245,3 +248,25 @@ class Ec2Physics:
             launch(count, tags)
             return
         self._asg.launch(group, launch, count, tags)
+
+    def asg_set_desired(self, group: Any, new_capacity: int | None, set_desired: Callable[[], None]) -> None:
+        if self._asg is None:
+            set_desired()
+            return
+        self._asg.set_desired(group, new_capacity, set_desired)
+
+    def asg_terminate_member(self, autoscaling: Any, instance_id: str, decrement: bool,
+                             terminate: Callable[[], Any]) -> Any:
+        member = moto_state.instances_of(autoscaling, [instance_id]).get(instance_id)
+        if self._asg is None or member is None:
+            return terminate()
+        return self._asg.terminate_member(member, decrement, terminate)
+
+    def asg_deleting(self, group: Any) -> None:
+        if self._asg is not None:
+            self._asg.deleting(group)
+
+    def use_termination_hooks(self, hooks: TerminationHooks | None) -> None:
+        """Who holds the members groups terminate (the lifecycle service, while it runs)."""
+        assert self._asg is not None, "physics not started"
+        self._asg.termination_hooks = hooks

@@ -1,4 +1,4 @@
-"""Auto Scaling lifecycle hooks that really hold an instance in Pending:Wait (moto only stores them)."""
+"""Auto Scaling lifecycle hooks that really hold an instance in Pending:Wait or Terminating:Wait (moto: stored only)."""
 
 from localcloud.lifecycle.service import LifecycleService
 

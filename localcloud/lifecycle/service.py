@@ -1,11 +1,12 @@
-"""Launch lifecycle hooks in a LocalCloud: the moto patches that make them act, run as a cloud Service.
+"""Lifecycle hooks in a LocalCloud: the moto patches that make them act, run as a cloud Service.
 
-moto stores hooks and nothing more: instances go straight to InService, and CompleteLifecycleAction
-and RecordLifecycleActionHeartbeat answer 500 NotImplemented. Here a new group member waits in
-Pending:Wait (see `actions`), the two calls work, PutLifecycleHook keeps its notification target,
-role and metadata, and a waiting instance counts toward the group's capacity (moto only counts
-InService ones, so it would launch another) — it is also registered with the group's target groups
-at once, where AWS waits for InService.
+moto stores hooks and nothing more: instances go straight to InService or are terminated at once, and
+CompleteLifecycleAction and RecordLifecycleActionHeartbeat answer 500 NotImplemented. Here a new group
+member waits in Pending:Wait and a member the group terminates in Terminating:Wait (see `actions`; the
+EC2 physics asks, through `TerminationHooks`), the two calls work, PutLifecycleHook keeps its
+notification target, role and metadata, and a Pending:Wait instance counts toward the group's capacity
+(moto only counts InService ones, so it would launch another) while a terminating one does not — it
+is also registered with the group's target groups at once, where AWS waits for InService.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from localcloud import timescale
 from localcloud.lifecycle import notify
-from localcloud.lifecycle.actions import LAUNCHING, Action, LifecycleActionError, LifecycleActions, Wiring
+from localcloud.lifecycle.actions import Action, LifecycleActionError, LifecycleActions, Wiring
 from localcloud.patching import Patches
 
 if TYPE_CHECKING:
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 
 TIMEOUT_KEY = "asg.lifecycle_hook_timeout"
 # Counted toward desired capacity (moto: InService only). Terminating: an abandoned instance the group
-# has not yet noticed, so that noticing it launches the replacement.
+# has not yet noticed, so that noticing it launches the replacement. Not Terminating:Wait/Proceed: the
+# group replaces a member its terminating hooks hold while they run.
 _IN_GROUP = frozenset({"InService", "Pending", "Pending:Wait", "Pending:Proceed", "Terminating"})
 
 
@@ -38,7 +40,7 @@ class LifecycleService:
         self._cfn: Patches | None = None
         self.actions = LifecycleActions(cloud.events, Wiring(
             timeout_for=self._timeout_for, schedule=self._schedule, background=self._background,
-            notify=lambda action: notify.publish(action, LAUNCHING), terminate=_terminate))
+            notify=lambda action: notify.publish(action, action.transition), terminate=_terminate))
 
     def start(self) -> None:
         from localcloud.cfn import lifecycle_hooks, resources
@@ -48,8 +50,10 @@ class LifecycleService:
         self._cfn = lifecycle_hooks.hook_specification_patches()
         self._cfn.install()
         resources.register()  # moto's template engine now knows LifecycleHook and SNS::Subscription
+        self._cloud.physics.use_termination_hooks(self.actions)
 
     def stop(self) -> None:
+        self._cloud.physics.use_termination_hooks(None)
         self.actions.close()
         if self._cfn is not None:
             self._cfn.uninstall()

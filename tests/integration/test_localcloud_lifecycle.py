@@ -1,13 +1,15 @@
-"""Launch lifecycle hooks on localcloud: Pending:Wait, SNS -> Lambda completing the action, timeouts, API errors."""
+"""Lifecycle hooks on localcloud: Pending:Wait and Terminating:Wait, SNS -> Lambda completing the action, timeouts,
+API errors; which member a scale-in terminates."""
 
 from __future__ import annotations
 
 import base64
 import io
 import json
+import time
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +17,18 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud import LocalCloud
-from tests.localcloud.support import tiny_profile
+from localcloud.events import CloudEvent
+from tests.localcloud.support import http_get, tiny_profile
 
 pytestmark = pytest.mark.integration
 
 TEMPLATE = Path(__file__).with_name("templates") / "lifecycle_hook.yaml"
 HOOK = "publish-origin"
+RELEASE = "release-origin"  # the template's terminating hook
+LAUNCHING, TERMINATING = "autoscaling:EC2_INSTANCE_LAUNCHING", "autoscaling:EC2_INSTANCE_TERMINATING"
 # The tiny profile is realistic x 0.01: a template's HeartbeatTimeout of 100 s waits 1 s here.
 HEARTBEAT_100_S = 1.0
+HEARTBEAT_600_S = 6.0
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +54,47 @@ def members(cloud: LocalCloud, group: str) -> dict[str, str]:
 def aaaa(cloud: LocalCloud, zone_id: str) -> list[str]:
     records = cloud.client("route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     return [r["ResourceRecords"][0]["Value"] for r in records if r["Type"] == "AAAA"]
+
+
+def private_address(cloud: LocalCloud, instance: str) -> str:
+    found = cloud.client("ec2").describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+    return str(found["PrivateIpAddress"])
+
+
+def ec2_state(cloud: LocalCloud, instance: str) -> str:
+    found = cloud.client("ec2").describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+    return str(found["State"]["Name"])
+
+
+def transition(wanted: str) -> Callable[[CloudEvent], bool]:
+    return lambda event: event.detail["transition"] == wanted
+
+
+def logged(needle: str) -> Callable[[CloudEvent], bool]:
+    return lambda event: needle in event.detail["log"]
+
+
+def in_group(group: str) -> Callable[[CloudEvent], bool]:
+    return lambda event: event.detail["asg"] == group
+
+
+def eventually(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 10.0) -> Any:
+    """What `fetch` returns once `done` holds (the group lets a member go in the background)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def launched(cloud: LocalCloud, out: dict[str, str], mark: int) -> str:
+    """The group's one member, once the Lambda has completed its launch hook and returned."""
+    (instance, _), = members(cloud, out["GroupName"]).items()
+    cloud.events.wait_for("localcloud.asg.lifecycle_complete", instance, since=mark, timeout=60)
+    cloud.events.wait_for("localcloud.lambda.result", out["FunctionName"], since=mark, timeout=60)
+    cloud.events.wait_for("localcloud.instance.booted", instance, since=mark, timeout=30)
+    return instance
 
 
 def test_the_hook_holds_the_instance_until_the_lambda_upserts_the_record_and_completes(cloud: LocalCloud) -> None:
@@ -122,6 +169,164 @@ def test_a_heartbeat_restarts_the_timeout_and_continue_is_the_default_result_app
     assert (done.detail["result"], done.detail["by"]) == ("CONTINUE", "timeout")
     assert done.detail["waited_s"] >= 0.5 + HEARTBEAT_100_S
     assert members(cloud, group) == {instance: "InService"}
+
+
+def test_a_terminating_hook_holds_the_member_serving_while_its_replacement_launches(cloud: LocalCloud) -> None:
+    mark = len(cloud.events)
+    out = create(cloud, "hold", WithTerminatingHook="yes", CompleteTerminating="no")
+    group, first = out["GroupName"], launched(cloud, out, mark)
+    mark = len(cloud.events)
+
+    cloud.client("autoscaling").terminate_instance_in_auto_scaling_group(InstanceId=first,
+                                                                         ShouldDecrementDesiredCapacity=False)
+    held = cloud.client("autoscaling").describe_auto_scaling_instances(InstanceIds=[first])["AutoScalingInstances"]
+    wait = cloud.events.wait_for("localcloud.asg.lifecycle_wait", first, since=mark, timeout=10,
+                                 where=transition(TERMINATING))
+    notified = cloud.events.wait_for("localcloud.lambda.result", out["FunctionName"], since=mark, timeout=60,
+                                     where=logged(f"terminating hook {RELEASE} for {first}"))
+    replacement = cloud.events.wait_for("localcloud.asg.launch", since=mark, timeout=10, where=in_group(group))
+    cloud.events.wait_for("localcloud.asg.lifecycle_complete", replacement.subject, since=mark, timeout=60)
+    while_waiting = members(cloud, group)
+    served_by = http_get(private_address(cloud, first))[1]["x-served-by"]
+    running = ec2_state(cloud, first)
+    cloud.client("autoscaling").complete_lifecycle_action(LifecycleHookName=RELEASE, AutoScalingGroupName=group,
+                                                          InstanceId=first, LifecycleActionResult="CONTINUE")
+    gone = cloud.events.wait_for("localcloud.instance.terminated", first, since=mark, timeout=10)
+    done = cloud.events.find("localcloud.asg.lifecycle_complete", first, since=mark)[0]
+
+    assert held[0]["LifecycleState"] == "Terminating:Wait"
+    assert (wait.detail["hook"], wait.detail["timeout_s"]) == (RELEASE, pytest.approx(HEARTBEAT_600_S))
+    assert notified.detail["error"] is None, notified.detail["log"]
+    assert while_waiting == {first: "Terminating:Wait", replacement.subject: "InService"}
+    assert served_by == first and running == "running"
+    assert (done.detail["transition"], done.detail["result"], done.detail["by"]) == (TERMINATING, "CONTINUE", "api")
+    assert wait.seq < replacement.seq < done.seq < gone.seq  # the replacement launched while the member waited
+    assert members(cloud, group) == {replacement.subject: "InService"}
+
+
+def test_a_handler_that_completes_withdraws_the_record_and_the_member_terminates_without_replacement(
+        cloud: LocalCloud) -> None:
+    mark = len(cloud.events)
+    out = create(cloud, "release", WithTerminatingHook="yes", MinSize="0")
+    group, first = out["GroupName"], launched(cloud, out, mark)
+    published = aaaa(cloud, out["ZoneId"])
+    mark = len(cloud.events)
+
+    activity = cloud.client("autoscaling").terminate_instance_in_auto_scaling_group(
+        InstanceId=first, ShouldDecrementDesiredCapacity=True)["Activity"]
+    gone = cloud.events.wait_for("localcloud.instance.terminated", first, since=mark, timeout=60)
+    done = cloud.events.find("localcloud.asg.lifecycle_complete", first, since=mark)[0]
+    result = cloud.events.wait_for("localcloud.lambda.result", out["FunctionName"], since=mark, timeout=30,
+                                   where=logged(f"terminating hook {RELEASE} for {first}"))
+    found = cloud.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+
+    assert published == ["::ffff:" + private_address(cloud, first)]
+    assert "shrinking the capacity from 1 to 0" in activity["Cause"]
+    assert (done.detail["transition"], done.detail["result"], done.detail["by"]) == (TERMINATING, "CONTINUE", "api")
+    assert done.seq < gone.seq and result.detail["error"] is None
+    assert "withdrew" in result.detail["log"] and aaaa(cloud, out["ZoneId"]) == []
+    assert (found[0]["DesiredCapacity"], found[0]["Instances"]) == (0, [])
+    assert not cloud.events.find("localcloud.asg.launch", since=mark)
+
+
+def test_an_instance_gone_unhealthy_waits_on_the_terminating_hook_until_its_timeout(cloud: LocalCloud) -> None:
+    mark = len(cloud.events)
+    out = create(cloud, "timeout", WithTerminatingHook="yes", CompleteTerminating="no", TerminatingTimeout="100",
+                 TerminatingResult="ABANDON")
+    group, first = out["GroupName"], launched(cloud, out, mark)
+    mark = len(cloud.events)
+
+    cloud.client("ec2").terminate_instances(InstanceIds=[first])
+    unhealthy = cloud.events.wait_for("localcloud.asg.unhealthy", first, since=mark, timeout=10)
+    wait = cloud.events.wait_for("localcloud.asg.lifecycle_wait", first, since=mark, timeout=10,
+                                 where=transition(TERMINATING))
+    held = members(cloud, group)[first]
+    replacement = cloud.events.wait_for("localcloud.asg.launch", since=mark, timeout=10, where=in_group(group))
+    done = cloud.events.wait_for("localcloud.asg.lifecycle_complete", first, since=mark, timeout=10,
+                                 where=transition(TERMINATING))
+    after = eventually(lambda: members(cloud, group), lambda found: first not in found)
+
+    assert unhealthy.seq < wait.seq < replacement.seq < done.seq
+    assert held == "Terminating:Wait"
+    assert (done.detail["result"], done.detail["by"]) == ("ABANDON", "timeout")
+    assert done.detail["waited_s"] >= HEARTBEAT_100_S - 0.05
+    assert list(after) == [replacement.subject]
+    assert cloud.events.find("localcloud.lambda.result", out["FunctionName"], since=mark)
+
+
+def api_group(cloud: LocalCloud, name: str, *, terminating_hook: dict[str, Any] | None = None,
+              desired: int = 1, **settings: Any) -> None:
+    autoscaling = cloud.client("autoscaling")
+    template = cloud.client("ec2").create_launch_template(
+        LaunchTemplateName=f"{name}-lt", LaunchTemplateData={"ImageId": "ami-12345678"})["LaunchTemplate"]
+    autoscaling.create_auto_scaling_group(AutoScalingGroupName=name, MinSize=0, MaxSize=3, DesiredCapacity=desired,
+                                          AvailabilityZones=["us-east-1a"],
+                                          LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"]},
+                                          **settings)
+    if terminating_hook is not None:
+        autoscaling.put_lifecycle_hook(LifecycleHookName="drain", AutoScalingGroupName=name,
+                                       LifecycleTransition=TERMINATING, **terminating_hook)
+
+
+@pytest.mark.parametrize(("policy", "leaving"), [("NewestInstance", 1), ("OldestInstance", 0)])
+def test_scale_in_terminates_the_member_the_termination_policy_names_after_its_hook(
+        cloud: LocalCloud, policy: str, leaving: int) -> None:
+    autoscaling, group = cloud.client("autoscaling"), f"scale-in-{policy}"
+    api_group(cloud, group, terminating_hook={"HeartbeatTimeout": 100, "DefaultResult": "CONTINUE"})
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName=group, TerminationPolicies=[policy])
+    (first, _), = members(cloud, group).items()
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)
+    (second, _), = ((i, s) for i, s in members(cloud, group).items() if i != first)
+    victim, survivor = (first, second) if leaving == 0 else (second, first)
+    mark = len(cloud.events)
+
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
+    held = members(cloud, group)
+    chosen = cloud.events.wait_for("localcloud.asg.terminate", since=mark, timeout=5, where=in_group(group))
+    gone = cloud.events.wait_for("localcloud.instance.terminated", victim, since=mark, timeout=10)
+    done = cloud.events.find("localcloud.asg.lifecycle_complete", victim, since=mark)[0]
+    policies = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0]
+
+    assert policies["TerminationPolicies"] == [policy]
+    assert held == {victim: "Terminating:Wait", survivor: "InService"}
+    assert (chosen.subject, chosen.detail["cause"]) == (victim, "scale-in")
+    assert (done.detail["result"], done.detail["by"]) == ("CONTINUE", "timeout") and done.seq < gone.seq
+    assert members(cloud, group) == {survivor: "InService"}
+    assert not cloud.events.find("localcloud.asg.launch", since=mark)
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName=group, ForceDelete=True)
+
+
+def test_without_terminating_hooks_a_scale_in_terminates_at_once(cloud: LocalCloud) -> None:
+    autoscaling, group = cloud.client("autoscaling"), "no-hooks"
+    api_group(cloud, group, desired=2, TerminationPolicies=["NewestInstance"])
+    newest = max(members(cloud, group), key=lambda i: cloud.events.find("localcloud.asg.launch", i)[0].seq)
+    mark = len(cloud.events)
+
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
+    terminated = cloud.events.find("localcloud.instance.terminated", since=mark)
+
+    assert [e.subject for e in terminated] == [newest]  # within the call
+    assert newest not in members(cloud, group) and len(members(cloud, group)) == 1
+    assert ec2_state(cloud, newest) == "terminated"
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName=group, ForceDelete=True)
+
+
+def test_deleting_a_group_ends_its_waiting_actions_and_terminates_the_members_at_once(cloud: LocalCloud) -> None:
+    autoscaling, group, lifecycle = cloud.client("autoscaling"), "delete-while-waiting", cloud.service("asg-lifecycle")
+    api_group(cloud, group, terminating_hook={"HeartbeatTimeout": 3600, "DefaultResult": "ABANDON"})
+    (instance, _), = members(cloud, group).items()
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)
+    waiting, running = members(cloud, group), ec2_state(cloud, instance)
+    mark = len(cloud.events)
+
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName=group, ForceDelete=True)
+    ended = cloud.events.find("localcloud.asg.lifecycle_complete", instance, since=mark)
+
+    assert waiting == {instance: "Terminating:Wait"} and running in ("pending", "running")
+    assert [(e.detail["result"], e.detail["by"]) for e in ended] == [("ABANDON", "group deleted")]
+    assert cloud.events.find("localcloud.instance.terminated", instance, since=mark)  # within the call
+    assert [a.token for a in lifecycle.actions.pending() if a.instance_id == instance] == []
+    assert autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"] == []
 
 
 def test_unknown_actions_and_results_are_validation_errors(cloud: LocalCloud) -> None:

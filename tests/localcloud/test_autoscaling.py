@@ -1,4 +1,5 @@
-"""Spreading a group's launches over its subnets (moto puts every instance in the first one)."""
+"""Spreading a group's launches over its subnets (moto puts every instance in the first one); a member
+on its way out (Terminating:Wait) no longer counts."""
 
 import random
 from concurrent.futures import ThreadPoolExecutor
@@ -9,13 +10,15 @@ from localcloud.ec2.autoscaling import AutoScaling
 from localcloud.events import EventLog
 
 
-def member(subnet: str, state: str = "running") -> SimpleNamespace:
-    return SimpleNamespace(instance=SimpleNamespace(subnet_id=subnet, _state=SimpleNamespace(name=state)))
+def member(subnet: str, state: str = "running", lifecycle: str = "InService") -> SimpleNamespace:
+    return SimpleNamespace(instance=SimpleNamespace(subnet_id=subnet, _state=SimpleNamespace(name=state)),
+                           lifecycle_state=lifecycle)
 
 
 def test_launches_go_to_the_subnets_with_fewest_live_instances() -> None:
-    group = SimpleNamespace(vpc_zone_identifier="subnet-a,subnet-b,subnet-c",
-                            instance_states=[member("subnet-a"), member("subnet-b", "terminated")])
+    group = SimpleNamespace(vpc_zone_identifier="subnet-a,subnet-b,subnet-c", launch_config=None,
+                            instance_states=[member("subnet-a"), member("subnet-b", "terminated"),
+                                             member("subnet-c", lifecycle="Terminating:Wait")])
     launched: list[str] = []
 
     def launch(count: int, tags: dict[str, Any]) -> None:
@@ -35,7 +38,7 @@ def test_launches_go_to_the_subnets_with_fewest_live_instances() -> None:
 
 
 def test_a_single_subnet_group_is_left_to_moto() -> None:
-    group = SimpleNamespace(vpc_zone_identifier="subnet-a", instance_states=[])
+    group = SimpleNamespace(vpc_zone_identifier="subnet-a", launch_config=None, instance_states=[])
     calls: list[int] = []
 
     with ThreadPoolExecutor(max_workers=1) as control:
