@@ -47,7 +47,8 @@ def test_a_group_that_lets_the_newest_instance_go_strands_the_name(failover: Fai
                              variants=("user-data",), parameters={"TerminationPolicy": "NewestInstance"})
     try:
         results = _compare(failover, stacks, "capacity-thrash", "two-instances-alive-newest",
-                           lambda s: CapacityThrash(failover.backend, s.group), judge=_thrash_result,
+                           # held until the newcomer's user data has written the record (boot + run)
+                           lambda s: CapacityThrash(failover.backend, s.group, hold_s=8.0), judge=_thrash_result,
                            fixed_watch_s=_thrash_watch(failover, stacks))
 
         assert [r.verdict for r in results] == ["failed"], results[0].message
