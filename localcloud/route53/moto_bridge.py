@@ -100,6 +100,8 @@ class ChangeHook:
             if not self._ours(response):
                 return original(response)
             zone_id = response._get_param("HostedZoneId") or response._get_param("Id")
+            if response._get_param("ChangeBatch.Changes"):
+                _refuse_stale_deletes(response.backend, str(zone_id), response._get_param("ChangeBatch.Changes"))
             with self._propagation.applying(zone_id_of(str(zone_id))) as submission:
                 result = original(response)
             return self._report(result, submission)
@@ -135,3 +137,26 @@ class ChangeHook:
             info["Id"] = f"/change/{submission.change_id}"
             info["Status"] = self._propagation.change_status(submission.change_id) or PENDING
         return result
+
+
+def _refuse_stale_deletes(backend: Any, zone_id: str, changes: list[dict[str, Any]]) -> None:
+    """A DELETE must name the record set exactly as it is now (TTL and values), as Route 53 requires; moto
+    accepts any values the record set ever had and deletes the current one. That is what makes a
+    "delete it only while it still names me" cleanup safe against a replacement's UPSERT in between."""
+    from moto.route53.exceptions import Route53ClientError
+
+    zone = backend.get_hosted_zone(zone_id_of(zone_id))
+    for change in changes:
+        if change.get("Action") != "DELETE":
+            continue
+        wanted = change["ResourceRecordSet"]
+        name = str(wanted["Name"]).rstrip(".").lower()
+        current = next((r for r in zone.rrsets if str(r.name).rstrip(".").lower() == name
+                        and r.type == wanted.get("Type") and r.set_identifier == wanted.get("SetIdentifier")), None)
+        if current is None or wanted.get("AliasTarget"):
+            continue  # moto's own error for a missing record; alias targets are left to moto
+        values = sorted(str(r["Value"]) for r in wanted.get("ResourceRecords") or [])
+        if str(wanted.get("TTL")) != str(current.ttl) or values != sorted(str(v) for v in current.records):
+            raise Route53ClientError("InvalidChangeBatch", (
+                f"[Tried to delete resource record set [name='{wanted['Name']}', type='{wanted.get('Type')}'] "
+                "but the values provided do not match the current values]"))

@@ -250,3 +250,27 @@ def test_hook_is_removed_when_the_server_stops(route53: Any, zone: tuple[str, st
     change_id = change(route53, zone_id, a(f"www.{name}", "127.0.0.1"))
 
     assert route53.get_change(Id=change_id)["ChangeInfo"]["Status"] == "INSYNC"  # moto's own behaviour
+
+
+def test_a_delete_must_name_the_record_as_it_is_now(route53: Any, zone: tuple[str, str],
+                                                   start_dns: Callable[..., AuthoritativeDNS]) -> None:
+    """Route 53 deletes only an exact match (moto alone deletes the current record for any values it once had):
+    a cleanup deleting the old value after a replacement's UPSERT fails instead of removing the new record."""
+    from botocore.exceptions import ClientError
+
+    zone_id, name = zone
+    start_dns(propagation_delay=Delay(0.0, 0.0))
+    change(route53, zone_id, a(f"www.{name}", "127.0.0.1"))
+    change(route53, zone_id, a(f"www.{name}", "127.0.0.2"))
+
+    with pytest.raises(ClientError, match="InvalidChangeBatch.*do not match the current values"):
+        change(route53, zone_id, a(f"www.{name}", "127.0.0.1"), action="DELETE")
+    with pytest.raises(ClientError, match="InvalidChangeBatch"):
+        change(route53, zone_id, a(f"www.{name}", "127.0.0.2", ttl=31), action="DELETE")
+    kept = [r for r in route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+            if r["Type"] == "A"]
+    change(route53, zone_id, a(f"www.{name}", "127.0.0.2"), action="DELETE")
+    left = [r for r in route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+            if r["Type"] == "A"]
+
+    assert [r["ResourceRecords"] for r in kept] == [[{"Value": "127.0.0.2"}]] and left == []
