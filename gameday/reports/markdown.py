@@ -83,12 +83,7 @@ def _failover_table(results: Sequence[Mapping[str, Any]]) -> list[str]:
                      f"| {seconds(d.get('outage_s'))} "
                      f"| {d.get('fallback_samples', 0)} | {d.get('error_samples', 0)} "
                      f"| {seconds(d.get('served_again_s'))} |")
-    best = min((r for r in results if r["details"].get("outage_s") is not None),
-               key=lambda r: r["details"]["outage_s"], default=None)
-    if best is not None:
-        lines += ["", f"Least hurt: **{best['details']['variant']}** "
-                      f"({best['details']['outage_s']:.2f} s seen through CloudFront)."]
-    return lines
+    return lines + _least_hurt(results)
 
 
 def _thrash_table(results: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -109,11 +104,16 @@ def _thrash_table(results: Sequence[Mapping[str, Any]]) -> list[str]:
         lines.append(f"| {d['variant']} | {_MARK.get(s['verdict'], s['verdict'])} | {left} "
                      f"| {seconds(d.get('named_newcomer_s'))} | {window} | {seconds(d.get('stale_s'))} | {final} "
                      f"| {seconds(d.get('outage_s'))} | {d.get('fallback_samples', 0)} | {d.get('error_samples', 0)} |")
-    best = min(results, key=lambda r: r["details"].get("outage_s") or 0.0, default=None)
-    if best is not None:
-        lines += ["", f"Least hurt: **{best['details']['variant']}** "
-                      f"({best['details'].get('outage_s') or 0.0:.2f} s seen through CloudFront)."]
-    return lines
+    return lines + _least_hurt(results)
+
+
+def _least_hurt(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    best = min((r for r in results if r["details"].get("outage_s") is not None),
+               key=lambda r: r["details"]["outage_s"], default=None)
+    if best is None:
+        return []
+    return ["", f"Least hurt: **{best['details']['variant']}** ({best['details']['outage_s']:.2f} s seen through "
+                "CloudFront)."]
 
 
 def _cleanup_table(results: Sequence[Mapping[str, Any]]) -> list[str]:
