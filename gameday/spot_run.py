@@ -24,6 +24,7 @@ from gameday.analysis import FailoverResult, analyze
 from gameday.backends.base import Backend
 from gameday.backends.local import LocalBackend
 from gameday.errors import BackendError, DeployError
+from gameday.faults.resources import instance_ipv6
 from gameday.origin_group_run import resolve_name
 from gameday.probes import DnsProbe, HttpProbe
 from gameday.stacks import STACKS_DIR, DeployedStack, StackSpec, delete, deploy
@@ -182,12 +183,10 @@ def wait_in_service(backend: Backend, group: str, timeout_s: float, *, exclude: 
 
 
 def ipv6_of(backend: Backend, instance_id: str) -> str:
-    found = backend.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"]
-    for instance in (i for r in found for i in r["Instances"]):
-        for interface in instance.get("NetworkInterfaces", []):
-            for address in interface.get("Ipv6Addresses", []):
-                return str(address["Ipv6Address"])
-    raise DeployError(f"{instance_id} has no IPv6 address: the launch template must ask for one")
+    address = instance_ipv6(backend.client("ec2"), instance_id)
+    if address is None:
+        raise DeployError(f"{instance_id} has no IPv6 address: the launch template must ask for one")
+    return address
 
 
 def vpc_resolver(backend: Backend, vpc_id: str) -> tuple[str, int]:
@@ -343,6 +342,10 @@ def analyze_variant(view: Timeline, stack: VariantStacks, fault_at: float, stabl
 
 # --- who the record names over time (two instances alive, cleanup on termination) ---
 
+_ANSWERED = (Outcome.OK, Outcome.DNS_NXDOMAIN, Outcome.DNS_NODATA)  # what the server said, not a lost query
+STABLE_TAIL_S = 2.0  # CloudFront's answers over the last seconds of the watch decide who serves at the end
+
+
 @dataclass(frozen=True)
 class RecordSpan:
     """From `start_s` to `end_s` (seconds since the fault) the VPC's DNS server named `names` (instance ids,
@@ -452,10 +455,6 @@ def read_thrash(view: Timeline, stack: VariantStacks, fault_at: float, failover:
         served_by_survivor=bool(tail) and survivor is not None and all(s.good and s.served_by == survivor
                                                                         for s in tail),
         spans=tuple(spans))
-
-
-_ANSWERED = (Outcome.OK, Outcome.DNS_NXDOMAIN, Outcome.DNS_NODATA)  # what the server said, not a lost query
-STABLE_TAIL_S = 2.0  # CloudFront's answers over the last seconds of the watch decide who serves at the end
 
 
 def negative_answers(view: Timeline, fault_at: float) -> list[Event]:

@@ -10,6 +10,7 @@ the time until the new instance served again, against the model and the budget.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -48,7 +49,7 @@ from gameday.spot_run import (
     record_spans,
     variant_timeline,
 )
-from gameday.timeline import Event
+from gameday.timeline import Event, Timeline
 from localcloud.profiles import Profile
 
 pytestmark = pytest.mark.stack(STACK)
@@ -86,7 +87,47 @@ def _client_timeout(failover: Failover) -> float:
     return 3 * max(1.0, failover.profile.delay("cloudfront.connection_timeout").mean) + 2.0
 
 
-VariantJudge = Callable[[Failover, ScenarioResult, VariantStacks, Fault, float, str, Any, str], ScenarioResult]
+@dataclass(frozen=True)
+class Case:
+    """One variant's share of a run that broke every variant at once."""
+
+    failover: Failover
+    run: ScenarioResult
+    stack: VariantStacks
+    part: Fault  # the fault's part that broke this variant
+    fault_at: float
+    scenario: str  # this variant's scenario name
+    comparison: str  # the fault's name, shared by every variant
+    prediction: Any
+    budget: float
+
+    def view(self, *extra: Event) -> tuple[Timeline, FailoverResult]:
+        """This variant's own timeline out of the shared run, and its analysis."""
+        view = variant_timeline(self.run.timeline, self.stack, self.fault_at, self.part.target)
+        view.add_events(extra)
+        return view, analyze_variant(view, self.stack, self.fault_at, STABLE_WINDOW_S)
+
+    def outside_range(self, measured: float) -> str | None:
+        """Why `measured` disagrees with the prediction's range under the fast profile (None: it agrees)."""
+        if self.prediction is None or self.failover.profile.name != "fast":
+            return None
+        low = self.prediction.low_s * (1 - MODEL_TOLERANCE) - RANGE_SLACK_S
+        high = self.prediction.high_s * (1 + MODEL_TOLERANCE) + RANGE_SLACK_S
+        if low <= measured <= high:
+            return None
+        return (f"the model says {self.prediction.low_s:.2f}-{self.prediction.high_s:.2f} s "
+                f"(+-{MODEL_TOLERANCE:.0%}): the measurement or localcloud is off")
+
+    def result(self, view: Timeline, analysed: FailoverResult, judged: tuple[str, str], headline: Headline | None,
+               details: dict[str, Any]) -> ScenarioResult:
+        view.add_event(Event(self.fault_at, "gameday.variant", "gameday", self.stack.variant, details))
+        verdict, message = judged
+        return ScenarioResult(STACK, self.scenario, self.comparison, self.part.target, self.run.backend,
+                              self.run.profile, self.budget, self.fault_at, analysed, self.prediction, verdict,
+                              message, view, headline, details={"comparison": self.comparison, **details})
+
+
+VariantJudge = Callable[[Case], ScenarioResult]
 
 
 def _compare(failover: Failover, stacks: Sequence[VariantStacks], name: str, scenario: str,
@@ -99,46 +140,35 @@ def _compare(failover: Failover, stacks: Sequence[VariantStacks], name: str, sce
     predictions = {s.variant: model.predict(STACK, fault.name, failover.profile, s.origin) for s in stacks}
     worst = max((p.high_s for p in predictions.values() if p is not None), default=60.0)
     every = [p for s in stacks for p in probes(s, failover.backend, timeout_s=_client_timeout(failover))]
-    try:
-        run = failover.run(
-            stack_id=STACK, scenario=scenario, fault=fault, probes=every, primary_probe=stacks[0].cdn_probe,
-            steady_probes=[s.cdn_probe for s in stacks[1:]], stack=stacks[0].origin, record=False,
-            policy=WatchPolicy(steady_consecutive=10, watch_timeout_s=1.3 * worst + 10.0, tail_s=1.0,
-                               stable_window_s=STABLE_WINDOW_S, fixed_watch_s=fixed_watch_s))
-    finally:
-        for part in fault.parts:  # a fault with a second step stops its watcher whatever happened
-            if isinstance(part, CapacityThrash):
-                part.stop()
+    run = failover.run(
+        stack_id=STACK, scenario=scenario, fault=fault, probes=every, primary_probe=stacks[0].cdn_probe,
+        steady_probes=[s.cdn_probe for s in stacks[1:]], stack=stacks[0].origin, record=False,
+        policy=WatchPolicy(steady_consecutive=10, watch_timeout_s=1.3 * worst + 10.0, tail_s=1.0,
+                           stable_window_s=STABLE_WINDOW_S, fixed_watch_s=fixed_watch_s))
     if run.fault_at is None:  # no steady state, or the fault failed: every variant shares that verdict
         failover.report.scenarios.append(run)
         return [run]
     results = []
     for index, stack in enumerate(stacks, start=len(setup)):
         fault_at = fault.injected_at[index] if index < len(fault.injected_at) else run.fault_at
-        results.append((judge or _variant_result)(failover, run, stack, fault.parts[index], fault_at, scenario,
-                                                  predictions[stack.variant], fault.name))
+        name = f"{scenario}-{stack.variant}"
+        results.append((judge or _variant_result)(Case(
+            failover, run, stack, fault.parts[index], fault_at, name, fault.name, predictions[stack.variant],
+            failover.budget(STACK, fault.name, name))))
     failover.report.scenarios.extend(results)
     return results
 
 
-def _variant_result(failover: Failover, run: ScenarioResult, stack: VariantStacks, part: Fault, fault_at: float,
-                    scenario: str, prediction: Any, comparison: str) -> ScenarioResult:
-    view = variant_timeline(run.timeline, stack, fault_at, part.target)
-    analysed = analyze_variant(view, stack, fault_at, STABLE_WINDOW_S)
-    reading = read_variant(view, stack, fault_at, analysed)
-    view.add_event(Event(fault_at, "gameday.variant", "gameday", stack.variant, reading.to_detail()))
-    name = f"{scenario}-{stack.variant}"
-    budget = failover.budget(STACK, comparison, name)
-    verdict, message = _judge(failover, stack, analysed, reading, prediction, budget)
+def _variant_result(case: Case) -> ScenarioResult:
+    view, analysed = case.view()
+    reading = read_variant(view, case.stack, case.fault_at, analysed)
     headline = Headline("served by the new instance again", reading.served_again_s) \
         if reading.served_again_s is not None else None
-    return ScenarioResult(STACK, name, comparison, part.target, run.backend, run.profile, budget, fault_at,
-                          analysed, prediction, verdict, message, view, headline,
-                          details={"comparison": comparison, **reading.to_detail()})
+    return case.result(view, analysed, _judge(case, reading), headline, reading.to_detail())
 
 
-def _judge(failover: Failover, stack: VariantStacks, failover_result: FailoverResult, reading: VariantReading,
-           prediction: Any, budget: float) -> tuple[str, str]:
+def _judge(case: Case, reading: VariantReading) -> tuple[str, str]:
+    failover, stack, prediction, budget = case.failover, case.stack, case.prediction, case.budget
     seen = (f"AAAA switched after {_s(reading.aaaa_switch_s)}, CloudFront after {_s(reading.edge_switch_s)}; "
             f"clients saw {reading.fallback_samples} maintenance pages and {reading.error_samples} errors "
             f"over {_s(reading.outage_s)}")
@@ -252,28 +282,20 @@ def _thrash_watch(failover: Failover, stacks: Sequence[VariantStacks]) -> float:
     return 1.5 * (sum(profile.delay(k).high for k in steps) + ttl) + 6.0
 
 
-def _thrash_result(failover: Failover, run: ScenarioResult, stack: VariantStacks, part: Fault, fault_at: float,
-                   scenario: str, prediction: Any, comparison: str) -> ScenarioResult:
+def _thrash_result(case: Case) -> ScenarioResult:
+    part, stack = case.part, case.stack
     assert isinstance(part, CapacityThrash)
-    view = variant_timeline(run.timeline, stack, fault_at, part.target)
-    view.add_events(Event(s.at, "gameday.fault.step", "gameday", part.target, {"step": s.what, **s.detail})
-                    for s in part.steps)
-    analysed = analyze_variant(view, stack, fault_at, STABLE_WINDOW_S)
+    view, analysed = case.view(*(Event(s.at, "gameday.fault.step", "gameday", part.target,
+                                       {"step": s.what, **s.detail}) for s in part.steps))
     left = [(s.at, str(s.detail["instance"])) for s in part.steps if s.what == "left"]
-    reading = read_thrash(view, stack, fault_at, analysed, part.newcomer, left,
+    reading = read_thrash(view, stack, case.fault_at, analysed, part.newcomer, left,
                           {stack.instance_id: stack.ipv6, **part.addresses})
-    view.add_event(Event(fault_at, "gameday.variant", "gameday", stack.variant, reading.to_detail()))
-    name = f"{scenario}-{stack.variant}"
-    budget = failover.budget(STACK, comparison, name)
-    verdict, message = _judge_thrash(failover, stack, part, reading, prediction, budget)
-    return ScenarioResult(STACK, name, comparison, part.target, run.backend, run.profile, budget, fault_at,
-                          analysed, prediction, verdict, message, view,
-                          Headline("outage seen through CloudFront", reading.outage_s),
-                          details={"comparison": comparison, **reading.to_detail()})
+    return case.result(view, analysed, _judge_thrash(case, part, reading),
+                       Headline("outage seen through CloudFront", reading.outage_s), reading.to_detail())
 
 
-def _judge_thrash(failover: Failover, stack: VariantStacks, part: CapacityThrash, reading: ThrashReading,
-                  prediction: Any, budget: float) -> tuple[str, str]:
+def _judge_thrash(case: Case, part: CapacityThrash, reading: ThrashReading) -> tuple[str, str]:
+    stack = case.stack
     window = "none" if reading.lww_start_s is None else \
         f"+{reading.lww_start_s:.2f} to +{_s(reading.lww_end_s).removesuffix(' s')} s"
     seen = (f"newcomer {reading.newcomer or 'never healthy'}, left: {', '.join(reading.left) or 'nobody'}; the record "
@@ -291,65 +313,54 @@ def _judge_thrash(failover: Failover, stack: VariantStacks, part: CapacityThrash
     if not reading.served_by_survivor:
         return "failed", (f"{stack.variant}: phase 'served by the survivor' never happened: CloudFront's last "
                           f"answers did not all come from {reading.survivor}; {seen}")
-    text = f"{stack.variant}: {seen}"
-    if prediction is not None and failover.profile.name == "fast":
-        low = prediction.low_s * (1 - MODEL_TOLERANCE) - RANGE_SLACK_S
-        high = prediction.high_s * (1 + MODEL_TOLERANCE) + RANGE_SLACK_S
-        if not low <= reading.outage_s <= high:
-            return "failed", (f"{text}; the model says {prediction.low_s:.2f}-{prediction.high_s:.2f} s "
-                              f"(+-{MODEL_TOLERANCE:.0%}): the measurement or localcloud is off")
-    if reading.outage_s > budget:
-        return "failed", f"{text}, over the {budget:.1f} s budget"
-    return "passed", f"{text} (budget {budget:.1f} s)"
+    return _within(case, reading.outage_s, f"{stack.variant}: {seen}")
 
 
-def _cleanup_result(failover: Failover, run: ScenarioResult, stack: VariantStacks, part: Fault, fault_at: float,
-                    scenario: str, prediction: Any, comparison: str) -> ScenarioResult:
-    view = variant_timeline(run.timeline, stack, fault_at, part.target)
-    analysed = analyze_variant(view, stack, fault_at, STABLE_WINDOW_S)
+def _within(case: Case, measured: float, text: str) -> tuple[str, str]:
+    """The last two checks of a range-judged variant: the model's range (fast), then the budget."""
+    off = case.outside_range(measured)
+    if off is not None:
+        return "failed", f"{text}; {off}"
+    if measured > case.budget:
+        return "failed", f"{text}, over the {case.budget:.1f} s budget"
+    return "passed", f"{text} (budget {case.budget:.1f} s)"
+
+
+def _cleanup_result(case: Case) -> ScenarioResult:
+    stack, fault_at = case.stack, case.fault_at
+    view, analysed = case.view()
     reading = read_variant(view, stack, fault_at, analysed)
     replacement = next((i for i in reading.instances if i != stack.instance_id), None)
     addresses = {stack.instance_id: stack.ipv6}
     if replacement is not None:
-        addresses[replacement] = ipv6_of(failover.backend, replacement)
+        addresses[replacement] = ipv6_of(case.failover.backend, replacement)
     spans = record_spans(view, stack, fault_at, addresses, gone_times(view))
     outage = sum(w.duration_s for w in analysed.outage_windows)
     negative = negative_answers(view, fault_at)
     hook = [e.detail for e in view.events_of("localcloud.asg.lifecycle_complete")
             if e.at >= fault_at and e.detail.get("instance") == stack.instance_id]
-    details = {"comparison": comparison, **reading.to_detail(), "outage_total_s": round(outage, 3),
+    details = {**reading.to_detail(), "outage_total_s": round(outage, 3),
                "stale_s": round(sum(s.stale_s for s in spans), 3), "negative_answers": len(negative),
                "negative_cached_s": max((float(e.detail.get("ttl") or 0.0) for e in negative), default=0.0),
                "terminating_hook": hook[0] if hook else None, "record_spans": [s.to_detail() for s in spans]}
-    view.add_event(Event(fault_at, "gameday.variant", "gameday", stack.variant, details))
-    name = f"{scenario}-{stack.variant}"
-    budget = failover.budget(STACK, comparison, name)
     seen = (f"clients saw {outage:.2f} s of outage ({reading.fallback_samples} maintenance pages, "
             f"{reading.error_samples} errors); the record named a gone instance for {details['stale_s']:.2f} s; "
             f"CloudFront found no address {len(negative)} times")
-    verdict = "passed"
-    message = f"{stack.variant}: served by {replacement} again after {_s(reading.served_again_s)}; {seen}"
     removed_later = replacement is not None and any(
         not s.names and any(replacement in e.names for e in spans[:i]) for i, s in enumerate(spans))
+    judged: tuple[str, str]
     if reading.served_again_s is None:
-        verdict, message = "failed", (f"{stack.variant}: phase 'served again' never happened: CloudFront never served "
-                                      f"from the replacement for {STABLE_WINDOW_S:g} s; {seen}")
-    elif stack.variant == CLEANUP and failover.backend.name == "localcloud" and not any(
+        judged = "failed", (f"{stack.variant}: phase 'served again' never happened: CloudFront never served "
+                            f"from the replacement for {STABLE_WINDOW_S:g} s; {seen}")
+    elif stack.variant == CLEANUP and case.failover.backend.name == "localcloud" and not any(
             h.get("by") == "api" for h in hook):
-        verdict, message = "failed", (f"{stack.variant}: phase 'terminating hook cleaned up' never happened: the "
-                                      f"Lambda never completed {stack.instance_id}'s lifecycle action "
-                                      f"({hook[0].get('by') if hook else 'no action ended'}); {seen}")
+        judged = "failed", (f"{stack.variant}: phase 'terminating hook cleaned up' never happened: the Lambda "
+                            f"never completed {stack.instance_id}'s lifecycle action "
+                            f"({hook[0].get('by') if hook else 'no action ended'}); {seen}")
     elif removed_later:
-        verdict, message = "failed", (f"{stack.variant}: the cleanup removed the replacement's record: "
-                                      f"{stack.origin_name} named {replacement}, then nothing; {seen}")
-    elif prediction is not None and failover.profile.name == "fast" and not (
-            prediction.low_s * (1 - MODEL_TOLERANCE) - RANGE_SLACK_S <= outage
-            <= prediction.high_s * (1 + MODEL_TOLERANCE) + RANGE_SLACK_S):
-        verdict, message = "failed", (f"{message}; the model says {prediction.low_s:.2f}-{prediction.high_s:.2f} s "
-                                      f"of outage (+-{MODEL_TOLERANCE:.0%}): the measurement or localcloud is off")
-    elif reading.served_again_s is not None and reading.served_again_s > budget:
-        verdict, message = "failed", f"{message}, over the {budget:.1f} s budget"
-    return ScenarioResult(STACK, name, comparison, part.target, run.backend, run.profile, budget, fault_at,
-                          analysed, prediction, verdict, message if verdict == "failed" else f"{message} (budget "
-                          f"{budget:.1f} s)", view, Headline("outage seen through CloudFront", outage),
-                          details=details)
+        judged = "failed", (f"{stack.variant}: the cleanup removed the replacement's record: "
+                            f"{stack.origin_name} named {replacement}, then nothing; {seen}")
+    else:
+        judged = _within(case, outage, f"{stack.variant}: served by {replacement} again after "
+                                       f"{_s(reading.served_again_s)}; {seen}")
+    return case.result(view, analysed, judged, Headline("outage seen through CloudFront", outage), details)

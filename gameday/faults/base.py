@@ -78,6 +78,9 @@ def injected(fault: Fault, *, backend: Backend, journal: RollbackJournal, timeli
         yield inject_at
     finally:
         with deferred_signals():
+            stop = getattr(fault, "stop", None)  # a fault with later steps (capacity-thrash) takes no more
+            if callable(stop):
+                stop()
             _revert(fault, revert, entry_id, backend=backend, journal=journal, timeline=timeline, clock=clock)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from gameday.backends.base import Backend
 from gameday.errors import FaultError
 from gameday.faults.plan import FaultPlan, RevertAction, Target
-from gameday.faults.resources import tags_of
+from gameday.faults.resources import instance_ipv6, tags_of
 
 log = logging.getLogger(__name__)
 
@@ -165,14 +165,8 @@ class CapacityThrash:
             self._stop.wait(POLL_S)
 
     def _remember_address(self, instance: str) -> None:
-        if instance in self.addresses:
-            return
-        found = self.backend.client("ec2").describe_instances(InstanceIds=[instance])["Reservations"]
-        for description in (i for r in found for i in r["Instances"]):
-            for interface in description.get("NetworkInterfaces", []):
-                for address in interface.get("Ipv6Addresses", []):
-                    self.addresses[instance] = str(address["Ipv6Address"])
-                    return
+        if instance not in self.addresses and (address := instance_ipv6(self.backend.client("ec2"), instance)):
+            self.addresses[instance] = address
 
     def _describe(self) -> dict[str, Any] | None:
         groups = self.backend.client("autoscaling").describe_auto_scaling_groups(

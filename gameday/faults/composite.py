@@ -53,6 +53,13 @@ class CompositeFault:
             part.inject()
             self.injected_at.append(time.time())
 
+    def stop(self) -> None:
+        """Every part that takes later steps takes no more (see `injected`)."""
+        for part in self.parts:
+            stop = getattr(part, "stop", None)
+            if callable(stop):
+                stop()
+
 
 def revert_composite(backend: Backend, params: Mapping[str, Any]) -> None:
     """Every part's revert, last first; the first failure is raised after all were tried."""

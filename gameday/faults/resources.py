@@ -63,3 +63,13 @@ def instance_parents(instance: Mapping[str, Any]) -> tuple[str, ...]:
     """An instance belongs to a stack through its Auto Scaling group, when it has one."""
     group = tags_of(instance.get("Tags")).get("aws:autoscaling:groupName")
     return (group,) if group else ()
+
+
+def instance_ipv6(ec2: Any, instance_id: str) -> str | None:
+    """An instance's first IPv6 address (None: it has none, or is gone with its interface)."""
+    found = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    for instance in (i for r in found for i in r["Instances"]):
+        for interface in instance.get("NetworkInterfaces", []):
+            for address in interface.get("Ipv6Addresses", []):
+                return str(address["Ipv6Address"])
+    return None
