@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from localcloud.profiles import Profile
 
-# AWS's documented defaults for the profile keys a template can override (aws-timings §5, §6, §1).
+# AWS's documented defaults for the profile keys a template can override (docs/aws-timings.md §2, §3, §5, §9, §10).
 AWS_DEFAULTS: dict[str, float] = {
     "cloudfront.connection_timeout": 10.0,
     "cloudfront.response_timeout": 30.0,

@@ -1,4 +1,5 @@
-"""dns-failover-fargate: time until clients get the fallback page, and failback (aws-timings §12.2 E, §12.1 B1-B4).
+"""dns-failover-fargate: time until clients get the fallback page, and failback
+(docs/aws-timings.md §16.5, §15 B1-B4).
 
 Scale to zero: the scheduler reacts (`ecs.scheduler_reaction`), the targets deregister at once and the ALB
 answers 503; the HTTPS health check fails FailureThreshold x RequestInterval later (the 503 is a fast

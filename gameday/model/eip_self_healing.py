@@ -1,4 +1,4 @@
-"""eip-self-healing: T_A = d_asg + t_api + t_pend + t_boot + t_eip (aws-timings §12.2 A)."""
+"""eip-self-healing: T_A = d_asg + t_api + t_pend + t_boot + t_eip (docs/aws-timings.md §16.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""origin-group: the per-request penalty of failing over (aws-timings §12.1 B9, §12.2 D).
+"""origin-group: the per-request penalty of failing over (docs/aws-timings.md §15 B9, §16.4).
 
 There is no detection phase: every cache miss asks the primary first. A primary that answers with a
 failover code costs one round trip; an unreachable one costs ConnectionAttempts x ConnectionTimeout

@@ -1,5 +1,5 @@
 """spot-vpc-origin: T_B = (lead) + d_asg + t_api + [t_pend + t_boot + t_ud | t_hook] + U_R53 + O_CF
-(aws-timings §12.2 B, interrupted without capacity rebalancing), read from the deployed stack's variant
+(docs/aws-timings.md §16.2, interrupted without capacity rebalancing), read from the deployed stack's variant
 and record TTL.
 
 The replacement starts only after the instance is gone (no capacity rebalancing: the notice gives no
@@ -11,7 +11,7 @@ head start). How the record follows the instance is the variant's own term:
   UPSERTs the record while the instance still boots: the record can name an instance that does not
   serve yet (CloudFront then keeps failing over to the maintenance page until it boots).
 
-O_CF: CloudFront holds the origin's AAAA for its TTL (assumed to honour it, aws-timings §12.2 B), so
+O_CF: CloudFront holds the origin's AAAA for its TTL (assumed to honour it, docs/aws-timings.md §9.8, §16.2), so
 clients see the new instance up to one TTL after the authoritative switch (on average half).
 The user data's and the Lambda's own run times are real on localcloud and measured beside the sum.
 """

@@ -1,5 +1,5 @@
-"""static-ip-haproxy: T_C = D_R53(I, F, t_f) + p_R53 (+ TTL for caching clients) (aws-timings §12.1 B1/B7,
-§12.2 C), read from the deployed stack's own health-check interval, failure threshold and TTLs.
+"""static-ip-haproxy: T_C = D_R53(I, F, t_f) + p_R53 (+ TTL for caching clients) (docs/aws-timings.md §15 B1/B7,
+§16.3), read from the deployed stack's own health-check interval, failure threshold and TTLs.
 
 The client probe resolves through the authoritative server at every connection (no cache), so its
 failover ends when the dead address leaves the answers: F x (I + t_f) + status-to-DNS. A resolver that

@@ -1,7 +1,7 @@
 """How an edge resolves a VPC origin's domain name: through that VPC's DNS listener (the only one that
 answers the VPC's private zones), AAAA then A, each answer cached for its TTL.
 
-CloudFront's origin DNS caching is undocumented (aws-timings §5, §13.3); the assumption is a resolver
+CloudFront's origin DNS caching is undocumented (docs/aws-timings.md §9.8, §17.3); the assumption is a resolver
 that honours the TTL: a positive answer is kept for max(TTL, `min_ttl_s`), a negative one (NXDOMAIN or
 no address) for min(SOA TTL, SOA MINIMUM) capped at `negative_cap_s` (RFC 2308). A lookup that fails
 (timeout, REFUSED, SERVFAIL, no listener) is not cached: the next request asks again.

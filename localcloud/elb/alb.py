@@ -1,7 +1,7 @@
 """An Application Load Balancer on the data plane: listeners on its own loopback address, target groups
 with real health checks, and the load balancer's health as Route 53's evaluate-target-health sees it.
 
-Routing (aws-timings §6): healthy targets round robin; no registered target -> 503; every target
+Routing (docs/aws-timings.md §10.2, §10.3): healthy targets round robin; no registered target -> 503; every target
 unhealthy -> fail open (all registered targets). A deregistered target gets no new requests at once (its
 deregistration completes immediately when idle). A target starts `initial` and turns healthy after
 HealthyThresholdCount passing checks, unhealthy after UnhealthyThresholdCount failing ones; checks run
@@ -93,7 +93,7 @@ class TargetGroup:
 
     @property
     def healthy(self) -> bool:
-        """Evaluate-target-health: a group with no registered target is unhealthy (aws-timings §1)."""
+        """Evaluate-target-health: a group with no registered target is unhealthy (docs/aws-timings.md §3.4)."""
         return any(t.state == "healthy" for t in self.targets.values())
 
     async def _checks(self, target: Target) -> None:

@@ -1,6 +1,6 @@
 """Route 53 health checkers that really probe: every health check in moto's Route 53 backend is probed by
 N checkers with independent random phases, each flipping after `FailureThreshold` consecutive results,
-and the aggregate is healthy iff more than 18 % of checkers say healthy (aws-timings §1).
+and the aggregate is healthy iff more than 18 % of checkers say healthy (docs/aws-timings.md §2.6).
 
 Timing per check comes from the check's own config (`RequestInterval`, `FailureThreshold`), the interval
 scaled by the profile (`route53.health_check.interval` / 30: fast = x 0.2); connect and response limits
@@ -285,7 +285,7 @@ class HealthCheckers:
                 flipped = check.checkers[index].observe(observation)
             if flipped:
                 self._reaggregate(check, observation)
-            # The interval runs from "response received" to "next request sent" (aws-timings §1).
+            # The interval runs from "response received" to "next request sent" (docs/aws-timings.md §2.1).
             await asyncio.sleep(config.request_interval * self._scale)
 
     def _reaggregate(self, check: _Check, observation: Observation) -> None:

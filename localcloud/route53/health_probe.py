@@ -1,6 +1,6 @@
 """One Route 53 health-check probe: HTTP(S) must connect within 4 s and answer 2xx/3xx within 2 s more
 (HTTPS without certificate validation; *_STR_MATCH: the string within the first 5,120 bytes); TCP must
-connect within 10 s (aws-timings §1, limits scaled by the profile). Loopback addresses only.
+connect within 10 s (docs/aws-timings.md §2.8, limits scaled by the profile). Loopback addresses only.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Route 53's answer logic over published zone snapshots: zone choice, routing policies, health, alias,
 CNAME, wildcards, delegations and negative answers. Pure (no sockets, no moto): text in, `Resolution` out.
 
-Rules, from aws-timings §1 (AWS's "How Route 53 chooses records when health checking is configured"):
+Rules, from docs/aws-timings.md §3 (AWS's "How Route 53 chooses records when health checking is configured"):
 weighted picks one record set by weight among the healthy ones (none healthy: all count; weight 0 only
 when every weight > 0 is unhealthy); failover answers PRIMARY if healthy, else a healthy SECONDARY,
 else PRIMARY; multivalue answers up to 8 healthy record sets (none healthy: up to 8 of all); an alias

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from localcloud.route53.model import normalize_name
 
-ALIAS_TTL = 60  # ELB/CloudFront/S3 alias answers carry 60 s (aws-timings §1)
+ALIAS_TTL = 60  # ELB/CloudFront/S3 alias answers carry 60 s (docs/aws-timings.md §3.5)
 
 
 class HealthView(Protocol):
