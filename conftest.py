@@ -2,7 +2,6 @@
 
 pytest_plugins = [
     "fixtures.backend",
-    "fixtures.stacks",
     "fixtures.reporting",
     "fixtures.scenarios",
     "fixtures.load",

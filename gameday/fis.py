@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gameday.catalog import FaultSpec, ScenarioSpec
 from gameday.errors import ConfigError
+from gameday.kits.kit import FaultSpec, ScenarioSpec
 
 # What FIS cannot do, per gameday fault, in one line each.
 UNSUPPORTED: Mapping[str, str] = {

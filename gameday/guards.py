@@ -184,6 +184,14 @@ def stack_scope(cfn: Any, stack_names: Iterable[str], run_ids: Iterable[str] = (
     return Scope(tuple(names), resources, frozenset(run_ids))
 
 
+def merge_scopes(scopes: Iterable[Scope]) -> Scope:
+    """One scope over several (stacks adopted in different regions)."""
+    found = list(scopes)
+    return Scope(tuple(name for s in found for name in s.stacks),
+                 {rid: name for s in found for rid, name in s.resources.items()},
+                 frozenset().union(*(s.run_ids for s in found)))
+
+
 def run_scope(cfn: Any, run_id: str) -> Scope:
     """The stacks this run deployed and its tag. Fixtures tag each deploy `<run-id>` or `<run-id>-<suffix>`
     (`-0`, `-sih`, `-replica`); generated run ids all have one length, so one is never another's prefix."""

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from gameday.analysis import FailoverResult, analyze
@@ -45,6 +46,15 @@ class WatchPolicy:
     fixed_watch_s: float | None = None
 
 
+class Verdict(StrEnum):
+    """A scenario's outcome. Only `passed` is green; `not run` (skipped, could not deploy, refused) never is."""
+
+    PASSED = "passed"
+    FAILED = "failed"  # the stack did not recover as promised (or not within budget)
+    ERROR = "error"  # the suite broke while running it: no verdict on the stack
+    NOT_RUN = "not run"  # it never started: the reason says why
+
+
 @dataclass(frozen=True)
 class Headline:
     """The one number a judged scenario stands on when it has no failover time (e.g. a per-request penalty)."""
@@ -55,9 +65,12 @@ class Headline:
 
 @dataclass(frozen=True)
 class Judgement:
-    verdict: str  # passed | failed
+    verdict: Verdict
     message: str
     headline: Headline | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verdict", Verdict(self.verdict))
 
 
 @dataclass(frozen=True)
@@ -72,16 +85,19 @@ class ScenarioResult:
     fault_at: float | None
     failover: FailoverResult | None
     prediction: Prediction | None
-    verdict: str  # passed | failed | error
+    verdict: Verdict
     message: str
     timeline: Timeline = field(repr=False)
     headline: Headline | None = None
     # Scenario-specific facts for the reports, e.g. one variant's reading in a side-by-side comparison.
     details: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verdict", Verdict(self.verdict))
+
     @property
     def passed(self) -> bool:
-        return self.verdict == "passed"
+        return self.verdict is Verdict.PASSED
 
     @property
     def failover_time_s(self) -> float | None:
@@ -101,7 +117,7 @@ class ScenarioResult:
             "stack": self.stack_id, "scenario": self.scenario, "fault": self.fault,
             "target": self.target, "backend": self.backend, "profile": self.profile,
             "budget_s": self.budget_s, "fault_at": self.fault_at,
-            "failover_time_s": self.failover_time_s, "verdict": self.verdict, "message": self.message,
+            "failover_time_s": self.failover_time_s, "verdict": str(self.verdict), "message": self.message,
             "measure": self.measure, "measured_s": self.measured_s,
             "prediction": self.prediction.to_dict() if self.prediction else None,
             "failover": self.failover.to_dict() if self.failover else None,
@@ -143,6 +159,8 @@ class FailoverRun:
     # More probes that must be steady before the fault and recovered before the watch ends (several
     # services broken at once).
     steady_probes: Sequence[str] = ()
+    # The time profile the budget and prediction belong to (on aws: realistic unless --profile says otherwise).
+    profile: str = ""
 
 
 def run_failover(run: FailoverRun) -> ScenarioResult:
@@ -269,7 +287,7 @@ def _result(run: FailoverRun, fault_at: float | None, failover: FailoverResult |
             message: str, headline: Headline | None = None) -> ScenarioResult:
     return ScenarioResult(
         stack_id=run.stack_id, scenario=run.scenario, fault=run.fault.name, target=run.fault.target,
-        backend=run.backend.name, profile=run.backend.profile, budget_s=run.budget_s, fault_at=fault_at,
+        backend=run.backend.name, profile=run.profile or run.backend.profile, budget_s=run.budget_s, fault_at=fault_at,
         failover=failover, prediction=run.prediction, verdict=verdict, message=message,
         timeline=run.timeline, headline=headline)
 

@@ -1,38 +1,46 @@
-"""Reference stacks: deploy a template through the CloudFormation API, read outputs, delete (checked).
+"""Stacks through the CloudFormation API, the one path for every backend: create with the waiter, read back
+(outputs, resources, the *deployed* template and parameters), adopt an existing stack, delete and confirm.
 
-The same calls serve localcloud and AWS; nothing here knows which backend it talks to.
+Nothing here knows which backend it talks to: it uses `backend.client("cloudformation", region)` only. An
+adopted stack (`--existing-stack`) is read exactly like one this run created, and is never deleted.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import math
+import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_fixed
-
 from gameday.backends.base import Backend
-from gameday.errors import ConfigError, DeployError
+from gameday.errors import BackendError, ConfigError, DeployError
+from gameday.template import StackConfig, load_template, load_template_text
 
 log = logging.getLogger(__name__)
 
 STACKS_DIR = Path(__file__).resolve().parent.parent / "stacks"
 RUN_TAG = "gameday:run"
+STACK_TAG = "gameday:stack"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
-_IN_PROGRESS = ("CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS",
-                "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+STACK_ARN = re.compile(r"arn:aws[a-z-]*:cloudformation:(?P<region>[a-z0-9-]+):[0-9]{12}:stack/[A-Za-z0-9/._-]+")
+STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 
 
 @dataclass(frozen=True)
 class StackSpec:
-    """A reference stack: its folder under stacks/ and the parameters to deploy it with."""
+    """One CloudFormation stack to deploy: whose it is, its template, parameters and region (None: the
+    backend's). `part` names it within its kit ("main", "replica", "edge" ...)."""
 
     stack_id: str
     parameters: Mapping[str, str] = field(default_factory=dict)
     template_path: Path | None = None
+    region: str | None = None
+    part: str = "main"
 
     @property
     def template(self) -> Path:
@@ -41,11 +49,17 @@ class StackSpec:
 
 @dataclass(frozen=True)
 class DeployedStack:
+    """A stack as CloudFormation reports it: what the prediction and the faults read (never the repo's copy)."""
+
     spec: StackSpec
     name: str
     stack_arn: str
     outputs: Mapping[str, str]
     resources: Mapping[str, tuple[str, str]]  # logical id -> (type, physical id)
+    template: Mapping[str, Any] = field(default_factory=dict, repr=False)  # the deployed template, parsed
+    parameters: Mapping[str, str] = field(default_factory=dict)  # as deployed (defaults filled in by CFN)
+    region: str = ""
+    adopted: bool = False  # named with --existing-stack: never deleted by gameday
 
     def output(self, key: str) -> str:
         try:
@@ -59,6 +73,10 @@ class DeployedStack:
             return self.resources[logical_id][1]
         except KeyError:
             raise DeployError(f"stack {self.name} has no resource {logical_id!r}", stack=self.name) from None
+
+    def of_type(self, resource_type: str) -> list[str]:
+        """Physical ids of every resource of this CloudFormation type."""
+        return [physical for kind, physical in self.resources.values() if kind == resource_type]
 
 
 def available_stacks() -> list[str]:
@@ -77,61 +95,143 @@ def create_request(spec: StackSpec, name: str, run_id: str) -> dict[str, Any]:
         "TemplateBody": spec.template.read_text(),
         "Parameters": [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in spec.parameters.items()],
         "Capabilities": CAPABILITIES,
-        "Tags": [{"Key": RUN_TAG, "Value": run_id}, {"Key": "gameday:stack", "Value": spec.stack_id}],
+        "Tags": [{"Key": RUN_TAG, "Value": run_id}, {"Key": STACK_TAG, "Value": spec.stack_id}],
         "OnFailure": "DELETE",
     }
 
 
-def deploy(backend: Backend, spec: StackSpec, run_id: str, *, timeout_s: float = 900.0) -> DeployedStack:
-    """Create the stack, wait until it is complete, and read its outputs and resources."""
+def deploy(backend: Backend, spec: StackSpec, run_id: str, *, timeout_s: float = 1800.0) -> DeployedStack:
+    """Create the stack (named and tagged for the run), wait with the CloudFormation waiter, read it back."""
     if not spec.template.is_file():
-        raise ConfigError(f"unknown stack {spec.stack_id!r} (available: {', '.join(available_stacks())})")
-    cfn = backend.client("cloudformation")
-    name = stack_name(run_id, spec.stack_id)
-    try:
+        raise ConfigError(f"stack {spec.stack_id!r}: template {spec.template} not found")
+    cfn = backend.client("cloudformation", region=spec.region)
+    name = stack_name(run_id, spec.stack_id if spec.part == "main" else f"{spec.stack_id}-{spec.part}")
+    with _refusal(f"create_stack {name} refused", name, DeployError):
         created = cfn.create_stack(**create_request(spec, name, run_id))
-    except ClientError as exc:
-        raise DeployError(f"create_stack {name} refused: {exc}", stack=name) from exc
-    stack = _wait_settled(cfn, created["StackId"], timeout_s)
-    if stack["StackStatus"] != "CREATE_COMPLETE":
-        reason = stack.get("StackStatusReason", "no reason given")
-        raise DeployError(f"stack {name} ended {stack['StackStatus']}: {reason}", stack=name)
+    _wait(backend, cfn, "stack_create_complete", created["StackId"], name, timeout_s)
+    stack = read_stack(backend, spec, created["StackId"])
+    log.info("deployed %s (%d resources, outputs %s)", name, len(stack.resources), sorted(stack.outputs))
+    return stack
+
+
+def adopt(backend: Backend, name: str, spec: StackSpec) -> DeployedStack:
+    """A stack deployed by someone else, named by name or ARN: read as if deployed here, never deleted.
+    A part in another region than the backend's must be named by its ARN (names are per region)."""
+    if not (STACK_NAME.fullmatch(name) or STACK_ARN.fullmatch(name)):
+        raise ConfigError(f"--existing-stack: {name[:80]!r} is not a stack name or ARN")
+    arn = STACK_ARN.fullmatch(name)
+    region = arn.group("region") if arn else spec.region
+    if spec.region and region != spec.region:
+        raise ConfigError(f"{spec.stack_id}.{spec.part} is in {spec.region}, but {name} names a stack in {region}")
+    located = StackSpec(spec.stack_id, spec.parameters, spec.template_path, region, spec.part)
+    cfn = backend.client("cloudformation", region=region)
+    with _refusal(f"reading stack {name}", name, ConfigError):
+        stacks = cfn.describe_stacks(StackName=name)["Stacks"]
+    if not stacks or not str(stacks[0]["StackStatus"]).endswith("_COMPLETE") or \
+            stacks[0]["StackStatus"].startswith("DELETE") or "ROLLBACK" in stacks[0]["StackStatus"]:
+        status = stacks[0]["StackStatus"] if stacks else "missing"
+        raise ConfigError(f"--existing-stack {name}: the stack is {status}, not a complete stack")
+    return read_stack(backend, located, stacks[0]["StackId"], adopted=True)
+
+
+def read_stack(backend: Backend, spec: StackSpec, stack_id: str, *, adopted: bool = False) -> DeployedStack:
+    """Outputs, resources, and the template and parameter values CloudFormation holds for the stack."""
+    cfn = backend.client("cloudformation", region=spec.region)
+    with _refusal(f"reading stack {stack_id}", stack_id, DeployError):
+        stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+        resources: dict[str, tuple[str, str]] = {}
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_id):
+            for row in page["StackResourceSummaries"]:
+                if row.get("LogicalResourceId"):
+                    resources[row["LogicalResourceId"]] = (row["ResourceType"], row.get("PhysicalResourceId", ""))
+        body = cfn.get_template(StackName=stack_id, TemplateStage="Original")["TemplateBody"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    resources = _resources(cfn, created["StackId"])
-    log.info("deployed %s (%d resources, outputs %s)", name, len(resources), sorted(outputs))
-    return DeployedStack(spec, name, created["StackId"], outputs, resources)
+    parameters = {p["ParameterKey"]: str(p.get("ResolvedValue", p.get("ParameterValue", "")))
+                  for p in stack.get("Parameters", [])}
+    template = body if isinstance(body, dict) else load_template_text(str(body), stack["StackName"])
+    return DeployedStack(spec, stack["StackName"], stack["StackId"], outputs, resources, template,
+                         {**parameters, **{k: str(v) for k, v in spec.parameters.items() if k not in parameters}},
+                         spec.region or backend.region, adopted)
 
 
-def delete(backend: Backend, stack: DeployedStack, *, timeout_s: float = 900.0) -> None:
-    """Delete the stack and confirm it is gone: DELETE_COMPLETE, checked rather than assumed."""
-    cfn = backend.client("cloudformation")
-    try:
+def delete(backend: Backend, stack: DeployedStack, *, timeout_s: float = 1800.0) -> None:
+    """Delete a stack this run deployed and confirm DELETE_COMPLETE; an adopted stack is left alone."""
+    if stack.adopted:
+        log.info("not deleting %s: it is an existing stack the game day ran against", stack.name)
+        return
+    cfn = backend.client("cloudformation", region=stack.spec.region)
+    with _refusal(f"delete_stack {stack.name} refused", stack.name, DeployError):
         cfn.delete_stack(StackName=stack.stack_arn)
-    except ClientError as exc:
-        raise DeployError(f"delete_stack {stack.name} refused: {exc}", stack=stack.name) from exc
-    final = _wait_settled(cfn, stack.stack_arn, timeout_s)
-    if final["StackStatus"] != "DELETE_COMPLETE":
-        raise DeployError(f"stack {stack.name} not deleted: {final['StackStatus']} "
-                          f"{final.get('StackStatusReason', '')}".rstrip(), stack=stack.name)
+    _wait(backend, cfn, "stack_delete_complete", stack.stack_arn, stack.name, timeout_s)
+    with _refusal(f"confirming the deletion of {stack.name}", stack.name, DeployError):
+        final = cfn.describe_stacks(StackName=stack.stack_arn)["Stacks"][0]["StackStatus"]
+    if final != "DELETE_COMPLETE":
+        raise DeployError(f"stack {stack.name} not deleted: {final}", stack=stack.name)
 
 
-def _wait_settled(cfn: Any, stack_id: str, timeout_s: float) -> dict[str, Any]:
-    @retry(retry=retry_if_result(lambda s: s["StackStatus"] in _IN_PROGRESS),
-           wait=wait_fixed(1.0), stop=stop_after_delay(timeout_s))
-    def poll() -> dict[str, Any]:
-        stacks: list[dict[str, Any]] = cfn.describe_stacks(StackName=stack_id)["Stacks"]
-        return stacks[0]
-
+def _poll_s(backend: Backend) -> int:
+    """The waiter's delay: a second against an endpoint on this machine, AWS's own 15 s otherwise."""
+    url = getattr(backend, "endpoint_url", None)
+    host = urllib.parse.urlsplit(url).hostname if url else None
     try:
-        return poll()
-    except RetryError as exc:
-        raise DeployError(f"stack {stack_id} still in progress after {timeout_s:.0f} s", stack=stack_id) from exc
+        local = host == "localhost" or (host is not None and ipaddress.ip_address(host).is_loopback)
+    except ValueError:
+        local = False
+    return 1 if local else 15
 
 
-def _resources(cfn: Any, stack_id: str) -> dict[str, tuple[str, str]]:
-    found: dict[str, tuple[str, str]] = {}
-    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_id):
-        for row in page["StackResourceSummaries"]:
-            if row.get("LogicalResourceId"):
-                found[row["LogicalResourceId"]] = (row["ResourceType"], row.get("PhysicalResourceId", ""))
-    return found
+def _wait(backend: Backend, cfn: Any, waiter_name: str, stack_id: str, name: str, timeout_s: float) -> None:
+    from botocore.exceptions import BotoCoreError, WaiterError
+
+    delay = _poll_s(backend)
+    try:
+        cfn.get_waiter(waiter_name).wait(StackName=stack_id, WaiterConfig={
+            "Delay": delay, "MaxAttempts": max(1, math.ceil(timeout_s / delay))})
+    except WaiterError as exc:
+        raise DeployError(f"stack {name}: {waiter_name.replace('_', ' ')} failed: {_failure_reason(cfn, stack_id)} "
+                          f"({_one_line(exc)})", stack=name) from None
+    except BotoCoreError as exc:
+        raise DeployError(f"stack {name}: {waiter_name.replace('_', ' ')}: {_one_line(exc)}", stack=name) from None
+
+
+def _failure_reason(cfn: Any, stack_id: str) -> str:
+    try:
+        events = cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
+    except Exception:  # the reason is a courtesy; the failure is reported either way
+        return "no reason available"
+    failed = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events
+              if str(e.get("ResourceStatus", "")).endswith("FAILED")]
+    return _one_line("; ".join(failed[-3:])) or "no resource failure recorded"
+
+
+class _refusal:
+    """botocore's errors inside become one-line `error_type(what: ...)`."""
+
+    def __init__(self, what: str, stack: str, error_type: type[Exception]) -> None:
+        self.what, self.stack, self.error_type = what, stack, error_type
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if isinstance(exc, ClientError | BotoCoreError):
+            error = self.error_type(f"{self.what}: {_one_line(exc)}")
+            if isinstance(error, DeployError | BackendError):
+                error.stack = self.stack
+            raise error from exc
+        return False
+
+
+def _one_line(value: object) -> str:
+    return " ".join(str(value).split())[:400]
+
+
+def stack_config(stack_id: str, stack: DeployedStack | None = None, template: Path | None = None) -> StackConfig:
+    """The deployed stack's template and parameters as CloudFormation holds them; without a stack, the
+    template at `template` (default: the reference stack's own) and its defaults."""
+    if stack is not None:
+        body = stack.template or load_template(stack.spec.template)
+        return StackConfig(stack_id, body, {**stack.spec.parameters, **stack.parameters})
+    return StackConfig(stack_id, load_template(template or STACKS_DIR / stack_id / "template.yaml"), {})

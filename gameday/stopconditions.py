@@ -111,3 +111,31 @@ def stop_if_triggered(conditions: Sequence[StopCondition], timeline: Timeline, c
             timeline.add_event(Event(now, "gameday.stop_condition", "gameday", subject,
                                      {"condition": condition.name, "reason": reason}))
             raise StopConditionHit(f"aborted by stop condition: {reason}", phase="watch")
+
+
+@dataclass(frozen=True)
+class StopSpec:
+    """Stop conditions: an availability floor (limit in multiples of the budget) and CloudWatch alarms."""
+
+    probe: str | None = None
+    floor: float | None = None
+    limit_budgets: float = 3.0
+    alarms: tuple[str, ...] = ()
+
+    def conditions(self, backend: Backend, budget_s: float) -> list[StopCondition]:
+        found: list[StopCondition] = []
+        if self.probe is not None and self.floor is not None:
+            found.append(AvailabilityFloor(self.probe, self.floor, limit_s=self.limit_budgets * budget_s))
+        for alarm in self.alarms:
+            condition = AlarmState(backend, alarm)
+            condition.validate()
+            found.append(condition)
+        return found
+
+    def describe(self) -> str:
+        parts = []
+        if self.probe is not None and self.floor is not None:
+            parts.append(f"availability of {self.probe} below {self.floor:.0%} for more than "
+                         f"{self.limit_budgets:g}x the failover budget")
+        parts += [f"CloudWatch alarm {a} in ALARM" for a in self.alarms]
+        return "; ".join(parts) or "none"

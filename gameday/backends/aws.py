@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import math
 import os
 import re
 import threading
@@ -22,14 +21,14 @@ from typing import Any
 
 from gameday import guards
 from gameday.backends.base import Resolver
-from gameday.errors import BackendError, ConfigError, DeployError
-from gameday.stacks import DeployedStack, StackSpec, available_stacks, create_request, stack_name
+from gameday.errors import BackendError, ConfigError
+from gameday.options import OPTIONS
+from gameday.stacks import STACK_ARN
 from gameday.timeline import Event
 
 log = logging.getLogger(__name__)
 
-_STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}"
-                         r"|arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:[0-9]{12}:stack/[A-Za-z0-9/._-]+")
+_STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}|" + STACK_ARN.pattern)
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9_.@+-]{1,64}")
 
 
@@ -39,40 +38,40 @@ class AwsOptions:
     endpoint_url: str | None = None  # an AWS-compatible endpoint (moto, localcloud) instead of AWS itself
     profile_name: str | None = None  # a named profile of the shared config; None: the default chain
     allow_accounts: frozenset[str] = frozenset()
-    existing_stack: str | None = None
+    existing_stacks: tuple[str, ...] = ()  # names or ARNs: the blast radius instead of the run's own stacks
     run_id: str | None = None
+    profile: str = "realistic"  # the time profile budgets and predictions are judged against
+    resolvers: tuple[Resolver, ...] = ()  # --resolver; none: the hosted zones' name servers and the system's
     # Only `gameday rollback` of a localcloud journal sets this: an offline endpoint on loopback.
     any_account_on_loopback: bool = False
 
     @classmethod
     def resolve(cls, *, region: str | None = None, endpoint_url: str | None = None,
                 profile_name: str | None = None, allow_accounts: Sequence[str] = (),
-                existing_stack: str | None = None, run_id: str | None = None,
-                config: Path | None = None) -> AwsOptions:
+                existing_stacks: Sequence[str] = (), run_id: str | None = None,
+                config: Path | None = None, profile: str = "realistic",
+                resolvers: Sequence[Resolver] = ()) -> AwsOptions:
         """Options from the command line over gameday.toml's [aws] over the environment, all checked."""
         settings = guards.load_config(config)
         chosen = region or settings.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         if not chosen:
             raise ConfigError("no AWS region: pass --region (or set region in [aws] of gameday.toml, or AWS_REGION)")
-        if existing_stack is not None and not _STACK_NAME.fullmatch(existing_stack):
-            raise ConfigError(f"--existing-stack: {guards.one_line(existing_stack)[:60]!r} is not a stack name or ARN")
+        for name in existing_stacks:
+            if not _STACK_NAME.fullmatch(name):
+                raise ConfigError(f"--existing-stack: {guards.one_line(name)[:60]!r} is not a stack name or ARN")
         return cls(region=guards.check_region(chosen), endpoint_url=check_endpoint(endpoint_url),
                    profile_name=check_profile(profile_name),
                    allow_accounts=guards.parse_accounts(allow_accounts) | settings.allow_accounts,
-                   existing_stack=existing_stack, run_id=run_id)
+                   existing_stacks=tuple(existing_stacks), run_id=run_id, profile=profile,
+                   resolvers=tuple(resolvers))
 
 
 def add_aws_options(add: Callable[..., Any], *, existing_stack: bool = True) -> None:
     """Declare the aws backend's options with `add` (argparse's add_argument or pytest's addoption)."""
-    add("--region", default=None, help="AWS region (default: [aws] region in gameday.toml, then AWS_REGION)")
-    add("--endpoint-url", default=None, metavar="URL",
-        help="talk to this AWS-compatible endpoint instead of AWS (moto, localcloud)")
-    add("--aws-profile", default=None, metavar="NAME", help="named profile of the AWS shared config")
-    add("--allow-account", action="append", default=[], metavar="ID",
-        help="AWS account id the game day may touch (repeatable; also [aws] allow_accounts in gameday.toml)")
-    if existing_stack:
-        add("--existing-stack", default=None, metavar="NAME",
-            help="run against this deployed stack (never deployed or deleted by gameday) instead of deploying")
+    for option in OPTIONS:
+        skipped = ("--resolver",) if existing_stack else ("--resolver", "--existing-stack")
+        if option.group == "aws" and option.flag not in skipped:
+            add(option.flag, **option.kwargs)
 
 
 def check_profile(name: str | None) -> str | None:
@@ -110,12 +109,13 @@ class AwsBackend:
     """`Backend` on AWS. The constructor checks the account; nothing else happens until a client is used."""
 
     name = "aws"
-    profile = "aws"  # numbers from AWS itself, not from a localcloud time profile
 
     def __init__(self, options: AwsOptions, *, resolvers: Sequence[Resolver] = (), session: Any = None) -> None:
         self.options = options
         self.region = options.region
-        self._resolvers = tuple(resolvers)
+        # Numbers measured on AWS itself, judged against this profile's budgets and predictions.
+        self.profile = options.profile
+        self._resolvers: tuple[Resolver, ...] | None = tuple(resolvers or options.resolvers) or None
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], Any] = {}
         self._session = session or _new_session(options)
@@ -150,7 +150,15 @@ class AwsBackend:
             return self._clients[key]
 
     def resolvers(self) -> list[Resolver]:
-        return list(self._resolvers)
+        """--resolver as given; otherwise the name servers of the hosted zones in the blast radius (the
+        authoritative view) and this machine's resolver (the caching view clients get)."""
+        with self._lock:
+            if self._resolvers is not None:
+                return list(self._resolvers)
+        found = tuple(default_resolvers(self))
+        with self._lock:
+            self._resolvers = found
+        return list(found)
 
     def ground_truth(self, since: float = 0.0) -> list[Event]:
         return []
@@ -166,11 +174,17 @@ class AwsBackend:
         """The blast radius now: the named stack, or the stacks of this run; plus the run's tag."""
         cfn = self.client("cloudformation")
         run_ids = [self.options.run_id] if self.options.run_id else []
-        if self.options.existing_stack:
-            return guards.stack_scope(cfn, [self.options.existing_stack], run_ids)
+        if self.options.existing_stacks:
+            scopes = [guards.stack_scope(self._cfn_for(name), [name], run_ids) for name in self.options.existing_stacks]
+            return guards.merge_scopes(scopes)
         if self.options.run_id:
             return guards.run_scope(cfn, self.options.run_id)
         return guards.Scope()
+
+    def _cfn_for(self, stack: str) -> Any:
+        """A stack named by ARN lives in the ARN's region; a name, in the backend's."""
+        arn = STACK_ARN.fullmatch(stack)
+        return self.client("cloudformation", region=arn.group("region") if arn else None)
 
     def _whoami(self) -> tuple[str, str]:
         from botocore.config import Config
@@ -210,85 +224,44 @@ def _new_session(options: AwsOptions) -> Any:
         raise ConfigError(guards.one_line(exc)) from None
 
 
-# --- stacks on AWS: CloudFormation with waiters; an existing stack is adopted, never deployed or deleted ---
+# --- where to ask DNS when no --resolver is given ---
 
-def deploy_stack(backend: AwsBackend, spec: StackSpec, run_id: str, *, timeout_s: float = 1800.0) -> DeployedStack:
-    """Create the stack (named and tagged for the run), wait with the CloudFormation waiter, read it back."""
-    if backend.options.existing_stack:
-        return adopt_stack(backend, backend.options.existing_stack, spec)
-    if not spec.template.is_file():
-        raise ConfigError(f"unknown stack {spec.stack_id!r} (available: {', '.join(available_stacks())})")
-    from botocore.exceptions import BotoCoreError, ClientError
+def default_resolvers(backend: AwsBackend) -> list[Resolver]:
+    """The delegation set of every hosted zone of the stacks in scope (authoritative), then the first
+    nameserver of /etc/resolv.conf (caching). Names that do not resolve are left out, with a warning."""
+    import socket
 
-    cfn = backend.client("cloudformation")
-    name = stack_name(run_id, spec.stack_id)
+    found: list[Resolver] = []
+    route53 = backend.client("route53")
+    scope = backend.scope()
+    zones = sorted({physical for physical, _ in scope.resources.items() if physical.startswith("Z")})
+    for zone in zones:
+        try:
+            servers = route53.get_hosted_zone(Id=zone).get("DelegationSet", {}).get("NameServers", [])
+        except Exception as exc:  # not a hosted zone after all, or no right to read it
+            log.debug("no delegation set for %s: %s", zone, exc)
+            continue
+        for server in servers[:1]:  # one of the four is the authoritative view; more only add load
+            try:
+                address = socket.getaddrinfo(server, 53, proto=socket.IPPROTO_UDP)[0][4][0]
+            except OSError as exc:
+                log.warning("name server %s of %s does not resolve: %s", server, zone, exc)
+                continue
+            found.append(Resolver(f"authoritative-{len(found) + 1}" if found else "authoritative", str(address),
+                                  53, "authoritative"))
+    system = _system_resolver()
+    if system is not None:
+        found.append(Resolver("caching", system, 53, "caching"))
+    return found
+
+
+def _system_resolver(path: Path = Path("/etc/resolv.conf")) -> str | None:
     try:
-        created = cfn.create_stack(**create_request(spec, name, run_id))
-    except (BotoCoreError, ClientError) as exc:
-        raise DeployError(f"create_stack {name} refused: {guards.one_line(exc)}", stack=name) from exc
-    _wait(backend, cfn, "stack_create_complete", created["StackId"], name, timeout_s)
-    with aws_errors(f"reading stack {name}"):
-        return _read_stack(cfn, spec, created["StackId"])
-
-
-def adopt_stack(backend: AwsBackend, name: str, spec: StackSpec | None = None) -> DeployedStack:
-    """A long-lived stack named with --existing-stack, read as if deployed (it is never deleted)."""
-    cfn = backend.client("cloudformation")
-    with aws_errors(f"reading stack {name}"):
-        stack = guards.describe_stack(cfn, name)
-        tags = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
-        return _read_stack(cfn, spec or StackSpec(tags.get("gameday:stack", stack["StackName"])), stack["StackId"])
-
-
-def delete_stack(backend: AwsBackend, stack: DeployedStack, *, timeout_s: float = 1800.0) -> None:
-    """Delete a stack this run deployed and confirm DELETE_COMPLETE; an adopted stack is left alone."""
-    if backend.options.existing_stack and stack.name == backend.options.existing_stack:
-        log.info("not deleting %s: it is the existing stack the game day ran against", stack.name)
-        return
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    cfn = backend.client("cloudformation")
-    try:
-        cfn.delete_stack(StackName=stack.stack_arn)
-    except (BotoCoreError, ClientError) as exc:
-        raise DeployError(f"delete_stack {stack.name} refused: {guards.one_line(exc)}", stack=stack.name) from exc
-    _wait(backend, cfn, "stack_delete_complete", stack.stack_arn, stack.name, timeout_s)
-    with aws_errors(f"confirming the deletion of {stack.name}"):
-        final = cfn.describe_stacks(StackName=stack.stack_arn)["Stacks"][0]["StackStatus"]
-    if final != "DELETE_COMPLETE":
-        raise DeployError(f"stack {stack.name} not deleted: {final}", stack=stack.name)
-
-
-def _wait(backend: AwsBackend, cfn: Any, waiter_name: str, stack_id: str, name: str, timeout_s: float) -> None:
-    from botocore.exceptions import BotoCoreError, WaiterError
-
-    delay = 2 if backend.endpoint_url else 15
-    try:
-        cfn.get_waiter(waiter_name).wait(StackName=stack_id, WaiterConfig={
-            "Delay": delay, "MaxAttempts": max(1, math.ceil(timeout_s / delay))})
-    except WaiterError as exc:
-        raise DeployError(f"stack {name}: {waiter_name.replace('_', ' ')} failed: {_failure_reason(cfn, stack_id)} "
-                          f"({guards.one_line(exc)})", stack=name) from None
-    except BotoCoreError as exc:
-        raise DeployError(f"stack {name}: {waiter_name.replace('_', ' ')}: {guards.one_line(exc)}",
-                          stack=name) from None
-
-
-def _failure_reason(cfn: Any, stack_id: str) -> str:
-    try:
-        events = cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
-    except Exception:  # the reason is a courtesy; the failure is reported either way
-        return "no reason available"
-    failed = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events
-              if str(e.get("ResourceStatus", "")).endswith("FAILED")]
-    return guards.one_line("; ".join(failed[-3:])) or "no resource failure recorded"
-
-
-def _read_stack(cfn: Any, spec: StackSpec, stack_id: str) -> DeployedStack:
-    stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    resources: dict[str, tuple[str, str]] = {}
-    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_id):
-        for row in page["StackResourceSummaries"]:
-            resources[row["LogicalResourceId"]] = (row["ResourceType"], row.get("PhysicalResourceId", ""))
-    return DeployedStack(spec, stack["StackName"], stack["StackId"], outputs, resources)
+        lines = path.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] == "nameserver":
+            return fields[1]
+    return None

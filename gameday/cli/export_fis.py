@@ -11,14 +11,16 @@ import re
 import sys
 from pathlib import Path
 
-from gameday import catalog, guards
+from gameday import guards
 from gameday.errors import ConfigError
 from gameday.fis import FisContext, export
+from gameday.kits import load_kits
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", metavar="SCENARIO",
-                        help=f"scenario id, or a stack id with one scenario (known: {', '.join(catalog.available())})")
+                        help="scenario id, or a stack id with one scenario (`gameday plan` lists them)")
+    parser.add_argument("--stacks-dir", default=None, metavar="DIR", help="also a team's own kits from DIR")
     parser.add_argument("--stack-name", default=None, metavar="NAME",
                         help="CloudFormation stack the experiment targets, by its tags (default: the stack id)")
     parser.add_argument("--region", default="us-east-1", help="region for ARNs (default: us-east-1)")
@@ -32,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    scenarios = catalog.select([args.scenario])
+    scenarios = load_kits(args.stacks_dir).select([args.scenario])
     if len(scenarios) != 1:
         raise ConfigError(f"{args.scenario!r} names {len(scenarios)} scenarios; export one: "
                           f"{', '.join(s.scenario_id for s in scenarios)}")

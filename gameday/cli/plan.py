@@ -17,21 +17,25 @@ from pathlib import Path
 
 from tenacity import retry, retry_if_exception_type, wait_fixed
 
-from gameday import catalog, guards
-from gameday.backends.aws import AwsBackend, AwsOptions, add_aws_options, adopt_stack, aws_errors
+from gameday import guards
+from gameday.backends.aws import AwsBackend, AwsOptions, add_aws_options, aws_errors
 from gameday.backends.base import Backend
-from gameday.catalog import ScenarioSpec
 from gameday.errors import ConfigError, DeployError, FaultError
 from gameday.faults import Fault, FaultPlan
 from gameday.fis import fis_equivalent
-from gameday.stacks import DeployedStack, StackSpec
+from gameday.kits import Kits, load_kits
+from gameday.kits.kit import DeployContext, Deployment, ScenarioSpec
+from gameday.options import parse_existing
+from gameday.run import new_run_id
+from localcloud import profiles
 
 LOCAL_SETTLE_S = 30.0  # a throwaway localcloud's instances boot before their faults can be planned
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
-                        help=f"scenario id or stack id (default: all; known: {', '.join(catalog.available())})")
+                        help="scenario id or stack id (default: all)")
+    parser.add_argument("--stacks-dir", default=None, metavar="DIR", help="also a team's own kits from DIR")
     parser.add_argument("--local", action="store_true",
                         help="resolve targets by deploying each stack into a throwaway localcloud (offline)")
     parser.add_argument("--config", default=None, metavar="FILE", help="gameday.toml to read [aws] from")
@@ -39,13 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    scenarios = catalog.select(args.scenarios)
+    kits = load_kits(args.stacks_dir)
+    scenarios = kits.select(args.scenarios)
     if args.local and args.existing_stack:
         raise ConfigError("--local and --existing-stack exclude each other")
     if args.existing_stack:
-        return _plan_existing(args, scenarios)
+        return _plan_existing(args, kits, scenarios)
     if args.local:
-        return _plan_local(scenarios)
+        return _plan_local(kits, scenarios)
     for scenario in scenarios:
         print_static_plan(scenario)
     print("(targets in words: resolve them with --existing-stack NAME on aws, or --local)")
@@ -65,18 +70,20 @@ def print_static_plan(scenario: ScenarioSpec) -> None:
         print(f"    revert   {spec.revert}")
         print(f"    FIS      {fis_equivalent(spec.fault)}")
     print(f"  stop conditions: {scenario.stop.describe()}")
+    if scenario.extended:
+        print("  extended: `gameday run` plays it only with --extended")
 
 
-def _print_concrete(scenario: ScenarioSpec, backend: Backend, stack: DeployedStack,
+def _print_concrete(scenario: ScenarioSpec, backend: Backend, deployment: Deployment,
                     guard: guards.BlastRadiusGuard, *, settle_until: float = 0.0) -> tuple[list[str], list[str]]:
     """Print the resolved plan; return the refusals and the faults that could not be planned."""
     refusals: list[str] = []
     unplanned: list[str] = []
-    _print_header(scenario, f"{stack.name}, backend {backend.name} {backend.region}")
+    _print_header(scenario, f"{deployment.names}, backend {backend.name} {backend.region}")
     for spec in scenario.faults:
         print(f"  fault {spec.fault}")
         try:
-            plan = _plan_when_settled(spec.build(backend, stack), settle_until)
+            plan = _plan_when_settled(spec.build(backend, deployment), settle_until)
         except (FaultError, DeployError) as exc:
             print(f"    cannot plan: {exc}")
             unplanned.append(f"{scenario.scenario_id} {spec.fault}: {exc}")
@@ -111,53 +118,58 @@ def _verdict(refusals: list[str], unplanned: list[str]) -> int:
     return 0
 
 
-def _plan_existing(args: argparse.Namespace, scenarios: list[ScenarioSpec]) -> int:
-    stacks = {s.stack_id for s in scenarios}
-    if len(stacks) != 1:
-        raise ConfigError(f"--existing-stack is one stack; these scenarios need {len(stacks)} "
-                          f"({', '.join(sorted(stacks))}): name scenarios of one stack")
+def _plan_existing(args: argparse.Namespace, kits: Kits, scenarios: list[ScenarioSpec]) -> int:
+    stack_ids = list(dict.fromkeys(s.stack_id for s in scenarios))
+    if len(stack_ids) != 1:
+        raise ConfigError(f"--existing-stack is one stack's parts; these scenarios need {len(stack_ids)} "
+                          f"({', '.join(stack_ids)}): name scenarios of one stack")
+    existing = parse_existing(args.existing_stack, stack_ids)
     options = AwsOptions.resolve(region=args.region, endpoint_url=args.endpoint_url, profile_name=args.aws_profile,
-                                 allow_accounts=args.allow_account, existing_stack=args.existing_stack,
+                                 allow_accounts=args.allow_account,
+                                 existing_stacks=[n for parts in existing.values() for n in parts.values()],
                                  config=Path(args.config) if args.config else None)
     with AwsBackend(options) as backend:
-        stack = adopt_stack(backend, args.existing_stack, StackSpec(scenarios[0].stack_id))
+        ctx = DeployContext(backend, profiles.load("realistic"), "plan", {}, existing[stack_ids[0]])
+        with aws_errors("adopting the existing stack"):
+            deployment = kits.get(stack_ids[0]).deploy(ctx, scenarios[0].deployment)
         refusals: list[str] = []
         unplanned: list[str] = []
         with aws_errors("planning against AWS"):
             for scenario in scenarios:
-                refused, failed = _print_concrete(scenario, backend, stack, backend.target_guard)
+                refused, failed = _print_concrete(scenario, backend, deployment, backend.target_guard)
                 refusals, unplanned = refusals + refused, unplanned + failed
     return _verdict(refusals, unplanned)
 
 
-def _plan_local(scenarios: list[ScenarioSpec]) -> int:
-    from gameday import stacks
-    from gameday.run import new_run_id
-
+def _plan_local(kits: Kits, scenarios: list[ScenarioSpec]) -> int:
     refusals: list[str] = []
     unplanned: list[str] = []
     with _localcloud() as backend:
-        for stack_id in dict.fromkeys(s.stack_id for s in scenarios):  # each stack once, for all its scenarios
-            with aws_errors(f"deploying {stack_id} into localcloud"):
-                deployed = stacks.deploy(backend, StackSpec(stack_id), f"plan-{new_run_id()}")
+        for key in dict.fromkeys((s.stack_id, s.deployment) for s in scenarios):  # each deployment once
+            kit = kits.get(key[0])
+            ctx = DeployContext(backend, profiles.load("fast"), f"plan-{new_run_id()}")
+            with aws_errors(f"deploying {key[0]} into localcloud"):
+                deployment = kit.deploy(ctx, key[1])
             settle_until = time.monotonic() + LOCAL_SETTLE_S
             try:
                 with aws_errors("planning against localcloud"):
-                    scope = guards.stack_scope(backend.client("cloudformation"), [deployed.name])
+                    scope = guards.merge_scopes(
+                        guards.stack_scope(backend.client("cloudformation", region=stack.spec.region),
+                                           [stack.stack_arn]) for stack in deployment.parts.values())
                     guard = guards.BlastRadiusGuard(lambda scope=scope: scope)  # type: ignore[misc]
-                    for scenario in (s for s in scenarios if s.stack_id == stack_id):
-                        refused, failed = _print_concrete(scenario, backend, deployed, guard,
+                    for scenario in (s for s in scenarios if (s.stack_id, s.deployment) == key):
+                        refused, failed = _print_concrete(scenario, backend, deployment, guard,
                                                           settle_until=settle_until)
                         refusals, unplanned = refusals + refused, unplanned + failed
             finally:
-                with aws_errors(f"deleting {deployed.name} from localcloud"):
-                    stacks.delete(backend, deployed)
+                with aws_errors(f"deleting {deployment.names} from localcloud"):
+                    kit.delete(ctx, deployment)
     return _verdict(refusals, unplanned)
 
 
 @contextmanager
 def _localcloud() -> Iterator[Backend]:
-    from gameday.backends.local import LocalBackend
+    from gameday.backends.local import LocalBackend  # localcloud starts only for --local
 
     backend = LocalBackend(profile="fast")
     try:

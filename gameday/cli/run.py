@@ -10,15 +10,23 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from gameday.budgets import DEFAULT_CONFIG
+from gameday import budgets
+from gameday.backends.aws import AwsOptions
+from gameday.cli.plan import print_static_plan
 from gameday.cli.progress import ProgressBoard
 from gameday.errors import ConfigError
-from gameday.reports import merge, read_parts, write_outputs
+from gameday.kits import Kits, ScenarioSpec, load_kits
+from gameday.kits.blocks.template_kit import check_parameters
+from gameday.kits.kit import one_per_part
+from gameday.options import add_to_parser, forward, judged_profile, parse_existing, parse_params, parse_resolvers
+from gameday.reports import RunReport, merge, read_parts, write_outputs
 from gameday.run import RunPaths
-from gameday.stacks import available_stacks
-from localcloud import profiles
+from gameday.scenario import ScenarioResult, Verdict
+from gameday.timeline import Timeline
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_TESTS_COLLECTED = 5
@@ -29,65 +37,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "  gameday run                                       every stack, localcloud, fast profile\n"
                      "  gameday run --stack eip-self-healing --repeat 5   one stack, a distribution of 5 runs\n"
                      "  gameday run --profile realistic --load steady     AWS-like timings under load\n"
+                     "  gameday run --stacks-dir ./gameday-kits --stack my-api   a team's own stack\n"
+                     "  gameday run --backend aws --region eu-west-1 --allow-account 123456789012 \\\n"
+                     "      --stack eip-self-healing --existing-stack my-eip-stack   an existing stack on AWS\n"
                      "exit status: 0 every scenario within budget, 1 a scenario failed (the message names the phase),\n"
-                     "2 bad usage, 3 the suite itself broke, 130 interrupted (faults reverted)")
+                     "2 bad usage or refused, 3 the suite itself broke or a scenario did not run, 130 interrupted "
+                     "(faults reverted)")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    where = parser.add_argument_group("where")
-    where.add_argument("--backend", choices=("local", "aws"), default="local",
-                       help="where the stacks run (default: local, i.e. localcloud, offline)")
-    where.add_argument("--profile", default="fast",
-                       help=f"localcloud time profile: {', '.join(profiles.available())} (default: fast)")
-    where.add_argument("--seed", type=int, default=None, help="seed for localcloud's jittered delays")
-    what = parser.add_argument_group("what")
-    what.add_argument("--stack", action="append", default=[], metavar="ID",
+    add_to_parser(parser)
+    only = parser.add_argument_group("selection and scheduling (gameday run only)")
+    only.add_argument("--stack", action="append", default=[], metavar="ID",
                       help="only this stack's scenarios (repeatable; default: every stack)")
-    what.add_argument("--extended", action="store_true",
+    only.add_argument("--extended", action="store_true",
                       help="also the scenarios marked extended (longer or rarer faults; `make gameday` runs the "
                            "core ones)")
-    what.add_argument("-k", dest="keyword", default=None, metavar="EXPR",
+    only.add_argument("-k", dest="keyword", default=None, metavar="EXPR",
                       help="only scenarios matching this pytest -k expression")
-    what.add_argument("--param", action="append", default=[], metavar="STACK.KEY=VALUE",
-                      help="deploy STACK with template parameter KEY=VALUE (repeatable); the prediction "
-                           "reads the deployed value too")
-    what.add_argument("--repeat", type=int, default=1, metavar="N",
-                      help="run every scenario N times and report p50/p95/max (default: 1)")
-    what.add_argument("--load", choices=("none", "steady", "10x", "soak"), default="none",
-                      help="run every scenario under locust load of this shape (default: none)")
-    what.add_argument("--load-users", type=int, default=None, metavar="N", help="normal load users")
-    what.add_argument("--load-rate", type=float, default=None, metavar="RPS", help="normal load requests/s")
-    how = parser.add_argument_group("how")
-    how.add_argument("--budgets", default=str(DEFAULT_CONFIG), metavar="TOML",
-                     help="budgets file (default: gameday.toml)")
-    how.add_argument("--split", choices=("stack", "scenario"), default="stack",
-                     help="one pytest child (and localcloud) per stack, or per scenario (default: stack)")
-    how.add_argument("--jobs", type=int, default=0, metavar="N",
-                     help="pytest children at a time, each with its own localcloud (default: one per CPU core)")
-    how.add_argument("--report-dir", default="reports", help="where reports/<run-id>/ goes (default: reports)")
-    how.add_argument("--run-id", default=None, help="run id (default: UTC timestamp + random suffix)")
-    how.add_argument("--dry-run", action="store_true",
-                     help="print each scenario's faults, targets and reverts (as `gameday plan`) and change nothing")
+    only.add_argument("--split", choices=("stack", "scenario"), default="stack",
+                      help="one pytest child (and localcloud) per stack, or per scenario (default: stack)")
+    only.add_argument("--jobs", type=int, default=0, metavar="N",
+                      help="pytest children at a time, each with its own localcloud (default: one per CPU core)")
+    only.add_argument("--dry-run", action="store_true",
+                      help="print each scenario's faults, targets and reverts (as `gameday plan`) and change nothing")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What `gameday run` will do, every input checked before anything starts."""
+
+    kits: Kits
+    stacks: list[str]
+    specs: list[ScenarioSpec]  # the scenarios expected to run (before -k)
+    profile: str
 
 
 def main(args: argparse.Namespace) -> int:
-    stacks = _check(args)
+    plan = _check(args)
     if args.dry_run:
-        from gameday import catalog
-        from gameday.cli.plan import print_static_plan
-
-        for scenario in catalog.select(stacks):
+        for scenario in plan.specs:
             print_static_plan(scenario)
         print("(dry run: nothing deployed, nothing injected; `gameday plan --local` resolves the targets)")
         return 0
     paths = RunPaths.create(args.run_id, Path(args.report_dir).resolve())
-    units = _units(args, stacks)
+    args.run_id = paths.run_id  # every child shares it
+    units = _units(args, plan)
     # One localcloud per core by default: more at once starve each other's health checkers and probes.
     jobs = min(args.jobs or os.cpu_count() or 1, len(units))
-    print(f"gameday run {paths.run_id}: {_label(args)}; {len(stacks)} stack(s) in {len(units)} pytest child(ren), "
-          f"{jobs} at a time; report in {paths.folder}", flush=True)
+    print(f"gameday run {paths.run_id}: {_label(args, plan)}; {len(plan.stacks)} stack(s) in {len(units)} pytest "
+          f"child(ren), {jobs} at a time; report in {paths.folder}", flush=True)
     started = time.monotonic()
     codes = _run_children(args, paths, units, jobs)
     parts = read_parts(paths.folder)
-    if not parts:
+    missing = _not_run(args, plan, paths, parts, codes)
+    if not parts and not missing:
         for stack, code in codes.items():
             _explain_child(paths, stack, code)
         if any(code in (2, 130) for code in codes.values()):
@@ -95,7 +97,7 @@ def main(args: argparse.Namespace) -> int:
             return 130
         print("gameday run: no scenario ran (see the logs above)", file=sys.stderr)
         return 3
-    data = merge(parts)
+    data = merge([*parts, *([_not_run_part(args, paths, plan, missing)] if missing else [])])
     folder = write_outputs(data, paths.reports_dir)
     for part in (paths.folder / "parts").glob("*.json"):  # merged into report.json; logs and progress stay
         part.unlink()
@@ -107,85 +109,98 @@ def main(args: argparse.Namespace) -> int:
     return _exit_code(paths, codes, data)
 
 
-def _check(args: argparse.Namespace) -> list[str]:
-    if args.profile not in profiles.available():
-        raise ConfigError(f"unknown time profile {args.profile!r} (available: {', '.join(profiles.available())})")
+def _check(args: argparse.Namespace) -> Plan:
+    """Every input, before localcloud starts or anything is deployed: one line and exit 2 when wrong."""
+    profile = judged_profile(args.backend, args.profile)
     if args.repeat < 1:
         raise ConfigError(f"--repeat must be at least 1, got {args.repeat}")
+    if args.jobs < 0:
+        raise ConfigError(f"--jobs must be 0 (one per core) or more, got {args.jobs}")
     if not Path(args.budgets).is_file():
         raise ConfigError(f"budgets file {args.budgets} not found")
-    known = available_stacks()
-    for param in args.param:
-        target, _, assignment = param.partition(".")
-        if target not in known or "=" not in assignment:
-            raise ConfigError(f"--param {param!r}: expected STACK.KEY=VALUE with STACK one of {', '.join(known)}")
+    kits = load_kits(args.stacks_dir)
     for stack in args.stack:
-        if stack not in known:
-            raise ConfigError(f"unknown stack {stack!r} (available: {', '.join(known)})")
-    stacks = [s for s in (args.stack or known) if _scenario_file(s).exists()]
-    if not stacks:
-        raise ConfigError("no scenarios for " + ", ".join(args.stack or known))
-    return stacks
+        kits.get(stack)
+    stacks = list(dict.fromkeys(args.stack)) or kits.ids()
+    params = parse_params(args.param, kits.ids())
+    for stack_id, values in params.items():
+        check_parameters(stack_id, kits.get(stack_id).parts, values)
+    existing = parse_existing(args.existing_stack, stacks)
+    if existing and args.backend != "aws":
+        raise ConfigError("--existing-stack needs --backend aws (localcloud deploys its own stacks)")
+    for stack_id, parts in existing.items():
+        one_per_part(kits.get(stack_id).parts, parts, stack_id)
+    if existing and set(existing) != set(stacks):
+        raise ConfigError(f"--existing-stack names {', '.join(sorted(existing))} but the run plays "
+                          f"{', '.join(stacks)}: select the adopted stacks with --stack")
+    parse_resolvers(args.resolver)
+    if args.backend == "aws":
+        AwsOptions.resolve(region=args.region, endpoint_url=args.endpoint_url, profile_name=args.aws_profile,
+                           allow_accounts=args.allow_account,
+                           existing_stacks=[n for parts in existing.values() for n in parts.values()])
+    specs = kits.scenarios(stacks, extended=args.extended)
+    if not specs:
+        raise ConfigError("no scenarios for " + ", ".join(stacks) + ("" if args.extended else
+                                                                      " (extended ones need --extended)"))
+    for spec in specs:  # a budget that is missing or malformed fails here, not after the deploy
+        budgets.budget_for(spec.stack_id, spec.budget_key, profile, Path(args.budgets), scenario=spec.name)
+    return Plan(kits, stacks, specs, profile)
 
 
-def _label(args: argparse.Namespace) -> str:
-    return f"localcloud, time profile {args.profile}" if args.backend == "local" else "aws"
+def _label(args: argparse.Namespace, plan: Plan) -> str:
+    if args.backend == "local":
+        return f"localcloud, time profile {plan.profile}"
+    return f"backend aws{' at ' + args.endpoint_url if args.endpoint_url else ''}, judged against time profile " \
+           f"{plan.profile}"
 
 
-def _scenario_file(stack_id: str) -> Path:
+def _scenario_file(plan: Plan, stack_id: str) -> Path:
+    if stack_id in plan.kits.team:
+        return ROOT / "scenarios" / "test_stacks_dir.py"
     return ROOT / "scenarios" / f"test_{stack_id.replace('-', '_')}.py"
 
 
-def _units(args: argparse.Namespace, stacks: list[str]) -> dict[str, str]:
-    """Child name -> pytest target: a stack's scenario file, or (--split scenario) one collected test."""
-    if args.split == "stack":
-        # Longest first (most scenarios), so that with --jobs below the stack count the slots even out.
-        from gameday import catalog
-
-        def weight(stack: str) -> int:
-            return sum(1 for spec in catalog.SCENARIOS.values() if spec.stack_id == stack)
-
-        return {stack: str(_scenario_file(stack)) for stack in sorted(stacks, key=weight, reverse=True)}
-    units: dict[str, str] = {}
-    for stack in stacks:
-        command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-                   "-m", _markers(args), "-o", "testpaths=scenarios", str(_scenario_file(stack))]
-        command += ["-k", args.keyword] if args.keyword else []
-        listed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})
-        for node in (line.strip() for line in listed.stdout.splitlines()):
-            if "::" in node:
-                units[f"{stack}.{node.rsplit('::', 1)[1].removeprefix('test_')}"] = str(ROOT / node)
+def _units(args: argparse.Namespace, plan: Plan) -> dict[str, tuple[str, list[str]]]:
+    """Child name -> (pytest target, extra options): a stack's scenarios, or (--split scenario) one test."""
+    weights = {s: sum(1 for spec in plan.specs if spec.stack_id == s) for s in plan.stacks}
+    # Longest first (most scenarios), so that with --jobs below the stack count the slots even out.
+    ordered = sorted(plan.stacks, key=lambda s: weights[s], reverse=True)
+    units: dict[str, tuple[str, list[str]]] = {}
+    for stack in ordered:
+        if not weights[stack]:
+            continue
+        extra = ["--kit-stack", stack] if stack in plan.kits.team else []
+        if args.split == "stack":
+            units[stack] = (str(_scenario_file(plan, stack)), extra)
+            continue
+        for spec in (s for s in plan.specs if s.stack_id == stack):
+            units[f"{stack}.{spec.name}"] = (str(_scenario_file(plan, stack)), [*extra, "-k", _test_id(plan, spec)])
     if not units:
-        raise ConfigError("no scenario selected" + (f" by -k {args.keyword!r}" if args.keyword else ""))
+        raise ConfigError("no scenario selected")
     return units
+
+
+def _test_id(plan: Plan, spec: ScenarioSpec) -> str:
+    return spec.scenario_id.replace("/", ":") if spec.stack_id in plan.kits.team else spec.name
 
 
 def _markers(args: argparse.Namespace) -> str:
     return "scenario" if args.extended else "scenario and not extended"
 
 
-def _command(args: argparse.Namespace, paths: RunPaths, name: str, target: str) -> list[str]:
+def _command(args: argparse.Namespace, paths: RunPaths, name: str, unit: tuple[str, list[str]]) -> list[str]:
+    target, extra = unit
     parts = paths.folder / "parts"
     command = [sys.executable, "-m", "pytest", target, "-m", _markers(args), "-p", "no:cacheprovider",
-               "-o", "testpaths=scenarios", "-W", "default", "-q", "-rfE", "--backend", args.backend,
-               "--profile", args.profile, "--run-id", paths.run_id, "--report-dir", str(paths.reports_dir),
-               "--report-part", name, "--progress-file", str(parts / f"{name}.progress.jsonl"),
-               "--repeat", str(args.repeat), "--budgets", str(Path(args.budgets).resolve()), "--load", args.load]
+               "-o", "testpaths=scenarios", "-W", "default", "-q", "-rfE", *forward(vars(args)),
+               "--report-part", name, "--progress-file", str(parts / f"{name}.progress.jsonl"), *extra]
     if args.keyword:
         command += ["-k", args.keyword]
-    for param in args.param:
-        command += ["--stack-param", param]
-    if args.seed is not None:
-        command += ["--seed", str(args.seed)]
-    if args.load_users is not None:
-        command += ["--load-users", str(args.load_users)]
-    if args.load_rate is not None:
-        command += ["--load-rate", str(args.load_rate)]
     return command
 
 
-def _run_children(args: argparse.Namespace, paths: RunPaths, units: dict[str, str], jobs: int) -> dict[str, int]:
+def _run_children(args: argparse.Namespace, paths: RunPaths, units: dict[str, tuple[str, list[str]]],
+                  jobs: int) -> dict[str, int]:
     """Start up to `jobs` children, print progress until all have ended; on Ctrl-C each child reverts
     and tears down (it got the terminal's SIGINT itself) and we wait for them."""
     (paths.folder / "parts").mkdir(parents=True, exist_ok=True)
@@ -240,6 +255,39 @@ def _explain_child(paths: RunPaths, name: str, code: int) -> None:
         print(f"  {line}", file=sys.stderr)
 
 
+def _not_run(args: argparse.Namespace, plan: Plan, paths: RunPaths, parts: list[dict[str, Any]],
+             codes: dict[str, int]) -> list[tuple[ScenarioSpec, str]]:
+    """Expected scenarios with no result: a child that crashed, was refused or skipped them. Each becomes a
+    `not run` row with the reason, so no gate reads a missing scenario as green."""
+    if args.keyword:  # the parent cannot evaluate a -k expression; the children's exit codes tell
+        return []
+    seen = {(s["stack"], s["scenario"]) for p in parts for s in p["scenarios"]}
+    missing: list[tuple[ScenarioSpec, str]] = []
+    for spec in plan.specs:
+        if any(stack == spec.stack_id and (name == spec.name or name.startswith(f"{spec.name}-"))
+               for stack, name in seen):
+            continue
+        unit = spec.stack_id if args.split == "stack" else f"{spec.stack_id}.{spec.name}"
+        code = codes.get(unit)
+        log = paths.folder / "parts" / f"{unit}.log"
+        why = "never started" if code is None else _child_outcome(code)
+        missing.append((spec, f"no result: its pytest child {why} (see {log})"))
+    return missing
+
+
+def _not_run_part(args: argparse.Namespace, paths: RunPaths, plan: Plan,
+                  missing: list[tuple[ScenarioSpec, str]]) -> dict[str, Any]:
+    backend = "localcloud" if args.backend == "local" else "aws"
+    now = time.time()
+    report = RunReport(paths.run_id, backend, plan.profile, started_at=now, ended_at=now)
+    for spec, reason in missing:
+        report.scenarios.append(ScenarioResult(
+            stack_id=spec.stack_id, scenario=spec.name, fault=spec.fault, target="", backend=backend,
+            profile=plan.profile, budget_s=0.0, fault_at=None, failover=None, prediction=None,
+            verdict=Verdict.NOT_RUN, message=reason, timeline=Timeline(paths.run_id, now, time.monotonic())))
+    return report.to_dict()
+
+
 def _exit_code(paths: RunPaths, codes: dict[str, int], data: dict[str, object]) -> int:
     for name, code in codes.items():
         _explain_child(paths, name, code)
@@ -247,12 +295,15 @@ def _exit_code(paths: RunPaths, codes: dict[str, int], data: dict[str, object]) 
     assert isinstance(scenarios, list)
     for s in scenarios:
         if s["verdict"] != "passed":
-            print(f"gameday run: FAILED {s['stack']} / {s['scenario']}: {s['message']}", file=sys.stderr)
+            print(f"gameday run: {str(s['verdict']).upper()} {s['stack']} / {s['scenario']}: {s['message']}",
+                  file=sys.stderr)
     if any(code in (2, 130) for code in codes.values()):
         print("gameday run: interrupted; injected faults were reverted (see rollback.jsonl)", file=sys.stderr)
         return 130
     if any(s["verdict"] == "failed" for s in scenarios):
         return 1
+    if any(s["verdict"] in ("not run", "error") for s in scenarios):
+        return 3
     asserted = [name for name, code in codes.items() if code == 1]
     if asserted:  # a scenario's own check after its verdict (e.g. measured vs model) failed: still a failure
         for name in asserted:

@@ -1,8 +1,8 @@
 """Prediction: the failover time a stack's configuration and the platform's timings add up to.
 
-One module per stack (`gameday/model/<stack>.py`) registers its faults in `PREDICTORS`; a predictor
-gets the time profile and, when there is one, the deployed stack (to read its own configuration:
-health-check intervals, TTLs, timeouts) and returns the phases it expects.
+Each stack kit has its predictors (`gameday/kits/<stack>/model.py`, named by its scenario specs); a
+predictor gets the time profile and, when there is one, the deployed stack (to read its own configuration
+as deployed: health-check intervals, TTLs, timeouts) and returns the phases it expects.
 
 A prediction is a sum of phases, each a profile duration (mean, low, high). Measured times are
 compared with it; under the `fast` profile (fixed values) the prediction is exact up to the parts
@@ -11,17 +11,14 @@ that run for real (the user-data script, the network).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Any
 
-from gameday.model.template import StackConfig, stack_config
-from gameday.stacks import DeployedStack, available_stacks
+from gameday.stacks import stack_config
+from gameday.template import StackConfig
 from localcloud.profiles import Profile
 
-__all__ = ["PREDICTORS", "PredictedPhase", "Prediction", "Predictor", "StackConfig", "fixed", "phase", "predict",
-           "register", "stack_config"]
+__all__ = ["PredictedPhase", "Prediction", "StackConfig", "fixed", "phase", "stack_config"]
 
 
 @dataclass(frozen=True)
@@ -74,29 +71,3 @@ def phase(profile: Profile, name: str, key: str, *, ends_at: str = "") -> Predic
 def fixed(name: str, seconds: float, source: str, *, ends_at: str = "") -> PredictedPhase:
     """A predicted phase read from the stack's own configuration (e.g. a TTL)."""
     return PredictedPhase(name, seconds, seconds, seconds, source, ends_at)
-
-
-Predictor = Callable[[Profile, DeployedStack | None], Prediction]
-PREDICTORS: dict[tuple[str, str], Predictor] = {}
-
-
-def register(stack_id: str, fault: str) -> Callable[[Predictor], Predictor]:
-    def add(predictor: Predictor) -> Predictor:
-        PREDICTORS[(stack_id, fault)] = predictor
-        return predictor
-    return add
-
-
-def predict(stack_id: str, fault: str, profile: Profile, stack: DeployedStack | None = None) -> Prediction | None:
-    _load_stack_models()
-    predictor = PREDICTORS.get((stack_id, fault))
-    return predictor(profile, stack) if predictor else None
-
-
-def _load_stack_models() -> None:
-    for stack_id in available_stacks():
-        try:
-            import_module(f"gameday.model.{stack_id.replace('-', '_')}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"gameday.model.{stack_id.replace('-', '_')}":
-                raise

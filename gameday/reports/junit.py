@@ -10,7 +10,7 @@ from typing import Any
 def render_junit(data: Mapping[str, Any]) -> str:
     scenarios = data["scenarios"]
     failures = sum(1 for s in scenarios if s["verdict"] == "failed")
-    errors = sum(1 for s in scenarios if s["verdict"] == "error")
+    errors = sum(1 for s in scenarios if s["verdict"] in ("error", "not run"))
     suite = ET.Element("testsuite", name=f"gameday {data['run_id']}", tests=str(len(scenarios)),
                        failures=str(failures), errors=str(errors))
     suite_props = ET.SubElement(suite, "properties")
@@ -40,5 +40,7 @@ def render_junit(data: Mapping[str, Any]) -> str:
             ET.SubElement(case, "failure", message=s["message"]).text = s["message"]
         elif s["verdict"] == "error":
             ET.SubElement(case, "error", message=s["message"]).text = s["message"]
+        elif s["verdict"] == "not run":  # a gate must not read a scenario that never ran as green
+            ET.SubElement(case, "error", type="not run", message=f"not run: {s['message']}").text = s["message"]
     ET.indent(suite)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"

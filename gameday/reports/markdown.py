@@ -8,7 +8,7 @@ from typing import Any
 
 from gameday.reports.history import Trend
 
-_MARK = {"passed": "✅ passed", "failed": "❌ failed", "error": "⚠️ error"}
+_MARK = {"passed": "✅ passed", "failed": "❌ failed", "error": "⚠️ error", "not run": "⛔ not run"}
 
 
 def seconds(value: float | None) -> str:
@@ -22,7 +22,8 @@ def render_summary(data: Mapping[str, Any], trend: Sequence[Trend] = ()) -> str:
         "",
         f"Backend **{data['backend']}**, time profile **{data['profile']}**."
         + (" Numbers from localcloud check the failover logic and the measurement, not AWS's own speed."
-           if data["backend"] == "localcloud" else ""),
+           if data["backend"] == "localcloud" else
+           " Measured on this backend; budgets and predictions are those of this time profile."),
         "",
         "| Stack | Scenario | Verdict | Measured | Predicted | Budget | Availability | Errors "
         "| Slower than configured |",

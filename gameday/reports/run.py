@@ -72,7 +72,10 @@ class RunReport:
 
 
 def run_label(backend: str, profile: str) -> str:
-    return f"localcloud, time profile {profile}" if backend == "localcloud" else f"{backend} (real AWS)"
+    """Which backend measured the numbers and which time profile they were judged against."""
+    if backend == "localcloud":
+        return f"localcloud, time profile {profile}"
+    return f"backend {backend}, judged against time profile {profile}"
 
 
 def finish(data: dict[str, Any]) -> dict[str, Any]:
@@ -80,7 +83,8 @@ def finish(data: dict[str, Any]) -> dict[str, Any]:
     scenarios = data["scenarios"]
     data["label"] = run_label(data["backend"], data["profile"])
     data["passed"] = bool(scenarios) and all(s["verdict"] == "passed" for s in scenarios)
-    data["counts"] = {v: sum(1 for s in scenarios if s["verdict"] == v) for v in ("passed", "failed", "error")}
+    data["counts"] = {v: sum(1 for s in scenarios if s["verdict"] == v)
+                      for v in ("passed", "failed", "error", "not run")}
     data["distributions"] = distributions(scenarios)
     return data
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from gameday import model
-from gameday.model.template import load_template, stack_config
+from gameday.stacks import stack_config
+from gameday.template import load_template
 from gameday.stacks import DeployedStack, StackSpec
 from localcloud import profiles
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gameday.model.template import load_template
+from gameday.template import load_template
 
 STACK_DIR = Path(__file__).resolve().parents[2] / "stacks" / "static-ip-haproxy"
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"

@@ -1,15 +1,14 @@
-"""eip-self-healing: T_A = d_asg + t_api + t_pend + t_boot + t_eip (docs/aws-timings.md §16.1)."""
+"""eip-self-healing: T_A = d_asg + t_api + t_pend + t_boot + t_eip (docs/aws-timings.md, EIP self-healing)."""
 
 from __future__ import annotations
 
-from gameday.model import Prediction, phase, register, stack_config
-from gameday.stacks import DeployedStack
+from gameday.model import Prediction, phase
+from gameday.stacks import DeployedStack, stack_config
 from localcloud.profiles import Profile
 
 STACK = "eip-self-healing"
 
 
-@register(STACK, "terminate-instance")
 def terminate_instance(profile: Profile, stack: DeployedStack | None) -> Prediction:
     config = stack_config(STACK, stack)
     check = config.value("WebGroup", "HealthCheckType", default="EC2")

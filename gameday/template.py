@@ -1,4 +1,5 @@
-"""A stack's own configuration, read from the template it was deployed with (not copied by hand).
+"""CloudFormation templates read as data, and a stack's own configuration read from the template and
+parameters it was deployed with (as CloudFormation holds them, not the repo's copy).
 
 Predictors ask for a resource property (`HealthCheckGracePeriod`, a lifecycle hook's
 `HeartbeatTimeout`, a record's `TTL`); `Ref`s to parameters resolve to the value the stack was
@@ -15,7 +16,6 @@ from typing import Any
 import yaml
 
 from gameday.errors import ConfigError
-from gameday.stacks import STACKS_DIR, DeployedStack
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -83,16 +83,18 @@ class StackConfig:
 
 def load_template(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read template {path}: {exc}") from exc
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read template {path}: {exc.strerror}") from exc
+    return load_template_text(text, str(path))
+
+
+def load_template_text(text: str, where: str) -> dict[str, Any]:
+    """A template body (YAML or JSON, short intrinsic tags allowed) as a mapping."""
+    try:
+        data = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"cannot read template {where}: {' '.join(str(exc).split())[:200]}") from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"template {path} is not a mapping")
+        raise ConfigError(f"template {where} is not a mapping")
     return data
-
-
-def stack_config(stack_id: str, stack: DeployedStack | None = None) -> StackConfig:
-    """The deployed stack's template and parameters; without one, the stack's template and its defaults."""
-    if stack is not None:
-        return StackConfig(stack_id, load_template(stack.spec.template), dict(stack.spec.parameters))
-    return StackConfig(stack_id, load_template(STACKS_DIR / stack_id / "template.yaml"), {})

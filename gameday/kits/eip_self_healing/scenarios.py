@@ -1,0 +1,57 @@
+"""eip-self-healing's scenarios: the one instance dies; the group replaces it and its user data re-claims the
+Elastic IP. Clients keep using the same address, so there is no DNS term: the DNS probes show the answer
+never changes while the HTTP probes show the outage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gameday.backends.base import Backend, Resolver
+from gameday.faults import Fault, TerminateInstance
+from gameday.kits.eip_self_healing import model
+from gameday.kits.kit import Deployment, FaultSpec, ScenarioSpec
+from gameday.probes import DnsProbe, HttpProbe
+from gameday.scenario import ScenarioResult
+from gameday.session import GameDay
+from gameday.stacks import DeployedStack
+from gameday.stopconditions import StopSpec
+
+STACK = "eip-self-healing"
+RATE_HZ = 20.0
+PRIMARY = "http:eip"
+
+
+def probes(stack: DeployedStack, resolvers: Sequence[Resolver]) -> list[HttpProbe | DnsProbe]:
+    url = stack.output("ServiceUrl")
+    found: list[HttpProbe | DnsProbe] = [
+        HttpProbe(PRIMARY, url, rate_hz=RATE_HZ, timeout_s=0.5),
+        HttpProbe("http-keepalive:eip", url, rate_hz=RATE_HZ, timeout_s=0.5, keepalive=True),
+    ]
+    found += [DnsProbe(f"dns:{r.name}", stack.output("AppName"), "A", server=(r.host, r.port), rate_hz=5.0)
+              for r in resolvers]
+    return found
+
+
+def terminate_web_instance(backend: Backend, deployment: Deployment) -> Fault:
+    return TerminateInstance(backend, deployment.output("AutoScalingGroupName"))
+
+
+def run_terminate_instance(game: GameDay, deployment: Deployment, spec: ScenarioSpec) -> list[ScenarioResult]:
+    stack = deployment.main
+    fault = spec.faults[0].build(game.backend, deployment)
+    return [game.run(
+        stack_id=STACK, scenario=spec.name, fault=fault, probes=probes(stack, game.backend.resolvers()),
+        primary_probe=PRIMARY, prediction=spec.predict(game.profile, stack) if spec.predict else None,
+        stop=spec.stop, load=game.load_for(stack.output("ServiceUrl"), spec.name))]
+
+
+SCENARIOS = (
+    ScenarioSpec(
+        f"{STACK}/terminate-instance", STACK,
+        "terminate the one web instance; the group replaces it and its user data re-claims the Elastic IP",
+        (FaultSpec("terminate-instance",
+                   "the InService instance of the stack's Auto Scaling group (output AutoScalingGroupName)",
+                   "the group's min/max/desired back as they were (the group itself replaces the instance)",
+                   terminate_web_instance),),
+        run_terminate_instance, StopSpec(probe=PRIMARY, floor=0.5), predict=model.terminate_instance),
+)

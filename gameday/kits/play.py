@@ -1,0 +1,84 @@
+"""Playing scenario specs: each kit deployment made once per session (or adopted) and deleted at its end,
+and a scenario that cannot run recorded as `not run` with its reason, never as a pass."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from gameday.errors import GamedayError, SystemUnderTestFailed
+from gameday.kits import Kits
+from gameday.kits.kit import DeployContext, Deployment, ScenarioSpec
+from gameday.scenario import ScenarioResult, Verdict
+from gameday.session import GameDay
+
+log = logging.getLogger(__name__)
+
+
+class Deployments:
+    """Every (stack, deployment) the session's scenarios need, made on first use and kept for the session.
+    A failed deploy is remembered: the next scenario of that deployment is not run, for the same reason."""
+
+    def __init__(self, kits: Kits, context: Callable[[str], DeployContext]) -> None:
+        self.kits = kits
+        self.context = context
+        self._made: dict[tuple[str, str], Deployment] = {}
+        self._failed: dict[tuple[str, str], GamedayError] = {}
+
+    def get(self, spec: ScenarioSpec) -> Deployment:
+        key = (spec.stack_id, spec.deployment)
+        if key in self._failed:
+            raise self._failed[key]
+        if key not in self._made:
+            try:
+                self._made[key] = self.kits.get(spec.stack_id).deploy(self.context(spec.stack_id), spec.deployment)
+            except GamedayError as exc:
+                self._failed[key] = exc
+                raise
+        return self._made[key]
+
+    def close(self) -> None:
+        """Delete what was deployed, newest first; every deletion is tried, the first failure raised."""
+        failures: list[BaseException] = []
+        for (stack_id, _), deployment in reversed(list(self._made.items())):
+            try:
+                self.kits.get(stack_id).delete(self.context(stack_id), deployment)
+            except Exception as exc:  # keep deleting the others; report the first
+                log.error("deleting %s failed: %s", deployment.names, exc)
+                failures.append(exc)
+        self._made.clear()
+        if failures:
+            raise failures[0]
+
+
+def play(game: GameDay, spec: ScenarioSpec, deployments: Deployments) -> list[ScenarioResult]:
+    """Run one scenario spec; results are in `game.report` too. A deployment that fails, or a scenario that
+    returns nothing, is recorded as `not run` with the reason."""
+    try:
+        deployment = deployments.get(spec)
+    except SystemUnderTestFailed as exc:  # e.g. a deployed stack that never reached its steady state
+        return [record_not_run(game, spec, f"the stack never became ready: {exc}", Verdict.FAILED)]
+    except GamedayError as exc:
+        return [record_not_run(game, spec, f"could not deploy or adopt {spec.stack_id}: {exc}")]
+    before = len(game.report.scenarios)
+    results = list(spec.run(game, deployment, spec))
+    for result in results:
+        if result not in game.report.scenarios[before:]:
+            game.report.scenarios.append(result)
+    if not results:
+        return [record_not_run(game, spec, "the scenario returned no result")]
+    return results
+
+
+def record_not_run(game: GameDay, spec: ScenarioSpec, reason: str,
+                   verdict: Verdict = Verdict.NOT_RUN) -> ScenarioResult:
+    result = ScenarioResult(stack_id=spec.stack_id, scenario=spec.name, fault=spec.fault, target="",
+                            backend=game.backend.name, profile=game.profile.name, budget_s=0.0, fault_at=None,
+                            failover=None, prediction=None, verdict=verdict, message=reason,
+                            timeline=game.new_timeline(spec.stack_id, spec.name))
+    game.report.scenarios.append(result)
+    return result
+
+
+def failed_messages(results: Sequence[ScenarioResult]) -> list[str]:
+    return [f"{r.stack_id} / {r.scenario}: {r.verdict}: {r.message}" for r in results if not r.passed]
