@@ -17,11 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from gameday import model, stacks
+from gameday import stacks
 from gameday.backends.local import LocalBackend
 from gameday.clock import SystemClock
 from gameday.faults import RollbackJournal
 from gameday.faults.terminate_instance import TerminateInstance
+from gameday.kits.eip_self_healing import model
 from gameday.probes import HttpProbe
 from gameday.scenario import FailoverRun, WatchPolicy, run_failover
 from gameday.timeline import Timeline
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="probe rate, Hz")
     args = parser.parse_args(argv)
     profile = profiles.load(args.profile)
-    prediction = model.predict(STACK, "terminate-instance", profile)
+    prediction = model.terminate_instance(profile, None)
     assert prediction is not None
     clock = SystemClock()
     rows = []

@@ -6,6 +6,7 @@ after a scenario (`[budgets.<stack>.<scenario>]`) overrides it for that scenario
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 
@@ -29,6 +30,6 @@ def budget_for(stack_id: str, fault: str, profile: str, config: Path = DEFAULT_C
         raise ConfigError(f"{config} sets no budget for {stack_id} / {' or '.join(dict.fromkeys(names))} / "
                           f"profile {profile}")
     value = stack[name][profile]
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{config}: budget for {stack_id} / {name} / {profile} must be > 0, got {value!r}")
     return float(value)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gameday import guards
 from gameday.backends.base import Backend
 from gameday.errors import BackendError, ConfigError, DeployError
 from gameday.template import StackConfig, load_template, load_template_text
@@ -125,13 +126,9 @@ def adopt(backend: Backend, name: str, spec: StackSpec) -> DeployedStack:
         raise ConfigError(f"{spec.stack_id}.{spec.part} is in {spec.region}, but {name} names a stack in {region}")
     located = StackSpec(spec.stack_id, spec.parameters, spec.template_path, region, spec.part)
     cfn = backend.client("cloudformation", region=region)
-    with _refusal(f"reading stack {name}", name, ConfigError):
-        stacks = cfn.describe_stacks(StackName=name)["Stacks"]
-    if not stacks or not str(stacks[0]["StackStatus"]).endswith("_COMPLETE") or \
-            stacks[0]["StackStatus"].startswith("DELETE") or "ROLLBACK" in stacks[0]["StackStatus"]:
-        status = stacks[0]["StackStatus"] if stacks else "missing"
-        raise ConfigError(f"--existing-stack {name}: the stack is {status}, not a complete stack")
-    return read_stack(backend, located, stacks[0]["StackId"], adopted=True)
+    with _refusal(f"reading stack {name}", name, BackendError):
+        found = guards.describe_stack(cfn, name)  # refused when missing or not complete
+    return read_stack(backend, located, found["StackId"], adopted=True)
 
 
 def read_stack(backend: Backend, spec: StackSpec, stack_id: str, *, adopted: bool = False) -> DeployedStack:

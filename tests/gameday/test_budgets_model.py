@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from gameday import model
 from gameday.budgets import budget_for
 from gameday.errors import ConfigError
+from gameday.kits.eip_self_healing import model as eip
 from localcloud import profiles
 
 
@@ -24,7 +24,7 @@ def test_missing_budget_is_a_config_error(tmp_path: Path) -> None:
 
 def test_eip_prediction_adds_up_the_profile() -> None:
     fast = profiles.load("fast")
-    prediction = model.predict("eip-self-healing", "terminate-instance", fast)
+    prediction = eip.terminate_instance(fast, None)
 
     assert prediction is not None
     keys = ["asg.detect_not_running", "ec2.run_instances_api", "ec2.pending_to_running", "ec2.boot",
@@ -34,11 +34,15 @@ def test_eip_prediction_adds_up_the_profile() -> None:
 
 
 def test_realistic_prediction_is_a_range() -> None:
-    prediction = model.predict("eip-self-healing", "terminate-instance", profiles.load("realistic"))
+    prediction = eip.terminate_instance(profiles.load("realistic"), None)
 
     assert prediction is not None
     assert prediction.low_s < prediction.mean_s < prediction.high_s
 
 
-def test_no_prediction_for_unknown_pair() -> None:
-    assert model.predict("nope", "terminate-instance", profiles.load("fast")) is None
+def test_a_non_finite_budget_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "gameday.toml"
+    for value in ("nan", "inf"):
+        config.write_text(f"[budgets.x.y]\nfast = {value}\n")
+        with pytest.raises(ConfigError, match="must be > 0"):
+            budget_for("x", "y", "fast", config)

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from gameday import catalog
+from gameday.kits import load_kits
 from tests.integration.test_aws_sandbox import ROOT, child_env
 
 
@@ -16,9 +16,8 @@ def test_plan_lists_every_scenario_with_targets_reverts_and_fis() -> None:
     done = gameday("plan")
 
     assert done.returncode == 0, done.stderr
-    for scenario_id in catalog.available():
-        scenario = catalog.SCENARIOS[scenario_id]
-        assert scenario_id in done.stdout
+    for scenario in load_kits().scenarios():
+        assert scenario.scenario_id in done.stdout
         for spec in scenario.faults:
             assert f"fault {spec.fault}" in done.stdout
             assert f"targets  {spec.targets}" in done.stdout
@@ -37,7 +36,7 @@ def test_plan_by_stack_id_selects_its_scenarios() -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (("plan", "nope"), "unknown scenario 'nope'"),
     (("plan", "--local", "--existing-stack", "x"), "--local and --existing-stack exclude each other"),
-    (("plan", "--existing-stack", "x"), "--existing-stack is one stack; these scenarios need"),
+    (("plan", "--existing-stack", "x"), "--existing-stack is one stack's parts; these scenarios need"),
     (("plan", "eip-self-healing", "--existing-stack", "x", "--region", "mars-1"), "not an AWS region"),
     (("plan", "eip-self-healing", "--existing-stack", "bad name!", "--region", "eu-west-1"), "not a stack name"),
     (("plan", "eip-self-healing", "--existing-stack", "x", "--region", "eu-west-1", "--allow-account", "12"),

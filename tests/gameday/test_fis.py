@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-from gameday import catalog
-from gameday.catalog import FaultSpec, ScenarioSpec, StopSpec
 from gameday.errors import ConfigError
 from gameday.fis import FisContext, export, fis_equivalent
+from gameday.kits import FaultSpec, ScenarioSpec, StopSpec, load_kits
 from tests.integration.test_aws_sandbox import ROOT, child_env, client, moto_server
 
 
@@ -30,7 +29,7 @@ EVERYTHING = ScenarioSpec(
     "static-ip-haproxy/everything", "static-ip-haproxy", "every fault at once",
     tuple(_spec(f) for f in ("terminate-instance", "block-az-security-groups", "block-az-nacl",
                              "scale-ecs-service", "deny-bucket-policy")) + (_spec("spot-interruption"),),
-    StopSpec(probe="http:eip", floor=0.9, alarms=("errors-high",)))
+    _unused, StopSpec(probe="http:eip", floor=0.9, alarms=("errors-high",)))
 CONTEXT = FisContext("gd-r1-static-ip-haproxy", "eu-west-1", account="123456789012", az="eu-west-1a",
                      role_arn="arn:aws:iam::123456789012:role/fis")
 
@@ -39,8 +38,8 @@ def test_every_catalog_scenario_exports_to_a_template_fis_accepts_or_says_why_no
     exported_ids = []
     with moto_server() as url:
         fis = client(url, "eu-west-1", "fis")
-        for scenario_id in catalog.available():
-            scenario = catalog.SCENARIOS[scenario_id]
+        for scenario in load_kits().scenarios():
+            scenario_id = scenario.scenario_id
             try:
                 exported = export(scenario, FisContext(scenario.stack_id, "eu-west-1", az="eu-west-1b"))
             except ConfigError as refused:
@@ -56,7 +55,7 @@ def test_every_catalog_scenario_exports_to_a_template_fis_accepts_or_says_why_no
 
 
 def test_a_named_logical_id_targets_exactly_that_resource() -> None:
-    scenario = ScenarioSpec("x/loss", "x", "stop one", (_spec("backend-loss", logical_id="BlueBackend"),))
+    scenario = ScenarioSpec("x/loss", "x", "stop one", (_spec("backend-loss", logical_id="BlueBackend"),), _unused)
 
     (target,) = export(scenario, CONTEXT).template["targets"].values()
     (action,) = export(scenario, CONTEXT).template["actions"].values()
@@ -99,8 +98,8 @@ def test_what_fis_cannot_express_is_said_plainly() -> None:
 
 
 def test_nothing_expressible_or_no_zone_is_a_one_line_error() -> None:
-    only_sg = ScenarioSpec("x/sg", "x", "sg", (_spec("block-az-security-groups"),))
-    zoneless = ScenarioSpec("x/nacl", "x", "nacl", (_spec("block-az-nacl"),))
+    only_sg = ScenarioSpec("x/sg", "x", "sg", (_spec("block-az-security-groups"),), _unused)
+    zoneless = ScenarioSpec("x/nacl", "x", "nacl", (_spec("block-az-nacl"),), _unused)
 
     with pytest.raises(ConfigError, match="FIS can express none of the faults of x/sg: block-az-security-groups"):
         export(only_sg, CONTEXT)

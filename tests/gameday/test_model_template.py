@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gameday import model
-from gameday.stacks import stack_config
+from gameday.kits.eip_self_healing import model as eip
+from gameday.stacks import DeployedStack, StackSpec, stack_config
 from gameday.template import load_template
-from gameday.stacks import DeployedStack, StackSpec
 from localcloud import profiles
 
 TEMPLATE = """
@@ -43,13 +42,27 @@ def test_refs_resolve_to_the_deployed_parameters_else_the_default(tmp_path: Path
     assert list(config.resources("AWS::Route53::HealthCheck")) == ["Check"]
 
 
+def test_the_deployed_template_and_parameters_win_over_the_repos_file(tmp_path: Path) -> None:
+    """An adopted stack's prediction reads what CloudFormation holds, not the template in this repo."""
+    path = tmp_path / "template.yaml"
+    path.write_text(TEMPLATE)
+    body = load_template(path)
+    body["Resources"]["Check"]["Properties"]["HealthCheckConfig"]["RequestInterval"] = 30
+    stack = DeployedStack(StackSpec("x", {}, path), "gd-x", "arn", {}, {}, template=body,
+                          parameters={"Threshold": "7"}, adopted=True)
+
+    config = stack_config("x", stack)
+    assert config.number("Check", "HealthCheckConfig", "RequestInterval") == 30
+    assert config.number("Check", "HealthCheckConfig", "FailureThreshold") == 7
+
+
 def test_every_reference_template_parses_with_its_short_tags() -> None:
     for template in Path(__file__).resolve().parents[2].glob("stacks/*/template.yaml"):
         assert "Resources" in load_template(template)
 
 
 def test_eip_phases_say_which_measured_phase_they_end_at() -> None:
-    prediction = model.predict("eip-self-healing", "terminate-instance", profiles.load("fast"))
+    prediction = eip.terminate_instance(profiles.load("fast"), None)
 
     assert prediction is not None
     assert [p.ends_at for p in prediction.phases] == ["detection", "control_plane", "", "booted", "routed"]

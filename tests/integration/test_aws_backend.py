@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from gameday import catalog
-from gameday.backends.aws import AwsOptions, adopt_stack, delete_stack, deploy_stack
+from gameday import stacks
+from gameday.backends.aws import AwsOptions
 from gameday.errors import ConfigError
+from gameday.kits import Deployment, load_kits
 from gameday.stacks import StackSpec
 from tests.integration.test_aws_sandbox import ACCOUNT, ROOT, aws_backend, child_env, client, moto_server, set_aws_env
 
@@ -60,7 +61,7 @@ def staging(endpoint: str) -> str:
     with pytest.MonkeyPatch.context() as patch:
         set_aws_env(patch)
         with aws_backend(endpoint, REGION, "staging") as backend:
-            return deploy_stack(backend, StackSpec(STACK, {"ZoneName": "staging.gameday.test"}), "staging").name
+            return stacks.deploy(backend, StackSpec(STACK, {"ZoneName": "staging.gameday.test"}), "staging").name
 
 
 def gameday(*args: str) -> subprocess.CompletedProcess[str]:
@@ -74,10 +75,10 @@ def test_deploy_tags_the_run_waits_and_delete_is_confirmed(endpoint: str, tmp_pa
     cfn = client(endpoint, REGION, "cloudformation")
 
     with aws_backend(endpoint, REGION, "r9") as backend:
-        stack = deploy_stack(backend, StackSpec("small", {}, template), "r9")
+        stack = stacks.deploy(backend, StackSpec("small", {}, template), "r9")
         tags = {t["Key"]: t["Value"] for t in cfn.describe_stacks(StackName=stack.stack_arn)["Stacks"][0]["Tags"]}
         scope = backend.scope()
-        delete_stack(backend, stack)
+        stacks.delete(backend, stack)
         scope_after = backend.scope()
 
     assert stack.name == "gd-r9-small"
@@ -93,10 +94,10 @@ def test_existing_stack_is_adopted_never_deployed_or_deleted(endpoint: str, stag
     before = {s["StackName"] for s in cfn.describe_stacks()["Stacks"]}
 
     with aws_backend(endpoint, REGION, "r10", existing_stack=staging) as backend:
-        stack = deploy_stack(backend, StackSpec(STACK), "r10")
-        delete_stack(backend, stack)
-        spec = catalog.SCENARIOS["eip-self-healing/terminate-instance"].faults[0]
-        fault = spec.build(backend, adopt_stack(backend, staging))
+        stack = stacks.adopt(backend, staging, StackSpec(STACK))
+        stacks.delete(backend, stack)
+        spec = load_kits().scenario("eip-self-healing/terminate-instance").faults[0]
+        fault = spec.build(backend, Deployment(STACK, {"main": stack}))
         backend.target_guard.check(fault.plan())  # its instance is inside the named stack
 
     assert stack.name == staging
@@ -192,13 +193,13 @@ def test_run_scope_takes_the_runs_suffixed_deploys_and_nothing_else(endpoint: st
     template = tmp_path / "template.yaml"
     template.write_text(SMALL)
     with aws_backend(endpoint, REGION, "r5") as backend:
-        mine = deploy_stack(backend, StackSpec("small", {}, template), "r5-sih")
-        other = deploy_stack(backend, StackSpec("small", {}, template), "r50")
+        mine = stacks.deploy(backend, StackSpec("small", {}, template), "r5-sih")
+        other = stacks.deploy(backend, StackSpec("small", {}, template), "r50")
         try:
             scope = backend.scope()
         finally:
-            delete_stack(backend, mine)
-            delete_stack(backend, other)
+            stacks.delete(backend, mine)
+            stacks.delete(backend, other)
 
     assert scope.stacks == ("gd-r5-sih-small",)
     assert scope.run_ids == {"r5", "r5-sih"}

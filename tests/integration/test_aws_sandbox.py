@@ -53,7 +53,7 @@ def client(url: str, region: str, service: str) -> Any:
 def aws_backend(url: str, region: str, run_id: str | None, *, allow: tuple[str, ...] = (ACCOUNT,),
                 existing_stack: str | None = None) -> AwsBackend:
     return AwsBackend(AwsOptions(region=region, endpoint_url=url, allow_accounts=frozenset(allow),
-                                 run_id=run_id, existing_stack=existing_stack))
+                                 run_id=run_id, existing_stacks=(existing_stack,) if existing_stack else ()))
 
 
 @dataclass(frozen=True)

@@ -8,24 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.scenarios import Failover
-from fixtures.stacks import DeployStack
+from fixtures.scenarios import Play
+from gameday import stacks
 from gameday.faults.terminate_instance import TerminateInstance
-from gameday.scenario import WatchPolicy
+from gameday.kits import load_kits
+from gameday.kits.eip_self_healing.scenarios import probes
+from gameday.scenario import Verdict, WatchPolicy
+from gameday.session import GameDay
 from gameday.stacks import STACKS_DIR
-from scenarios.test_eip_self_healing import eip_probes
 
 pytestmark = pytest.mark.integration
 
 STACK = "eip-self-healing"
 
 
-def test_terminate_instance_heals_within_budget(deploy_stack: DeployStack, failover: Failover) -> None:
-    stack = deploy_stack(STACK, ZoneName="heal.gameday.test")
-
-    result = failover.run(stack_id=STACK, scenario="terminate-instance",
-                          fault=TerminateInstance(failover.backend, stack.output("AutoScalingGroupName")),
-                          probes=eip_probes(stack, failover.backend.resolvers()), primary_probe="http:eip")
+def test_terminate_instance_heals_within_budget(play_scenario: Play) -> None:
+    (result,) = play_scenario(load_kits().scenario(f"{STACK}/terminate-instance"))
 
     assert result.passed, result.message
     assert result.failover is not None and result.prediction is not None
@@ -35,31 +33,33 @@ def test_terminate_instance_heals_within_budget(deploy_stack: DeployStack, failo
     assert {"fault.inject", "fault.revert", "localcloud.asg.launch", "localcloud.userdata.exit"} <= kinds
 
 
-def test_user_data_without_association_fails_the_scenario(deploy_stack: DeployStack, failover: Failover,
-                                                          tmp_path: Path) -> None:
+def test_user_data_without_association_fails_the_scenario(game_day: GameDay, tmp_path: Path) -> None:
     template = (STACKS_DIR / STACK / "template.yaml").read_text()
     broken, count = re.subn(r"aws ec2 associate-address[^\n]*\\\n[^\n]*\n", "true\n", template)
     assert count == 1
     mutated = tmp_path / "template.yaml"
     mutated.write_text(broken)
-    stack = deploy_stack(STACK, template=mutated, ZoneName="broken.gameday.test")
+    stack = stacks.deploy(game_day.backend, stacks.StackSpec(STACK, {"ZoneName": "broken.gameday.test"}, mutated),
+                          "broken")
+    try:
+        result = game_day.run(stack_id=STACK, scenario="terminate-instance-broken-user-data",
+                              fault=TerminateInstance(game_day.backend, stack.output("AutoScalingGroupName")),
+                              probes=probes(stack, []), primary_probe="http:eip", budget_key="terminate-instance",
+                              policy=WatchPolicy(steady_timeout_s=20, watch_timeout_s=20))
+    finally:
+        stacks.delete(game_day.backend, stack)
 
-    result = failover.run(stack_id=STACK, scenario="terminate-instance-broken-user-data",
-                          fault=TerminateInstance(failover.backend, stack.output("AutoScalingGroupName")),
-                          probes=eip_probes(stack, []), primary_probe="http:eip",
-                          policy=WatchPolicy(steady_timeout_s=20, watch_timeout_s=20))
-
-    assert result.verdict == "failed"
+    assert result.verdict is Verdict.FAILED
     assert "steady state never reached" in result.message
     assert any(s.outcome.value == "connect_timeout" for s in result.timeline.samples_of("http:eip"))
 
 
-def test_report_files_name_backend_profile_and_budget(failover: Failover, tmp_path: Path) -> None:
+def test_report_files_name_backend_profile_and_budget(game_day: GameDay, tmp_path: Path) -> None:
     from gameday.reports import write_report
 
-    if not failover.report.scenarios:
+    if not game_day.report.scenarios:
         pytest.skip("runs after the scenarios above")
-    folder = write_report(failover.report, tmp_path)
+    folder = write_report(game_day.report, tmp_path)
 
     summary = (folder / "summary.md").read_text()
     assert "localcloud" in summary and "fast" in summary and "Budget" in summary

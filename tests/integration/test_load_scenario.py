@@ -10,12 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fixtures.scenarios import Failover
-from fixtures.stacks import DeployStack
 from gameday.faults.terminate_instance import TerminateInstance
+from gameday.kits import DeployContext
+from gameday.kits.eip_self_healing import KIT
+from gameday.kits.eip_self_healing.scenarios import probes
 from gameday.load import LoadController, LoadSettings, load_per_second, load_report
 from gameday.load.procs import group_members
-from scenarios.test_eip_self_healing import eip_probes
+from gameday.session import GameDay
 
 pytestmark = pytest.mark.integration
 
@@ -35,18 +36,23 @@ def wait_serving(url: str, timeout_s: float = 60.0) -> None:
     raise AssertionError(f"{url} never served")
 
 
-def test_terminate_instance_under_steady_load(deploy_stack: DeployStack, failover: Failover,
-                                              tmp_path: Path) -> None:
-    stack = deploy_stack(STACK, ZoneName="load.gameday.test")
-    url = stack.output("ServiceUrl")
-    wait_serving(url)
-    timeline = failover.new_timeline(STACK, "terminate-instance-under-load")
-    load = LoadController(LoadSettings("steady", users=4, rate=40.0))  # what `--load steady` hands a scenario
+def test_terminate_instance_under_steady_load(game_day: GameDay, tmp_path: Path) -> None:
+    ctx = DeployContext(game_day.backend, game_day.profile, "load")
+    deployment = KIT.deploy(ctx)
+    try:
+        stack = deployment.main
+        url = stack.output("ServiceUrl")
+        wait_serving(url)
+        timeline = game_day.new_timeline(STACK, "terminate-instance-under-load")
+        load = LoadController(LoadSettings("steady", users=4, rate=40.0))  # what `--load steady` hands a scenario
 
-    with load.running(url, tmp_path, timeline) as run:
-        result = failover.run(stack_id=STACK, scenario="terminate-instance-under-load",
-                              fault=TerminateInstance(failover.backend, stack.output("AutoScalingGroupName")),
-                              probes=eip_probes(stack, []), primary_probe="http:eip", timeline=timeline)
+        with load.running(url, tmp_path, timeline) as run:
+            result = game_day.run(stack_id=STACK, scenario="terminate-instance-under-load",
+                                  fault=TerminateInstance(game_day.backend, stack.output("AutoScalingGroupName")),
+                                  probes=probes(stack, []), primary_probe="http:eip", timeline=timeline,
+                                  budget_key="terminate-instance")
+    finally:
+        KIT.delete(ctx, deployment)
 
     assert run is not None and group_members(run.pgid) == []
     assert result.passed, result.message

@@ -1,4 +1,4 @@
-"""eip-self-healing: T_A = d_asg + t_api + t_pend + t_boot + t_eip (docs/aws-timings.md, EIP self-healing)."""
+"""eip-self-healing: T_A = d_asg + t_api + t_pend + t_boot + t_eip (docs/aws-timings.md §16.1)."""
 
 from __future__ import annotations
 
