@@ -9,15 +9,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from fixtures.scenarios import Failover
-from gameday import model
 from gameday.backends.base import Backend
-from gameday.faults import DenyBucketPolicy, ObjectsMissing, RegionUnreachable
-from gameday.origin_group_run import HIT_PROBE, MISS_PROBE, resolve_name
-from gameday.penalty import measure
-from gameday.regional import OriginGroupStacks, delete_origin_group, deploy_origin_group
-from gameday.run import RunPaths
-from scenarios.test_origin_group import run_origin_group
+from gameday.dnsnames import resolve_name
+from gameday.faults import RegionUnreachable, RollbackJournal
+from gameday.kits.blocks.origin_failover import measure
+from gameday.kits.kit import DeployContext, Deployment
+from gameday.kits.origin_group import KIT, model
+from gameday.kits.origin_group.scenarios import HIT_PROBE, MISS_PROBE, SCENARIOS, cdn_probes
+from gameday.scenario import FailoverRun, ScenarioResult, WatchPolicy, run_failover
+from gameday.session import GameDay
 
 pytestmark = pytest.mark.integration
 
@@ -25,30 +25,41 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @pytest.fixture(scope="module")
-def origin_group(backend: Backend, run_paths: RunPaths) -> Iterator[OriginGroupStacks]:
-    stacks = deploy_origin_group(backend, f"{run_paths.run_id}-ogt")
+def origin_group(game_day: GameDay) -> Iterator[Deployment]:
+    context = DeployContext(game_day.backend, game_day.profile, f"{game_day.paths.run_id}-ogt")
+    deployment = KIT.deploy(context, "default")
     try:
-        yield stacks
+        yield deployment
     finally:
-        delete_origin_group(backend, stacks)
+        KIT.delete(context, deployment)
 
 
-def served_by(backend: Backend, stacks: OriginGroupStacks, path: str = "/index.html") -> str:
-    address = resolve_name(backend, stacks.output("DistributionDomainName"))
+def play(game_day: GameDay, deployment: Deployment, name: str) -> ScenarioResult:
+    spec = next(s for s in SCENARIOS if s.name == name)
+    [result] = spec.run(game_day, deployment, spec)
+    return result
+
+
+def served_by(backend: Backend, deployment: Deployment, path: str = "/index.html") -> str:
+    address = resolve_name(backend, deployment.output("DistributionDomainName"))
     with _DIRECT.open(f"http://{address}{path}", timeout=30) as response:
         assert response.status == 200
         return str(response.headers["X-Served-By"])
 
 
-def test_unreachable_primary_costs_attempts_times_timeout(origin_group: OriginGroupStacks,
-                                                          failover: Failover) -> None:
-    fault = RegionUnreachable(failover.backend, origin_group.output("PrimaryRegion"),
-                              within=origin_group.output("PrimaryBucketName"))
-    result = run_origin_group(failover, origin_group, fault, watch_s=4.0)
+def test_the_replica_is_its_own_stack_in_the_replica_region(origin_group: Deployment) -> None:
+    replica = origin_group.part("replica")
+    assert replica.region == origin_group.output("ReplicaRegion") == "us-west-2"
+    assert replica.output("ReplicaBucketName") == origin_group.output("ReplicaBucketName")
+    assert replica.parameters["DistributionArn"] == origin_group.output("DistributionArn")
+
+
+def test_unreachable_primary_costs_attempts_times_timeout(origin_group: Deployment, game_day: GameDay) -> None:
+    result = play(game_day, origin_group, "region-unreachable")
 
     assert result.passed, result.message
-    predicted = model.predict("origin-group", "region-unreachable", failover.profile, origin_group.primary)
-    assert predicted is not None and predicted.mean_s == pytest.approx(6.0)  # fast: 3 attempts x 2 s
+    predicted = model.region_unreachable(game_day.profile, origin_group.main)
+    assert predicted.mean_s == pytest.approx(6.0)  # fast: 3 attempts x 2 s
     assert result.fault_at is not None
     penalty = measure(result.timeline, MISS_PROBE, result.fault_at, settle_s=predicted.mean_s + 0.5)
     assert penalty.errors == 0 and penalty.p50_s is not None
@@ -56,60 +67,55 @@ def test_unreachable_primary_costs_attempts_times_timeout(origin_group: OriginGr
     assert set(penalty.served_by) == {"replica-s3"}
     cached = measure(result.timeline, HIT_PROBE, result.fault_at, settle_s=predicted.mean_s + 0.5)
     assert cached.errors == 0 and cached.p50_s is not None and cached.p50_s < 0.5  # hits never reach an origin
-    assert served_by(failover.backend, origin_group) == "primary-s3"  # reverted: failback is immediate
+    assert served_by(game_day.backend, origin_group) == "primary-s3"  # reverted: failback is immediate
 
 
-def test_denying_policy_fails_over_per_request_and_is_restored(origin_group: OriginGroupStacks,
-                                                               failover: Failover) -> None:
-    s3 = failover.backend.client("s3")
+def test_denying_policy_fails_over_per_request_and_is_restored(origin_group: Deployment,
+                                                               game_day: GameDay) -> None:
+    s3 = game_day.backend.client("s3")
     bucket = origin_group.output("PrimaryBucketName")
     before = s3.get_bucket_policy(Bucket=bucket)["Policy"]
 
-    result = run_origin_group(failover, origin_group, DenyBucketPolicy(failover.backend, bucket), watch_s=3.0)
+    result = play(game_day, origin_group, "deny-bucket-policy")
 
     assert result.passed, result.message
     assert result.fault_at is not None
     penalty = measure(result.timeline, MISS_PROBE, result.fault_at, settle_s=0.5)
     assert penalty.served_by == {"replica-s3": penalty.requests} and penalty.errors == 0
     assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(before)
-    assert served_by(failover.backend, origin_group) == "primary-s3"
+    assert served_by(game_day.backend, origin_group) == "primary-s3"
 
 
-def test_missing_objects_fail_over_and_are_put_back(origin_group: OriginGroupStacks, failover: Failover) -> None:
+def test_missing_objects_fail_over_and_are_put_back(origin_group: Deployment, game_day: GameDay) -> None:
     bucket = origin_group.output("PrimaryBucketName")
-    fault = ObjectsMissing(failover.backend, bucket, ["index.html"], region=origin_group.output("PrimaryRegion"))
 
-    result = run_origin_group(failover, origin_group, fault, watch_s=3.0)
+    result = play(game_day, origin_group, "objects-missing")
 
     assert result.passed, result.message
     assert result.fault_at is not None
     penalty = measure(result.timeline, MISS_PROBE, result.fault_at, settle_s=0.5)
     assert penalty.served_by == {"replica-s3": penalty.requests}
-    body = failover.backend.client("s3").get_object(Bucket=bucket, Key="index.html")["Body"].read()
+    body = game_day.backend.client("s3").get_object(Bucket=bucket, Key="index.html")["Body"].read()
     assert b"Hello from the origin group." in body
     assert {"fault.inject", "fault.revert"} <= {e.kind for e in result.timeline.events}
 
 
-def test_a_scenario_that_breaks_midway_still_reverts_the_fault(origin_group: OriginGroupStacks,
-                                                               failover: Failover) -> None:
-    from gameday.faults import RollbackJournal
-    from gameday.origin_group_run import cdn_probes
-    from gameday.scenario import FailoverRun, WatchPolicy, run_failover
-
+def test_a_scenario_that_breaks_midway_still_reverts_the_fault(origin_group: Deployment,
+                                                               game_day: GameDay) -> None:
     def crash(timeline: object, fault_at: float) -> None:
         raise RuntimeError("the suite broke while the region was unreachable")
 
-    address = resolve_name(failover.backend, origin_group.output("DistributionDomainName"))
+    address = resolve_name(game_day.backend, origin_group.output("DistributionDomainName"))
     run = FailoverRun(
-        backend=failover.backend, stack_id="origin-group", scenario="crash-midway",
-        fault=RegionUnreachable(failover.backend, origin_group.output("PrimaryRegion"),
+        backend=game_day.backend, stack_id="origin-group", scenario="crash-midway",
+        fault=RegionUnreachable(game_day.backend, origin_group.output("PrimaryRegion"),
                                 within=origin_group.output("PrimaryBucketName")),
         probes=cdn_probes(address, timeout_s=10.0), primary_probe=MISS_PROBE, budget_s=7.2, prediction=None,
-        journal=RollbackJournal(failover.paths.journal), timeline=failover.new_timeline("origin-group", "crash"),
-        clock=failover.clock, policy=WatchPolicy(steady_consecutive=5, fixed_watch_s=5.0), progress=crash)
+        journal=RollbackJournal(game_day.paths.journal), timeline=game_day.new_timeline("origin-group", "crash"),
+        clock=game_day.clock, policy=WatchPolicy(steady_consecutive=5, fixed_watch_s=5.0), progress=crash)
 
     with pytest.raises(RuntimeError, match="suite broke"):
         run_failover(run)
 
-    assert served_by(failover.backend, origin_group) == "primary-s3"  # reachable again
+    assert served_by(game_day.backend, origin_group) == "primary-s3"  # reachable again
     assert [e.kind for e in run.timeline.events if e.kind.startswith("fault.")] == ["fault.inject", "fault.revert"]

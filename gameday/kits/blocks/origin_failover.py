@@ -1,5 +1,6 @@
-"""The per-request cost of a CloudFront origin-group failover, from a timeline: how much slower each request
-got while the fault held, which origin served it, and which errors still reached users (and why).
+"""Origin failover (a CloudFront origin group, or any front that retries a second origin per request): the
+per-request cost from a timeline — how much slower each request got while the fault held, which origin served
+it, which errors still reached users (and why) — and the judge of a scenario whose fault users must not see.
 
 Only requests sent between the fault and `settle_s` before its revert count, so none of them straddles
 the revert (a request sent just before it may find the primary back and look cheap).
@@ -11,14 +12,13 @@ import statistics
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from gameday.scenario import Headline, Judgement
+from gameday.analysis import FailoverResult
+from gameday.scenario import FailoverRun, Headline, Judgement, Verdict
 from gameday.timeline import Sample, Timeline
 
-if TYPE_CHECKING:
-    from gameday.analysis import FailoverResult
-    from gameday.scenario import FailoverRun
+PenaltyJudge = Callable[[FailoverRun, FailoverResult, float], Judgement]
 
 
 @dataclass(frozen=True)
@@ -69,21 +69,21 @@ def measure(timeline: Timeline, probe: str, fault_at: float, *, settle_s: float)
         served_by=dict(Counter(s.served_by or "-" for s in during)))
 
 
-def penalty_judge(probe: str, settle_s: float) -> Callable[[FailoverRun, FailoverResult, float], Judgement]:
+def penalty_judge(probe: str, settle_s: float) -> PenaltyJudge:
     """Verdict for a scenario whose fault users should never see: no errors on GET, penalty within budget."""
 
     def judge(run: FailoverRun, failover: FailoverResult, fault_at: float) -> Judgement:
         penalty = measure(run.timeline, probe, fault_at, settle_s=settle_s)
+        where = f"{run.stack_id} / {run.scenario}"
         if penalty.requests == 0 or penalty.p50_s is None:
-            return Judgement("failed", f"{run.stack_id} / {run.scenario}: {penalty.describe()}")
+            return Judgement(Verdict.FAILED, f"{where}: {penalty.describe()}")
         headline = Headline("per-request penalty p50", penalty.p50_s)
         if penalty.errors:
-            return Judgement("failed", f"{run.stack_id} / {run.scenario}: users saw errors; {penalty.describe()}",
-                             headline)
+            return Judgement(Verdict.FAILED, f"{where}: users saw errors; {penalty.describe()}", headline)
         if penalty.p50_s > run.budget_s:
-            return Judgement("failed", f"{run.stack_id} / {run.scenario}: per-request penalty {penalty.p50_s:.3f} s "
-                             f"is over the {run.budget_s:.1f} s budget; {penalty.describe()}", headline)
-        return Judgement("passed", f"per-request penalty {penalty.p50_s:.3f} s within the {run.budget_s:.1f} s "
-                         f"budget; {penalty.describe()}", headline)
+            return Judgement(Verdict.FAILED, f"{where}: per-request penalty {penalty.p50_s:.3f} s is over the "
+                             f"{run.budget_s:.1f} s budget; {penalty.describe()}", headline)
+        return Judgement(Verdict.PASSED, f"per-request penalty {penalty.p50_s:.3f} s within the "
+                         f"{run.budget_s:.1f} s budget; {penalty.describe()}", headline)
 
     return judge

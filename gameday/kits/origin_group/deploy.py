@@ -1,95 +1,70 @@
-"""Stacks that span regions: a backend pinned to another region, and the origin-group pair (the primary
-stack, then the replica stack in the replica region) deployed, seeded and deleted as one."""
+"""How origin-group deploys: the distribution and primary bucket (part `main`), then the replica bucket
+(part `replica`) in the region the main part names, with the distribution's ARN in its bucket policy; the
+site's objects put in both buckets after a deploy, and taken out again before the delete."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
-from gameday.backends.base import Backend, Resolver
-from gameday.stacks import STACKS_DIR, DeployedStack, StackSpec, delete, deploy
-from gameday.timeline import Event
+from gameday.kits.blocks.template_kit import TemplatePart, main_part
+from gameday.kits.kit import DeployContext, Deployment, PartSpec
+from gameday.stacks import STACKS_DIR, DeployedStack
 
-log = logging.getLogger(__name__)
-
-ORIGIN_GROUP = "origin-group"
+STACK = "origin-group"
+REPLICA_REGION = "us-west-2"  # the template's default; --param origin-group.ReplicaRegion=... moves it
 SITE_OBJECTS: Mapping[str, str] = {
     "index.html": "<html><body>Hello from the origin group.</body></html>\n",
     "static/logo.txt": "a cached asset\n",
 }
 
 
-class RegionalBackend:
-    """`backend` with another default region (CloudFormation deploys into the client's region)."""
-
-    def __init__(self, backend: Backend, region: str) -> None:
-        self._backend = backend
-        self.name = backend.name
-        self.profile = backend.profile
-        self.region = region
-
-    def client(self, service: str, region: str | None = None) -> Any:
-        return self._backend.client(service, region=region or self.region)
-
-    def resolvers(self) -> list[Resolver]:
-        return self._backend.resolvers()
-
-    def ground_truth(self, since: float = 0.0) -> list[Event]:
-        return self._backend.ground_truth(since)
-
-    def close(self) -> None:
-        """The wrapped backend is closed by its owner."""
+def replica_bucket_name(run_id: str) -> str:
+    """Bucket names are global, so the run's id is in it; 3-63 characters, ending in a letter or digit."""
+    return f"gd-{run_id}-replica".lower()[:63].rstrip("-.")
 
 
-@dataclass(frozen=True)
-class OriginGroupStacks:
-    primary: DeployedStack
-    replica: DeployedStack
-
-    def output(self, key: str) -> str:
-        return self.primary.output(key)
+def _main_parameters(ctx: DeployContext, deployed: Mapping[str, DeployedStack]) -> Mapping[str, str]:
+    return {"ReplicaRegion": REPLICA_REGION, "ReplicaBucketName": replica_bucket_name(ctx.run_id)}
 
 
-def deploy_origin_group(backend: Backend, run_id: str, *, replica_region: str = "us-west-2",
-                        parameters: Mapping[str, str] | None = None) -> OriginGroupStacks:
-    """Deploy the primary stack, then the replica stack, then put the site's objects in both buckets."""
-    replica_bucket = f"gd-{run_id}-replica".lower()[:63]
-    primary = deploy(backend, StackSpec(ORIGIN_GROUP, {"ReplicaRegion": replica_region,
-                                                       "ReplicaBucketName": replica_bucket, **(parameters or {})}),
-                     run_id)
-    try:
-        replica = deploy(RegionalBackend(backend, replica_region),
-                         StackSpec(ORIGIN_GROUP, {"ReplicaBucketName": replica_bucket,
-                                                  "DistributionArn": primary.output("DistributionArn")},
-                                   STACKS_DIR / ORIGIN_GROUP / "replica.yaml"), f"{run_id}-replica")
-    except BaseException:
-        delete(backend, primary)
-        raise
-    stacks = OriginGroupStacks(primary, replica)
-    seed_site(backend, stacks)
-    return stacks
+def _replica_parameters(ctx: DeployContext, deployed: Mapping[str, DeployedStack]) -> Mapping[str, str]:
+    # The replica bucket is the one the distribution's second origin already names (main's outputs).
+    main = deployed["main"]
+    return {"ReplicaBucketName": main.output("ReplicaBucketName"), "DistributionArn": main.output("DistributionArn")}
 
 
-def seed_site(backend: Backend, stacks: OriginGroupStacks) -> None:
+def _replica_region(ctx: DeployContext, deployed: Mapping[str, DeployedStack]) -> str:
+    return deployed["main"].output("ReplicaRegion")
+
+
+PARTS = (
+    TemplatePart(main_part(STACK, summary="the CloudFront distribution (origin group) and the primary bucket"),
+                 _main_parameters),
+    TemplatePart(PartSpec("replica", STACKS_DIR / STACK / "replica.yaml",
+                          "the replica bucket, in the main part's ReplicaRegion (adopt it by its ARN)"),
+                 _replica_parameters, _replica_region),
+)
+
+
+def buckets(deployment: Deployment) -> list[tuple[str, str]]:
+    """(bucket, region) of the primary and the replica."""
+    main, replica = deployment.main, deployment.part("replica")
+    return [(main.output("PrimaryBucketName"), main.output("PrimaryRegion")),
+            (replica.output("ReplicaBucketName"), replica.region)]
+
+
+def seed_site(ctx: DeployContext, deployment: Deployment) -> None:
     """The same objects in both buckets (what replication would have copied)."""
-    for bucket, region in ((stacks.output("PrimaryBucketName"), stacks.output("PrimaryRegion")),
-                           (stacks.output("ReplicaBucketName"), stacks.output("ReplicaRegion"))):
-        s3 = backend.client("s3", region=region)
+    for bucket, region in buckets(deployment):
+        s3 = ctx.backend.client("s3", region=region)
         for key, body in SITE_OBJECTS.items():
             s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="text/html")
 
 
-def delete_origin_group(backend: Backend, stacks: OriginGroupStacks) -> None:
-    """Empty both buckets (CloudFormation will not delete a bucket with objects), then both stacks."""
-    for bucket, region in ((stacks.output("PrimaryBucketName"), stacks.output("PrimaryRegion")),
-                           (stacks.output("ReplicaBucketName"), stacks.output("ReplicaRegion"))):
-        s3 = backend.client("s3", region=region)
-        listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
-        for item in listed:
-            s3.delete_object(Bucket=bucket, Key=item["Key"])
-    try:
-        delete(RegionalBackend(backend, stacks.output("ReplicaRegion")), stacks.replica)
-    finally:
-        delete(backend, stacks.primary)
+def empty_buckets(ctx: DeployContext, deployment: Deployment) -> None:
+    """CloudFormation will not delete a bucket with objects in it."""
+    for bucket, region in buckets(deployment):
+        s3 = ctx.backend.client("s3", region=region)
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for item in page.get("Contents", []):
+                s3.delete_object(Bucket=bucket, Key=item["Key"])

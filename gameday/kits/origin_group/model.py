@@ -7,13 +7,14 @@ failover code costs one round trip; an unreachable one costs ConnectionAttempts 
 
 from __future__ import annotations
 
-from gameday.model import Prediction, fixed, register, stack_config
-from gameday.stacks import DeployedStack
+from gameday.model import Prediction, fixed
+from gameday.stacks import DeployedStack, stack_config
 from localcloud.profiles import Profile
 from localcloud.timescale import scaled
 
 STACK = "origin-group"
 PRIMARY_ORIGIN = ("Distribution", "DistributionConfig", "Origins", 0)
+ROUND_TRIP_NOTE = "per cache-miss request: one extra round trip to the primary (not modelled: ~0)"
 
 
 def connection_budget(profile: Profile, stack: DeployedStack | None) -> tuple[int, float]:
@@ -25,7 +26,6 @@ def connection_budget(profile: Profile, stack: DeployedStack | None) -> tuple[in
     return attempts, scaled(profile, "cloudfront.connection_timeout", None if timeout is None else float(timeout))
 
 
-@register(STACK, "region-unreachable")
 def region_unreachable(profile: Profile, stack: DeployedStack | None) -> Prediction:
     attempts, timeout = connection_budget(profile, stack)
     return Prediction(STACK, "region-unreachable", profile.name, (
@@ -33,12 +33,11 @@ def region_unreachable(profile: Profile, stack: DeployedStack | None) -> Predict
         note=f"per cache-miss request: {attempts} attempts x {timeout:g} s connection timeout, then the replica")
 
 
-def _one_round_trip(fault: str, why: str) -> None:
-    @register(STACK, fault)
-    def predict(profile: Profile, stack: DeployedStack | None) -> Prediction:
-        return Prediction(STACK, fault, profile.name, (fixed("penalty", 0.0, why),),
-                          note="per cache-miss request: one extra round trip to the primary (not modelled: ~0)")
+def deny_bucket_policy(profile: Profile, stack: DeployedStack | None) -> Prediction:
+    return Prediction(STACK, "deny-bucket-policy", profile.name, (
+        fixed("penalty", 0.0, "primary answers 403 (failover code)"),), note=ROUND_TRIP_NOTE)
 
 
-_one_round_trip("deny-bucket-policy", "primary answers 403 (failover code)")
-_one_round_trip("objects-missing", "primary answers 403/404 (failover code)")
+def objects_missing(profile: Profile, stack: DeployedStack | None) -> Prediction:
+    return Prediction(STACK, "objects-missing", profile.name, (
+        fixed("penalty", 0.0, "primary answers 403/404 (failover code)"),), note=ROUND_TRIP_NOTE)
