@@ -126,6 +126,9 @@ def _check(args: argparse.Namespace) -> Plan:
     for stack_id, values in params.items():
         check_parameters(stack_id, kits.get(stack_id).parts, values)
     existing = parse_existing(args.existing_stack, stacks)
+    # The children see every kit: each name goes to them with its stack and part spelled out.
+    args.existing_stack = [f"{stack}.{part}={name}" for stack, parts in existing.items()
+                           for part, name in parts.items()]
     if existing and args.backend != "aws":
         raise ConfigError("--existing-stack needs --backend aws (localcloud deploys its own stacks)")
     for stack_id, parts in existing.items():
