@@ -27,7 +27,7 @@ from gameday.stopconditions import StopSpec
 __all__ = ["REFERENCE_KITS", "DeployContext", "Deployment", "FaultSpec", "Kits", "PartSpec", "ScenarioSpec",
            "StackKit", "StopSpec", "load_kits"]
 
-REFERENCE_KITS = ("eip_self_healing", "origin_group")  # MIGRATION: the other four kits join as they move in
+REFERENCE_KITS = ("eip_self_healing", "origin_group", "dns_failover_fargate")  # MIGRATION: the other four kits join as they move in
 KIT_FILE = "kit.py"  # a team's kit: <stacks-dir>/<folder>/kit.py defining KIT
 
 

@@ -11,8 +11,8 @@ Failback mirrors it: the health check needs FailureThreshold passing checks (R_R
 
 from __future__ import annotations
 
-from gameday.model import PredictedPhase, Prediction, phase, register, stack_config
-from gameday.stacks import DeployedStack
+from gameday.model import PredictedPhase, Prediction, phase
+from gameday.stacks import DeployedStack, stack_config
 from localcloud.profiles import Profile
 from localcloud.timescale import scaled
 
@@ -47,7 +47,6 @@ def _cache(profile: Profile) -> PredictedPhase:
     return PredictedPhase("resolver_cache", ttl / 2, 0.0, ttl, "alias TTL (60 s x profile) left in the resolver")
 
 
-@register(STACK, "scale-ecs-service")
 def scale_to_zero(profile: Profile, stack: DeployedStack | None) -> Prediction:
     return Prediction(STACK, "scale-ecs-service", profile.name, (
         phase(profile, "scheduler", "ecs.scheduler_reaction"),
@@ -57,7 +56,6 @@ def scale_to_zero(profile: Profile, stack: DeployedStack | None) -> Prediction:
     ), note="authoritative clients: scheduler + detection + dns_answer; caching-resolver clients add up to the TTL")
 
 
-@register(STACK, "failback")
 def failback(profile: Profile, stack: DeployedStack | None) -> Prediction:
     interval, threshold, _ = health_check(profile, stack)
     seconds = threshold * interval

@@ -1,50 +1,50 @@
-"""What the dns-failover-fargate scenarios need besides the generic flow: deploy (with the fallback page),
-clients that resolve the app name through each resolver, and the times each client got the fallback page
-and got the service back (failback, measured after the revert)."""
+"""dns-failover-fargate's scenario: the ECS service scales to zero; Route 53's health check sees the ALB's 503s
+and app.<zone> fails over to the CloudFront + S3 page that says `Fallback.`; scaling back (the revert) fails
+back. Clients resolve the app name through each resolver at every request, so the report shows what the
+resolver cache adds; the verdict stands on the times each client got the fallback page and got the service
+back (failback, measured after the revert)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
-from gameday import budgets
+from gameday.analysis import FailoverResult
 from gameday.backends.base import Backend, Resolver
+from gameday.dnsnames import resolve_name
+from gameday.faults import Fault, ScaleEcsService
+from gameday.kits.dns_failover_fargate import model
+from gameday.kits.kit import Deployment, FaultSpec, ScenarioSpec
+from gameday.kits.play import record_not_run
 from gameday.probes import DnsProbe, HttpProbe
-from gameday.scenario import Headline, Judgement
-from gameday.stacks import DeployedStack, StackSpec, deploy
+from gameday.scenario import FailoverRun, Headline, Judgement, ScenarioResult, Verdict, WatchPolicy
+from gameday.session import GameDay
+from gameday.stacks import DeployedStack
+from gameday.stopconditions import StopSpec
 from gameday.timeline import Sample, Timeline
-
-if TYPE_CHECKING:
-    from gameday.analysis import FailoverResult
-    from gameday.scenario import FailoverRun
 
 STACK = "dns-failover-fargate"
 FALLBACK_ORIGIN = "fallback-s3"  # the distribution's origin id: what CloudFront names as X-Served-By
-FALLBACK_PAGE = b"<html><body>Fallback.</body></html>\n"
+POLICY = WatchPolicy(steady_consecutive=10, stable_window_s=2.0, watch_timeout_s=60.0, tail_s=25.0)
 
-
-def deploy_fargate(backend: Backend, run_id: str, zone: str, **parameters: str) -> DeployedStack:
-    """Deploy and put the fallback page in place. On localcloud a certificate is requested for the HTTPS
-    listener (on AWS pass CertificateArn)."""
-    if backend.name == "localcloud" and "CertificateArn" not in parameters:
-        parameters["CertificateArn"] = backend.client("acm").request_certificate(
-            DomainName=f"*.{zone}")["CertificateArn"]
-    stack = deploy(backend, StackSpec(STACK, {"ZoneName": zone, **parameters}), run_id)
-    backend.client("s3").put_object(Bucket=stack.output("FallbackBucketName"), Key="index.html",
-                                    Body=FALLBACK_PAGE, ContentType="text/html")
-    return stack
-
-
-def empty_fallback_bucket(backend: Backend, stack: DeployedStack) -> None:
-    backend.client("s3").delete_object(Bucket=stack.output("FallbackBucketName"), Key="index.html")
+Judge = Callable[[FailoverRun, FailoverResult, float], Judgement]
 
 
 def client_probe(resolver: Resolver) -> str:
     return f"http:app@{resolver.name}"
 
 
-def fargate_probes(stack: DeployedStack, resolvers: list[Resolver], *,
+def primary_resolver(resolvers: Sequence[Resolver]) -> Resolver | None:
+    """The client the verdict stands on: behind the caching resolver (what users get) when there is one,
+    else asking the authoritative server itself."""
+    for kind in ("caching", "authoritative"):
+        found = [r for r in resolvers if r.kind == kind]
+        if found:
+            return found[0]
+    return None
+
+
+def fargate_probes(stack: DeployedStack, resolvers: Sequence[Resolver], *,
                    rate_hz: float = 5.0) -> list[HttpProbe | DnsProbe]:
     """Per resolver: a client resolving app.<zone> through it at every request, and the DNS answers."""
     name = stack.output("AppName")
@@ -87,26 +87,77 @@ def client_times(timeline: Timeline, probe: str, fault_at: float) -> ClientTimes
                        _settled(samples, revert_at, end, is_service) if reverts else None)
 
 
-def fallback_judge(resolvers: list[Resolver], primary: str, profile: str
-                   ) -> Callable[[FailoverRun, FailoverResult, float], Judgement]:
-    """Passed when the primary client got `Fallback.` within the budget and the service back within the
-    failback budget; the message names every client's times."""
+def steady_on_the_service(timeline: Timeline, probe: str, fault_at: float, consecutive: int) -> str | None:
+    """None when the answers that made the steady state (the last `consecutive` before the fault) came from
+    the service itself; otherwise why not. The generic steady state takes any 200, and the fallback page is
+    a 200 too: failing over from the fallback page would prove nothing."""
+    before = [s for s in timeline.samples_of(probe) if s.sent_at < fault_at]
+    steady = before[-consecutive:]
+    if len(steady) == consecutive and all(is_service(s) for s in steady):
+        return None
+    fallback = sum(is_fallback(s) for s in steady)
+    if not any(is_service(s) for s in before):
+        return (f"the service never answered before the fault: {probe} got the fallback page {fallback} of the "
+                f"last {len(steady)} times (is app.<zone> already failed over?)")
+    return (f"the service did not answer steadily before the fault: of {probe}'s last {len(steady)} answers, "
+            f"{sum(is_service(s) for s in steady)} came from the service, {fallback} were the fallback page")
+
+
+def fallback_judge(resolvers: Sequence[Resolver], primary: str, failback_budget_s: float,
+                   steady_consecutive: int = POLICY.steady_consecutive) -> Judge:
+    """Passed when the service answered before the fault, the primary client got `Fallback.` within the
+    budget and the service back within the failback budget; the message names every client's times."""
 
     def judge(run: FailoverRun, failover: FailoverResult, fault_at: float) -> Judgement:
+        not_steady = steady_on_the_service(run.timeline, primary, fault_at, steady_consecutive)
+        if not_steady is not None:
+            return Judgement(Verdict.FAILED, f"{STACK}: steady state: {not_steady}")
         times = [client_times(run.timeline, client_probe(r), fault_at) for r in resolvers]
         summary = "; ".join(f"{t.probe}: fallback after {t.to_fallback_s} s, failback {t.failback_s} s" for t in times)
         main = next(t for t in times if t.probe == primary)
-        failback_budget = budgets.budget_for(STACK, "failback", profile)
         if main.to_fallback_s is None:
-            return Judgement("failed", f"{STACK}: {primary} never settled on the fallback page; {summary}")
+            return Judgement(Verdict.FAILED, f"{STACK}: {primary} never settled on the fallback page; {summary}")
         headline = Headline("time to the fallback page", main.to_fallback_s)
         if main.to_fallback_s > run.budget_s:
-            return Judgement("failed", f"{STACK}: fallback after {main.to_fallback_s:.2f} s, over "
+            return Judgement(Verdict.FAILED, f"{STACK}: fallback after {main.to_fallback_s:.2f} s, over "
                              f"{run.budget_s:.1f} s; {summary}", headline)
-        if main.failback_s is None or main.failback_s > failback_budget:
-            return Judgement("failed", f"{STACK}: failback {main.failback_s} s, budget {failback_budget:.1f} s; "
-                             f"{summary}", headline)
-        return Judgement("passed", f"fallback page after {main.to_fallback_s:.2f} s (budget {run.budget_s:.1f} s), "
-                         f"failback {main.failback_s:.2f} s (budget {failback_budget:.1f} s); {summary}", headline)
+        if main.failback_s is None or main.failback_s > failback_budget_s:
+            return Judgement(Verdict.FAILED, f"{STACK}: failback {main.failback_s} s, budget "
+                             f"{failback_budget_s:.1f} s; {summary}", headline)
+        return Judgement(Verdict.PASSED, f"fallback page after {main.to_fallback_s:.2f} s (budget "
+                         f"{run.budget_s:.1f} s), failback {main.failback_s:.2f} s (budget "
+                         f"{failback_budget_s:.1f} s); {summary}", headline)
 
     return judge
+
+
+def scale_service_to_zero(backend: Backend, deployment: Deployment) -> Fault:
+    return ScaleEcsService(backend, deployment.output("ClusterName"), deployment.output("ServiceName"), desired=0)
+
+
+def run_scale_to_zero(game: GameDay, deployment: Deployment, spec: ScenarioSpec) -> list[ScenarioResult]:
+    resolvers = game.backend.resolvers()
+    primary = primary_resolver(resolvers)
+    if primary is None:  # the clients resolve the app name themselves: without a resolver there is no client
+        named = ", ".join(f"{r.name} ({r.kind})" for r in resolvers) or "none"
+        return [record_not_run(game, spec, f"{game.backend.name} names no caching or authoritative resolver "
+                                           f"(resolvers: {named}); pass --resolver")]
+    client = client_probe(primary)
+    stack = deployment.main
+    return [game.run(
+        stack_id=STACK, scenario=spec.name, fault=spec.faults[0].build(game.backend, deployment),
+        probes=fargate_probes(stack, resolvers), primary_probe=client, budget_key=spec.budget_key,
+        prediction=spec.predict(game.profile, stack) if spec.predict else None, policy=POLICY,
+        stop=replace(spec.stop, probe=client),  # the floor watches the client the verdict stands on
+        judge=fallback_judge(resolvers, client, game.budget(STACK, "failback", spec.name)),
+        dns_target=[resolve_name(game.backend, stack.output("FallbackDomainName"))])]
+
+
+SCENARIOS = (
+    ScenarioSpec(
+        f"{STACK}/scale-to-zero-and-back", STACK,
+        "scale the ECS service to zero until clients get the CloudFront page 'Fallback.'; the revert fails back",
+        (FaultSpec("scale-ecs-service", "the stack's ECS service (outputs ClusterName, ServiceName)",
+                   "the desired count back as it was (failback)", scale_service_to_zero),),
+        run_scale_to_zero, StopSpec(probe="http:app@caching", floor=0.2), predict=model.scale_to_zero),
+)
