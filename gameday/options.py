@@ -112,7 +112,7 @@ def forward(values: Mapping[str, Any], *, skip: Sequence[str] = ()) -> list[str]
 # --- parsing the values both faces share ---
 
 _ADDRESS = re.compile(r"\[(?P<v6>[0-9A-Fa-f:.]+)\](:(?P<p6>\d{1,5}))?|(?P<host>[^:\[\]]+)(:(?P<port>\d{1,5}))?")
-_PART = re.compile(r"(?P<stack>[a-z0-9][a-z0-9-]*)(\.(?P<part>[A-Za-z0-9+_-]+))?")
+_PART = re.compile(r"(?P<stack>[a-z0-9][a-z0-9-]*)(\.(?P<part>[A-Za-z0-9+_.-]+))?")
 
 
 def parse_params(values: Sequence[str], known: Sequence[str]) -> dict[str, dict[str, str]]:
