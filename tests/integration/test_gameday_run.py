@@ -45,3 +45,48 @@ def test_budget_below_measured_fails_naming_the_phase_and_repeat_reports_a_distr
         assert scenario["failover_time_s"] == pytest.approx(scenario["prediction"]["mean_s"], rel=0.2)
     assert (folder / "report.html").stat().st_size > 10_000
     assert "## Repeats" in (folder / "summary.md").read_text()
+
+
+BROKEN_KIT = '''
+from pathlib import Path
+
+from gameday.faults import TerminateInstance
+from gameday.kits.blocks.template_kit import TemplateKit, TemplatePart
+from gameday.kits.kit import FaultSpec, PartSpec, ScenarioSpec
+
+HERE = Path(__file__).parent
+
+
+def never(game, deployment, spec):
+    raise AssertionError("a scenario whose stack never deployed must not run")
+
+
+KIT = TemplateKit("broken-stack", "a kit whose template is missing", (
+    TemplatePart(PartSpec("main", HERE / "missing.yaml", "nothing")),), (
+    ScenarioSpec("broken-stack/terminate", "broken-stack", "terminate it",
+                 (FaultSpec("terminate-instance", "its instance", "none",
+                            lambda backend, d: TerminateInstance(backend, d.output("Group"))),), never),))
+'''
+
+
+def test_a_scenario_that_cannot_run_is_not_run_in_every_report_and_the_run_is_not_green(tmp_path: Path) -> None:
+    kit = tmp_path / "kits" / "broken"
+    kit.mkdir(parents=True)
+    (kit / "kit.py").write_text(BROKEN_KIT)
+    budgets = tmp_path / "budgets.toml"
+    budgets.write_text("[budgets.broken-stack.terminate-instance]\nfast = 10.0\n")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "gameday", "run", "--stacks-dir", str(tmp_path / "kits"), "--stack", "broken-stack",
+         "--budgets", str(budgets), "--report-dir", str(tmp_path / "reports"), "--run-id", "not-run"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "NOT RUN broken-stack / terminate: could not deploy or adopt broken-stack" in done.stderr
+    folder = tmp_path / "reports" / "not-run"
+    data = json.loads((folder / "report.json").read_text())
+    assert [s["verdict"] for s in data["scenarios"]] == ["not run"] and data["passed"] is False
+    assert data["counts"]["not run"] == 1
+    assert "⛔ not run" in (folder / "summary.md").read_text()
+    assert 'type="not run"' in (folder / "junit.xml").read_text()
+    assert "not run" in (folder / "report.html").read_text()
