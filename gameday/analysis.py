@@ -106,6 +106,15 @@ class DnsConvergence:
     all_at: float | None
     first_since_fault_s: float | None
     all_since_fault_s: float | None
+    # An answer that left and came back (a replaced node re-claiming its address): the end state equals the
+    # start, yet the answers changed. `left` are the addresses that were in every answer before the fault.
+    left: tuple[str, ...] = ()
+    left_since_fault_s: float | None = None
+    returned_since_fault_s: float | None = None
+
+    @property
+    def returned(self) -> bool:
+        return self.returned_since_fault_s is not None
 
 
 @dataclass(frozen=True)
@@ -259,7 +268,7 @@ def _phases(events: Sequence[Event], by_probe: Mapping[str, list[Sample]], fault
     for name in PHASE_ORDER:
         if name == "dns_first":  # a pair per resolver probe whose answer moved (or was meant to)
             ordered += [Phase(kind, at, None if at is None else at - fault_at, f"probe:{c.probe}") for c in dns
-                        if c.changed or expect_dns_change
+                        if (c.changed and not c.returned) or expect_dns_change
                         for kind, at in (("dns_first", c.first_at), ("dns_all", c.all_at))]
         elif name in observed:
             ordered.append(observed[name])
@@ -357,6 +366,34 @@ def _dns_convergence(name: str, samples: Sequence[Sample], fault_at: float, wind
         while suffix > 0 and fully(watched[suffix - 1]):
             suffix -= 1
         all_at = watched[suffix].at
-    return DnsConvergence(name, samples[0].target, tuple(sorted(before)), tuple(sorted(after)), changed,
-                          first_at, all_at, None if first_at is None else first_at - fault_at,
-                          None if all_at is None else all_at - fault_at)
+    left: tuple[str, ...] = ()
+    left_at: float | None = None
+    back_at: float | None = None
+    if not changed:
+        left, left_at, back_at = _left_and_back(answered, fault_at)
+    return DnsConvergence(name, samples[0].target, tuple(sorted(before)), tuple(sorted(after)),
+                          changed or back_at is not None, first_at, all_at,
+                          None if first_at is None else first_at - fault_at,
+                          None if all_at is None else all_at - fault_at, left,
+                          None if left_at is None else left_at - fault_at,
+                          None if back_at is None else back_at - fault_at)
+
+
+def _left_and_back(answered: Sequence[Sample], fault_at: float) -> tuple[tuple[str, ...], float | None,
+                                                                             float | None]:
+    """Addresses in every answer before the fault that were missing from at least two answers in a row after
+    it and then came back: (those addresses, the first answer without them, the first with them all again).
+    Only addresses in *every* earlier answer count: a weighted answer names one address, so one missing
+    from a few answers is chance, not a change."""
+    earlier = [set(s.answers) for s in answered if s.at < fault_at - _EPSILON]
+    steady = set.intersection(*earlier) if earlier else set()
+    watched = [s for s in answered if s.at >= fault_at - _EPSILON]
+    missing = [bool(steady - set(s.answers)) for s in watched]
+    start = next((i for i in range(len(missing) - 1) if missing[i] and missing[i + 1]), None)
+    if not steady or start is None:
+        return (), None, None
+    gone = set().union(*(steady - set(s.answers) for s in watched[start:start + 2]))
+    back = next((s.at for s in watched[start:] if gone <= set(s.answers)), None)
+    if back is None:
+        return (), None, None
+    return tuple(sorted(gone)), watched[start].at, back

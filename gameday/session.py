@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import tomllib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ class GameDay:
     budgets_file: Path = budgets.DEFAULT_CONFIG
     progress: IO[str] | None = None
     load: LoadController = field(default_factory=lambda: LoadController(LoadSettings()))
+    # Team kits' own budgets files by stack (ScenarioSpec.budgets): read when budgets_file names no such stack.
+    kit_budgets: dict[str, Path] = field(default_factory=dict)
 
     def new_timeline(self, stack_id: str, scenario: str) -> Timeline:
         return Timeline(self.paths.run_id, self.clock.now(), self.clock.monotonic(),
@@ -51,7 +54,9 @@ class GameDay:
 
     def budget(self, stack_id: str, key: str, scenario: str) -> float:
         """The budget for `key` (a fault's name, or a measure such as failback), a scenario's own first."""
-        return budgets.budget_for(stack_id, key, self.profile.name, self.budgets_file, scenario=scenario)
+        return budgets.budget_for(stack_id, key, self.profile.name,
+                                  budget_file(stack_id, self.budgets_file, self.kit_budgets.get(stack_id)),
+                                  scenario=scenario)
 
     def run(self, *, stack_id: str, scenario: str, fault: Fault, probes: Sequence[Any], primary_probe: str,
             budget_key: str | None = None, prediction: Prediction | None = None, stop: StopSpec | None = None,
@@ -82,6 +87,18 @@ class GameDay:
     def load_for(self, url: str, scenario: str) -> Callable[[Timeline], AbstractContextManager[Any]]:
         """Load against `url` while the scenario runs (nothing when the run has no --load)."""
         return lambda timeline: self.load.running(url, self.paths.folder / scenario, timeline)
+
+
+def budget_file(stack_id: str, run_file: Path, kit_file: Path | None) -> Path:
+    """Where a stack's budgets come from: the run's file (--budgets, default gameday.toml) when it has a
+    `[budgets.<stack>]` table, otherwise the kit's own file (a team kit ships its budgets beside kit.py)."""
+    if kit_file is None:
+        return run_file
+    try:
+        data = tomllib.loads(run_file.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return run_file  # budget_for reports the broken file in one line
+    return run_file if stack_id in data.get("budgets", {}) else kit_file
 
 
 class ProgressWriter:

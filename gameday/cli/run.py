@@ -26,6 +26,7 @@ from gameday.options import add_to_parser, forward, judged_profile, parse_existi
 from gameday.reports import RunReport, merge, read_parts, write_outputs
 from gameday.run import RunPaths
 from gameday.scenario import ScenarioResult, Verdict
+from gameday.session import budget_file
 from gameday.timeline import Timeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +99,7 @@ def main(args: argparse.Namespace) -> int:
         print("gameday run: no scenario ran (see the logs above)", file=sys.stderr)
         return 3
     data = merge([*parts, *([_not_run_part(args, paths, plan, missing)] if missing else [])])
-    folder = write_outputs(data, paths.reports_dir)
+    folder = write_outputs(data, paths.reports_dir, sections=plan.kits.report_sections())
     for part in (paths.folder / "parts").glob("*.json"):  # merged into report.json; logs and progress stay
         part.unlink()
     print()
@@ -146,7 +147,8 @@ def _check(args: argparse.Namespace) -> Plan:
         raise ConfigError("no scenarios for " + ", ".join(stacks) + ("" if args.extended else
                                                                       " (extended ones need --extended)"))
     for spec in specs:  # a budget that is missing or malformed fails here, not after the deploy
-        budgets.budget_for(spec.stack_id, spec.budget_key, profile, Path(args.budgets), scenario=spec.name)
+        budgets.budget_for(spec.stack_id, spec.budget_key, profile,
+                           budget_file(spec.stack_id, Path(args.budgets), spec.budgets), scenario=spec.name)
     return Plan(kits, stacks, specs, profile)
 
 

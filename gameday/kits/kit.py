@@ -114,6 +114,9 @@ class ScenarioSpec:
     deployment: str = "default"  # which of the kit's deployments it runs against
     predict: Predictor | None = None  # the failover time the deployed configuration implies
     budget: str = ""  # the budget's key in gameday.toml (default: the first fault's name)
+    # A team kit's own budgets file (its folder's budgets.toml): read for this stack when the run's
+    # --budgets file sets nothing for it, so a kit ships its budgets with its scenarios.
+    budgets: Path | None = None
 
     @property
     def name(self) -> str:

@@ -178,6 +178,10 @@ def _details(s: Mapping[str, Any]) -> list[str]:
     missing = [phase_label(p["name"], p["source"]) for p in failover["phases"] if p["since_fault_s"] is None]
     if missing:
         lines.append("Never reached: " + ", ".join(missing) + ".")
+    for c in failover["dns"]:
+        if c.get("returned_since_fault_s") is not None:
+            lines.append(f"DNS answers at {c['probe']}: {', '.join(c['left'])} left at "
+                         f"+{c['left_since_fault_s']:.2f} s and came back at +{c['returned_since_fault_s']:.2f} s.")
     unchanged = [c["probe"] for c in failover["dns"] if not c["changed"]]
     if unchanged:
         lines.append("DNS answers unchanged through the failover (no DNS term) at: " + ", ".join(unchanged) + ".")

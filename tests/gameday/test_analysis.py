@@ -295,3 +295,30 @@ def test_an_empty_timeline_is_analysed_not_crashed_on(timeline: Timeline, clock:
 
     assert not result.recovered and result.outage_windows == () and result.probes == ()
     assert [p.name for p in result.phases] == ["fault", "detection", "control_plane", "first_good", "stable"]
+
+
+def test_dns_answer_that_leaves_and_returns_is_reported_as_changed(timeline: Timeline, clock: FakeClock) -> None:
+    dns = Scripted(timeline, clock, "dns:auth", kind="dns")
+    dns.run(10.0, OK, answers=["10.0.0.1", "10.0.0.2"])
+    dns.run(3.0, OK, answers=["10.0.0.1", "10.0.0.2"])  # the dead node's address still answered
+    dns.run(10.0, OK, answers=["10.0.0.2"])  # left the answers
+    dns.run(5.0, OK, answers=["10.0.0.1", "10.0.0.2"])  # its replacement re-claimed the address
+
+    result = analyze(timeline, fault_at=at(clock, 10.0))
+    (convergence,) = result.dns
+
+    assert convergence.changed and convergence.returned and convergence.left == ("10.0.0.1",)
+    assert convergence.left_since_fault_s == pytest.approx(3.0)
+    assert convergence.returned_since_fault_s == pytest.approx(13.0)
+    assert result.phase("dns_first") is None  # a round trip, not a move to new answers
+
+
+def test_weighted_answers_naming_one_address_each_are_not_a_leave(timeline: Timeline, clock: FakeClock) -> None:
+    dns = Scripted(timeline, clock, "dns:auth", kind="dns")
+    for _ in range(20):
+        dns.run(0.5, OK, answers=["10.0.0.1"])
+        dns.run(0.5, OK, answers=["10.0.0.2"])
+
+    (convergence,) = analyze(timeline, fault_at=at(clock, 10.0)).dns
+
+    assert not convergence.changed and not convergence.returned
