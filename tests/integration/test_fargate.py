@@ -4,6 +4,8 @@ interval x threshold + propagation (+ what is left of the TTL behind a caching r
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from gameday.kits.dns_failover_fargate import KIT
@@ -26,12 +28,17 @@ def test_scale_to_zero_fails_over_as_predicted_and_back(game_day: GameDay) -> No
             cluster=deployment.output("ClusterName"),
             services=[deployment.output("ServiceName")])["services"][0]["desiredCount"]
         certificate = deployment.main.parameters["CertificateArn"]
+        adopting = replace(ctx, existing={"main": deployment.main.name})
+        adopted = KIT.deploy(adopting, spec.deployment)
+        KIT.delete(adopting, adopted)  # an adopted stack: nothing deleted, not even its certificate
+        kept = {c["CertificateArn"] for c in backend.client("acm").list_certificates()["CertificateSummaryList"]}
     finally:
         KIT.delete(ctx, deployment)
 
     assert result.passed, result.message
     assert desired == 2  # the fault was reverted
     assert certificate.startswith("arn:aws:acm:")  # requested for the HTTPS listener: no --param named one
+    assert adopted.adopted and adopted.output("AppName") == deployment.output("AppName") and certificate in kept
     prediction = result.prediction
     assert prediction is not None and result.fault_at is not None
     kinds = {r.kind: r for r in backend.resolvers()}
