@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gameday import guards
-from gameday.backends.base import Resolver
+from gameday.backends.base import LocalcloudControl, Resolver
 from gameday.errors import BackendError, ConfigError
 from gameday.options import OPTIONS
 from gameday.stacks import STACK_ARN
@@ -109,6 +109,7 @@ class AwsBackend:
     """`Backend` on AWS. The constructor checks the account; nothing else happens until a client is used."""
 
     name = "aws"
+    control: LocalcloudControl | None = None  # no localcloud control API on AWS
 
     def __init__(self, options: AwsOptions, *, resolvers: Sequence[Resolver] = (), session: Any = None) -> None:
         self.options = options

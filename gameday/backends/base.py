@@ -1,4 +1,4 @@
-"""The `Backend` seam: boto3 clients, resolvers to query, and (localcloud only) ground truth."""
+"""The `Backend` seam: boto3 clients, resolvers to query, and (localcloud only) ground truth and control API."""
 
 from __future__ import annotations
 
@@ -18,10 +18,20 @@ class Resolver:
     kind: str  # "authoritative" | "caching"
 
 
+class LocalcloudControl(Protocol):
+    """localcloud's control API (`/info`, `/console/<id>`, `/spot/...`): a capability AWS does not have."""
+
+    def __call__(self, path: str, *, method: str = "GET") -> bytes: ...
+
+
 class Backend(Protocol):
     name: str  # "localcloud" | "aws"
     profile: str  # time profile that produced the numbers ("fast", "realistic"; "aws" for real AWS)
     region: str
+
+    @property
+    def control(self) -> LocalcloudControl | None:
+        """localcloud's control API; None on AWS (what only it can tell, e.g. a VPC's own DNS server)."""
 
     def client(self, service: str, region: str | None = None) -> Any:
         """A boto3 client talking to this backend exactly as to AWS."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gameday.errors import ConfigError
+from gameday.kits import load_kits
 from gameday.reports import merge, read_parts, write_outputs
 from gameday.reports.history import COMPARED_RUNS, read_history, trends
 from gameday.reports.markdown import seconds
@@ -38,7 +39,8 @@ def main(args: argparse.Namespace) -> int:
         return _history(reports_dir, args.last, args.fail_on_regression)
     folder = _folder(reports_dir, args.run)
     data = _load(folder)
-    out = write_outputs(data, folder.parent, history=not _in_history(folder.parent, data["run_id"]))
+    out = write_outputs(data, folder.parent, history=not _in_history(folder.parent, data["run_id"]),
+                        sections=load_kits().report_sections())
     print((out / "summary.md").read_text())
     print(f"HTML report: {out / 'report.html'}")
     return 0

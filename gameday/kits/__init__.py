@@ -22,12 +22,13 @@ from gameday.kits.kit import (
     ScenarioSpec,
     StackKit,
 )
+from gameday.reports.markdown import ReportSection
 from gameday.stopconditions import StopSpec
 
 __all__ = ["REFERENCE_KITS", "DeployContext", "Deployment", "FaultSpec", "Kits", "PartSpec", "ScenarioSpec",
            "StackKit", "StopSpec", "load_kits"]
 
-REFERENCE_KITS = ("eip_self_healing", "origin_group", "dns_failover_fargate")  # MIGRATION: the other four kits join as they move in
+REFERENCE_KITS = ("eip_self_healing", "static_ip_haproxy", "origin_group", "dns_failover_fargate", "spot_vpc_origin")
 KIT_FILE = "kit.py"  # a team's kit: <stacks-dir>/<folder>/kit.py defining KIT
 
 
@@ -50,6 +51,10 @@ class Kits:
         wanted = list(stack_ids) if stack_ids is not None else self.ids()
         return [spec for stack_id in wanted for spec in self.get(stack_id).scenarios
                 if extended or not spec.extended]
+
+    def report_sections(self) -> dict[str, ReportSection]:
+        """Stack id -> its kit's own summary.md section, for the kits that have one."""
+        return {stack_id: kit.report_section for stack_id, kit in self.kits.items() if kit.report_section is not None}
 
     def available(self) -> list[str]:
         return [spec.scenario_id for spec in self.scenarios()]
@@ -110,7 +115,7 @@ def _load_team_kit(path: Path) -> StackKit:
 
 
 def _add(found: dict[str, StackKit], kit: StackKit, where: str) -> None:
-    for attribute in ("stack_id", "scenarios", "parts", "deploy", "delete"):
+    for attribute in ("stack_id", "scenarios", "parts", "deploy", "delete", "report_section"):
         if not hasattr(kit, attribute):
             raise ConfigError(f"kit {where}: KIT has no {attribute}")
     if kit.stack_id in found:

@@ -16,6 +16,7 @@ from gameday.backends.base import Backend
 from gameday.errors import ConfigError, DeployError
 from gameday.faults import Fault
 from gameday.model import Prediction
+from gameday.reports.markdown import ReportSection
 from gameday.scenario import ScenarioResult
 from gameday.session import GameDay
 from gameday.stacks import DeployedStack
@@ -38,6 +39,8 @@ class Deployment:
 
     stack_id: str
     parts: Mapping[str, DeployedStack]
+    # The kit's further deployments a scenario runs against too (`ScenarioSpec.also`), by deployment name.
+    others: Mapping[str, Deployment] = field(default_factory=dict, kw_only=True)
 
     @property
     def main(self) -> DeployedStack:
@@ -117,6 +120,7 @@ class ScenarioSpec:
     # A team kit's own budgets file (its folder's budgets.toml): read for this stack when the run's
     # --budgets file sets nothing for it, so a kit ships its budgets with its scenarios.
     budgets: Path | None = None
+    also: tuple[str, ...] = ()  # further deployments its run needs beside `deployment` (in `Deployment.others`)
 
     @property
     def name(self) -> str:
@@ -145,6 +149,10 @@ class StackKit(Protocol):
 
     @property
     def scenarios(self) -> tuple[ScenarioSpec, ...]: ...
+
+    @property
+    def report_section(self) -> ReportSection | None:
+        """summary.md lines of its own for this stack's results (e.g. variants side by side); None: none."""
 
     def deploy(self, ctx: DeployContext, deployment: str) -> Deployment:
         """Deploy `deployment` (one of the names the scenarios use), or adopt it when `ctx.existing` names

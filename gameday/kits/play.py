@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from gameday.errors import GamedayError, SystemUnderTestFailed
 from gameday.kits import Kits
@@ -26,12 +27,18 @@ class Deployments:
         self._failed: dict[tuple[str, str], GamedayError] = {}
 
     def get(self, spec: ScenarioSpec) -> Deployment:
-        key = (spec.stack_id, spec.deployment)
+        made = self._get(spec.stack_id, spec.deployment)
+        if not spec.also:
+            return made
+        return replace(made, others={name: self._get(spec.stack_id, name) for name in spec.also})
+
+    def _get(self, stack_id: str, name: str) -> Deployment:
+        key = (stack_id, name)
         if key in self._failed:
             raise self._failed[key]
         if key not in self._made:
             try:
-                self._made[key] = self.kits.get(spec.stack_id).deploy(self.context(spec.stack_id), spec.deployment)
+                self._made[key] = self.kits.get(stack_id).deploy(self.context(stack_id), name)
             except GamedayError as exc:
                 self._failed[key] = exc
                 raise

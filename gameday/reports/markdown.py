@@ -3,10 +3,13 @@ and how the run compares with the last game days — for CI job summaries."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gameday.reports.history import Trend
+
+# A kit's own summary.md section: its stack's scenarios (report.json dicts) in, markdown lines out.
+ReportSection = Callable[[list[dict[str, Any]]], list[str]]
 
 _MARK = {"passed": "✅ passed", "failed": "❌ failed", "error": "⚠️ error", "not run": "⛔ not run"}
 
@@ -15,7 +18,9 @@ def seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f} s"
 
 
-def render_summary(data: Mapping[str, Any], trend: Sequence[Trend] = ()) -> str:
+def render_summary(data: Mapping[str, Any], trend: Sequence[Trend] = (),
+                   sections: Mapping[str, ReportSection] | None = None) -> str:
+    """`sections`: stack id -> its kit's own section (`Kits.report_sections()`), rendered after the table."""
     verdict = "PASSED" if data["passed"] else "FAILED"
     lines = [
         f"# Game day {data['run_id']}: {verdict}",
@@ -40,7 +45,7 @@ def render_summary(data: Mapping[str, Any], trend: Sequence[Trend] = ()) -> str:
                      f"{_measured(s)} | {predicted} | {s['budget_s']:.1f} s | "
                      f"{availability} | {errors} | {slow} |")
     lines += _distributions(data)
-    lines += _comparisons(data)
+    lines += _kit_sections(data, sections or {})
     if trend:
         lines += ["", "## Compared with earlier game days", ""]
         lines += [f"- {'**' if t.regression else ''}{t.summary()}{'**' if t.regression else ''}" for t in trend]
@@ -49,102 +54,13 @@ def render_summary(data: Mapping[str, Any], trend: Sequence[Trend] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _comparisons(data: Mapping[str, Any]) -> list[str]:
-    """Variants of one stack broken in the same run, side by side per fault (the scenario's `details`)."""
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for s in data["scenarios"]:
-        details = s.get("details") or {}
-        if "variant" in details and "comparison" in details:
-            groups.setdefault((s["stack"], details["comparison"]), []).append(s)
+def _kit_sections(data: Mapping[str, Any], sections: Mapping[str, ReportSection]) -> list[str]:
+    """Each kit's own section over its stack's results (e.g. variants of one stack side by side)."""
     lines: list[str] = []
-    for (stack, fault), results in groups.items():
-        lines += ["", f"## Variants compared: {stack}, {fault}", ""]
-        if any("lww_start_s" in r["details"] for r in results):
-            lines += _thrash_table(results)
-        else:
-            lines += _failover_table(results)
-        if any("negative_answers" in r["details"] for r in results):
-            lines += _cleanup_table(results)
-        lines += _record_lanes(results)
-    return lines
-
-
-def _failover_table(results: Sequence[Mapping[str, Any]]) -> list[str]:
-    lines = ["The same fault at the same moment for every variant; seconds since the fault. \"Record switched\": "
-             "the VPC's DNS server names the new instance; \"CloudFront switched\": CloudFront's own cached "
-             "answer moved (it honours the TTL).", "",
-             "| Variant | Verdict | Record switched | CloudFront switched | Outage seen through CloudFront "
-             "| Maintenance pages | Errors served | Served again |",
-             "|---|---|---|---|---|---|---|---|"]
-    for s in sorted(results, key=lambda r: (r["details"].get("served_again_s") is None,
-                                            r["details"].get("served_again_s") or 0.0)):
-        d = s["details"]
-        lines.append(f"| {d['variant']} | {_MARK.get(s['verdict'], s['verdict'])} "
-                     f"| {seconds(d.get('aaaa_switch_s'))} | {seconds(d.get('edge_switch_s'))} "
-                     f"| {seconds(d.get('outage_s'))} "
-                     f"| {d.get('fallback_samples', 0)} | {d.get('error_samples', 0)} "
-                     f"| {seconds(d.get('served_again_s'))} |")
-    return lines + _least_hurt(results)
-
-
-def _thrash_table(results: Sequence[Mapping[str, Any]]) -> list[str]:
-    lines = ["Each group ran a second instance, then let one go once the newcomer passed its health check; seconds "
-             "since the scale-out. **Last-writer-wins window**: the record named only the newcomer while both "
-             "were alive. **Stale**: the record named an instance that was gone.", "",
-             "| Variant | Verdict | Left | Record named the newcomer | Last-writer-wins window | Stale "
-             "| Record at the end | Outage seen through CloudFront | Maintenance pages | Errors served |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for s in sorted(results, key=lambda r: r["details"].get("outage_s") or 0.0):
-        d = s["details"]
-        window = "—" if d.get("lww_start_s") is None else \
-            f"{d['lww_start_s']:.2f} – {seconds(d.get('lww_end_s')).removesuffix(' s')} s"
-        survivor = d.get("survivor")
-        final = ", ".join(d.get("final_names") or []) or "nothing"
-        final += "" if survivor is not None and list(d.get("final_names") or []) == [survivor] else " ⚠️"
-        left = ", ".join(d.get("left") or []) or "—"
-        lines.append(f"| {d['variant']} | {_MARK.get(s['verdict'], s['verdict'])} | {left} "
-                     f"| {seconds(d.get('named_newcomer_s'))} | {window} | {seconds(d.get('stale_s'))} | {final} "
-                     f"| {seconds(d.get('outage_s'))} | {d.get('fallback_samples', 0)} | {d.get('error_samples', 0)} |")
-    return lines + _least_hurt(results)
-
-
-def _least_hurt(results: Sequence[Mapping[str, Any]]) -> list[str]:
-    best = min((r for r in results if r["details"].get("outage_s") is not None),
-               key=lambda r: r["details"]["outage_s"], default=None)
-    if best is None:
-        return []
-    return ["", f"Least hurt: **{best['details']['variant']}** ({best['details']['outage_s']:.2f} s seen through "
-                "CloudFront)."]
-
-
-def _cleanup_table(results: Sequence[Mapping[str, Any]]) -> list[str]:
-    lines = ["", "| Variant | Outage seen through CloudFront | Record named a gone instance "
-                 "| CloudFront found no address | Longest cached negative answer | Terminating hook |",
-             "|---|---|---|---|---|---|"]
-    for s in results:
-        d = s["details"]
-        hook = d.get("terminating_hook")
-        hook_text = "none" if not hook else f"{hook.get('result', '?')} by {hook.get('by', '?')} after " \
-                                            f"{seconds(hook.get('waited_s'))}"
-        lines.append(f"| {d['variant']} | {seconds(d.get('outage_total_s'))} | {seconds(d.get('stale_s'))} "
-                     f"| {d.get('negative_answers', 0)} | {seconds(d.get('negative_cached_s'))} | {hook_text} |")
-    return lines
-
-
-def _record_lanes(results: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Who the record named over time, per variant (seconds since the fault)."""
-    lanes = [(r["details"]["variant"], r["details"]["record_spans"]) for r in results
-             if r["details"].get("record_spans")]
-    if not lanes:
-        return []
-    lines = ["", "What the VPC's DNS server answered for the origin name, over time:", ""]
-    for variant, spans in lanes:
-        parts = []
-        for span in spans:
-            names = ", ".join(span["names"]) or "no record"
-            stale = f" (**stale {span['stale_s']:.2f} s**)" if span.get("stale_s") else ""
-            parts.append(f"+{span['start_s']:.1f}–{span['end_s']:.1f} s {names}{stale}")
-        lines.append(f"- {variant}: " + "; ".join(parts))
+    for stack_id, section in sections.items():
+        results = [s for s in data["scenarios"] if s["stack"] == stack_id]
+        if results:
+            lines += section(results)
     return lines
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from gameday.model.compare import compare, measured_only
 from gameday.reports.history import append_history, history_line, read_history, trends
 from gameday.reports.html import render_html
 from gameday.reports.junit import render_junit
-from gameday.reports.markdown import render_summary
+from gameday.reports.markdown import ReportSection, render_summary
 from gameday.reports.stats import distributions
 from gameday.scenario import ScenarioResult
 
@@ -124,16 +125,18 @@ def read_parts(folder: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted((folder / PARTS).glob("*.json"))]
 
 
-def write_outputs(data: dict[str, Any], reports_dir: Path, *, history: bool = True) -> Path:
+def write_outputs(data: dict[str, Any], reports_dir: Path, *, history: bool = True,
+                  sections: Mapping[str, ReportSection] | None = None) -> Path:
     """Write report.json, summary.md, junit.xml and report.html; append the history line; return the folder.
 
-    The summary and the HTML compare the run with the earlier game days of reports/history.jsonl."""
+    The summary and the HTML compare the run with the earlier game days of reports/history.jsonl; `sections`
+    are the kits' own summary sections (`Kits.report_sections()`)."""
     folder = reports_dir / data["run_id"]
     folder.mkdir(parents=True, exist_ok=True)
     earlier = [line for line in read_history(reports_dir / "history.jsonl") if line.get("run_id") != data["run_id"]]
     trend = trends([*earlier, history_line(data)])
     (folder / "report.json").write_text(json.dumps(data, separators=(",", ":")) + "\n")
-    (folder / "summary.md").write_text(render_summary(data, trend))
+    (folder / "summary.md").write_text(render_summary(data, trend, sections))
     (folder / "junit.xml").write_text(render_junit(data))
     (folder / "report.html").write_text(render_html(data, trend))
     if history:
@@ -141,6 +144,6 @@ def write_outputs(data: dict[str, Any], reports_dir: Path, *, history: bool = Tr
     return folder
 
 
-def write_report(report: RunReport, reports_dir: Path) -> Path:
+def write_report(report: RunReport, reports_dir: Path, sections: Mapping[str, ReportSection] | None = None) -> Path:
     """Write the run's folder and append to reports/history.jsonl; returns the folder."""
-    return write_outputs(report.to_dict(), reports_dir)
+    return write_outputs(report.to_dict(), reports_dir, sections=sections)

@@ -10,6 +10,7 @@ from pathlib import Path
 from gameday import stacks
 from gameday.errors import ConfigError
 from gameday.kits.kit import DeployContext, Deployment, PartSpec, ScenarioSpec, one_per_part
+from gameday.reports.markdown import ReportSection
 from gameday.stacks import DeployedStack, StackSpec
 from gameday.template import load_template
 
@@ -41,6 +42,7 @@ class TemplateKit:
     scenarios: tuple[ScenarioSpec, ...] = ()
     prepare: Hook | None = None  # after a deploy (not an adoption): e.g. put the site's objects in place
     cleanup: Hook | None = None  # before gameday deletes what it deployed: e.g. empty the buckets
+    report_section: ReportSection | None = None  # summary.md lines of its own for this stack's results
 
     @property
     def parts(self) -> tuple[PartSpec, ...]:

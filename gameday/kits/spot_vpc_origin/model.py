@@ -20,12 +20,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gameday.model import PredictedPhase, Prediction, phase, register, stack_config
-from gameday.stacks import DeployedStack
+from gameday.model import PredictedPhase, Prediction, phase
+from gameday.stacks import DeployedStack, stack_config
 from localcloud.profiles import Profile
 
 STACK = "spot-vpc-origin"
-VARIANTS = ("user-data", "lifecycle-hook", "cloud-map")
 
 
 def variant_of(stack: DeployedStack | None) -> str:
@@ -72,7 +71,6 @@ def _note(stack: DeployedStack | None, fault: str) -> str:
     return f"variant {variant}, {fault}; {boot}; excludes the user data's / Lambda's own run time (measured)"
 
 
-@register(STACK, "spot-interruption")
 def spot_interruption(profile: Profile, stack: DeployedStack | None) -> Prediction:
     return Prediction(STACK, "spot-interruption", profile.name, (
         phase(profile, "notice_lead", "spot.itn_lead", ends_at="interrupted"),
@@ -81,13 +79,11 @@ def spot_interruption(profile: Profile, stack: DeployedStack | None) -> Predicti
     ), note=_note(stack, "interruption notice, then termination (no capacity rebalancing)"))
 
 
-@register(STACK, "terminate-instance")
 def terminate_instance(profile: Profile, stack: DeployedStack | None) -> Prediction:
     return Prediction(STACK, "terminate-instance", profile.name, (*_replacement(profile, stack), _edge_cache(stack)),
                       note=_note(stack, "plain termination"))
 
 
-@register(STACK, "spot-capacity-error")
 def capacity_error(profile: Profile, stack: DeployedStack | None) -> Prediction:
     """No Spot capacity for the first-choice type: the group's launch in the zone it picked fails once
     (InsufficientInstanceCapacity) and, one retry later, launches the next type there."""
@@ -105,7 +101,6 @@ def _cleanup(stack: DeployedStack | None) -> bool:
     return stack_config(STACK, stack).parameter("TerminationCleanup") == "true"
 
 
-@register(STACK, "capacity-thrash")
 def capacity_thrash(profile: Profile, stack: DeployedStack | None) -> Prediction:
     """The outage CloudFront's clients see when the group runs a second instance and then lets the older one go
     as soon as the newcomer passes its EC2 health check (counted from that departure). The record names the
@@ -124,7 +119,6 @@ def capacity_thrash(profile: Profile, stack: DeployedStack | None) -> Prediction
                            "user data's own run time (measured)")
 
 
-@register(STACK, "terminate-in-group")
 def terminate_in_group(profile: Profile, stack: DeployedStack | None) -> Prediction:
     """The outage when the group itself terminates the instance and launches the replacement at once. Without a
     terminating hook the instance goes at once and the outage lasts until CloudFront names the replacement.

@@ -1,4 +1,4 @@
-"""Reading spot-vpc-origin runs: who the origin record named over time, the last-writer-wins window, time spent
+"""The spot-vpc-origin kit's readings: who the origin record named over time, the last-writer-wins window, time spent
 naming an instance that was gone, and what CloudFront's clients saw (synthetic timelines, known answers)."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any, cast
 
 from gameday.analysis import analyze
-from gameday.spot_run import VariantStacks, read_thrash, record_spans
+from gameday.kits.spot_vpc_origin.deploy import VariantStacks
+from gameday.kits.spot_vpc_origin.readings import read_thrash, record_spans
 from gameday.timeline import Event, Outcome, Sample, Timeline
 
 T0 = 1_000.0
