@@ -1,9 +1,6 @@
-"""Measurements for stacks that publish a few static addresses behind health-checked DNS (static-ip-haproxy).
-
-Pure functions of a timeline: when a dead address left the DNS answers, the share of answers that
-pointed at a dead address over time, when a proxy started serving from the other fleet. Plus one
-bounded waits for the steady state these scenarios need (every node healthy and in DNS).
-"""
+"""static-ip-haproxy's readings: pure functions of a timeline (when a dead address left the DNS answers, the
+share of answers naming a dead address over time, when a proxy first served from the other fleet) and of
+Route 53's health-check observations. The waits for the steady state are in `steady`."""
 
 from __future__ import annotations
 
@@ -101,41 +98,6 @@ def healthy_share(observations: Sequence[dict[str, Any]]) -> float:
     return good / len(observations)
 
 
-def wait_all_healthy(route53: Any, health_check_ids: Sequence[str], *, timeout_s: float,
-                     min_share: float = 0.9, poll_s: float = 0.5) -> bool:
-    """Until every health check has at least `min_share` of its checkers' last observations a success."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        shares = [healthy_share(route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"])
-                  for hc in health_check_ids]
-        if all(share >= min_share for share in shares):
-            return True
-        time.sleep(poll_s)
-    return False
-
-
-def wait_in_dns(server: tuple[str, int], name: str, addresses: Collection[str], *, timeout_s: float,
-                queries: int = 40) -> bool:
-    """Until `queries` weighted answers from `server` together name every one of `addresses`."""
-    import dns.exception
-    import dns.message
-    import dns.query
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        seen: set[str] = set()
-        for _ in range(queries):
-            try:
-                reply = dns.query.udp(dns.message.make_query(name, "A"), server[0], port=server[1], timeout=1.0)
-            except (dns.exception.DNSException, OSError):
-                continue
-            seen.update(item.to_text() for rrset in reply.answer for item in rrset)
-        if set(addresses) <= seen:
-            return True
-        time.sleep(0.5)
-    return False
-
-
 def published_health(events: Sequence[Event], health_check_ids: Collection[str]) -> dict[str, bool]:
     """The health DNS answers by, per check, from ground truth (`localcloud.route53.health` events with
     `published`); a check with no such event yet counts as healthy, as Route 53 counts a new one."""
@@ -144,3 +106,12 @@ def published_health(events: Sequence[Event], health_check_ids: Collection[str])
         if event.kind == "localcloud.route53.health" and event.detail.get("published") and event.subject in state:
             state[event.subject] = bool(event.detail.get("healthy"))
     return state
+
+
+def unpublished(events: Sequence[Event], health_check_ids: Collection[str]) -> set[str]:
+    """The checks whose newest ground-truth flip has not reached DNS yet (it will, after status-to-DNS)."""
+    last: dict[str, bool] = {}
+    for event in sorted(events, key=lambda e: e.at):
+        if event.kind == "localcloud.route53.health" and event.subject in health_check_ids:
+            last[event.subject] = bool(event.detail.get("published"))
+    return {hc for hc, published in last.items() if not published}

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gameday.model import PredictedPhase, Prediction, StackConfig, fixed, phase, register, stack_config
-from gameday.stacks import DeployedStack
+from gameday.model import PredictedPhase, Prediction, StackConfig, fixed, phase
+from gameday.stacks import DeployedStack, stack_config
 from localcloud.profiles import Profile
 from localcloud.timescale import scaled
 
@@ -73,22 +73,18 @@ def dns_leave_s(prediction: Prediction) -> float:
     return prediction.mean_s
 
 
-@register(STACK, "terminate-instance")
 def terminate_proxy(profile: Profile, stack: DeployedStack | None) -> Prediction:
     return _dns_leave(profile, stack, "terminate-instance", "black hole")
 
 
-@register(STACK, "block-az-security-groups")
 def block_az_security_groups(profile: Profile, stack: DeployedStack | None) -> Prediction:
     return _dns_leave(profile, stack, "block-az-security-groups", "black hole")
 
 
-@register(STACK, "block-az-nacl")
 def block_az_nacl(profile: Profile, stack: DeployedStack | None) -> Prediction:
     return _dns_leave(profile, stack, "block-az-nacl", "black hole")
 
 
-@register(STACK, "backend-loss")
 def backend_loss(profile: Profile, stack: DeployedStack | None) -> Prediction:
     """HAProxy marks the backend DOWN (fall x inter, B7), /health answers 503, then Route 53 sees a fast
     failure: F x I (B1 with t_f ~ 0)."""
@@ -105,7 +101,6 @@ def backend_loss(profile: Profile, stack: DeployedStack | None) -> Prediction:
     ), note="every node loses the backend: all four leave DNS, then Route 53 fails open and answers all four")
 
 
-@register(STACK, "blue-green-switch")
 def blue_green_switch(profile: Profile, stack: DeployedStack | None) -> Prediction:
     """UPSERT propagates (route53.change_insync), the VPC resolver's cached answer expires (BackendTtl),
     HAProxy re-resolves on its next `timeout resolve` (B7)."""

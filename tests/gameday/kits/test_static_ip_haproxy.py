@@ -1,26 +1,40 @@
-"""Measurements of static-ip-haproxy runs: DNS leave time, dead-answer share, fleet switch; and the model."""
+"""static-ip-haproxy's kit without a cloud: the readings (DNS leave time, dead-answer share, fleet switch), the
+model, the DNS-leave judge with its model and keep-alive checks, and the steady state's wait."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
-from gameday import model
-from gameday.static_ip import dead_share, dns_leave, first_served_by, healthy_share
-from gameday.timeline import Outcome, Sample, Timeline
+from gameday.clock import FakeClock
+from gameday.kits.static_ip_haproxy import model
+from gameday.kits.static_ip_haproxy.judges import KeepAlive, dns_leave_judge
+from gameday.kits.static_ip_haproxy.measure import (
+    dead_share,
+    dns_leave,
+    first_served_by,
+    healthy_share,
+    published_health,
+)
+from gameday.kits.static_ip_haproxy.steady import all_checkers_healthy, settled_healthy, until
+from gameday.model import PredictedPhase, Prediction
+from gameday.scenario import FailoverRun, Judgement, Verdict
+from gameday.timeline import Event, Outcome, Sample, Timeline
 from localcloud.profiles import load
 
 FAULT_AT = 1000.0
 
 
-def _dns(timeline: Timeline, seq: int, at: float, answer: str) -> None:
-    timeline.add_sample(Sample("dns", "dns", "www/A@x", seq, 0.0, 0.0, FAULT_AT + at, Outcome.OK, 0.001,
+def _dns(timeline: Timeline, seq: int, at: float, answer: str, probe: str = "dns") -> None:
+    timeline.add_sample(Sample(probe, "dns", "www/A@x", seq, 0.0, 0.0, FAULT_AT + at, Outcome.OK, 0.001,
                                answers=(answer,)))
 
 
-def _answers(pattern: list[tuple[float, str]]) -> Timeline:
+def _answers(pattern: list[tuple[float, str]], probe: str = "dns") -> Timeline:
     timeline = Timeline("run", FAULT_AT - 10, 0.0)
     for seq, (at, answer) in enumerate(pattern):
-        _dns(timeline, seq, at, answer)
+        _dns(timeline, seq, at, answer, probe)
     return timeline
 
 
@@ -59,23 +73,121 @@ def test_healthy_share_counts_successes_among_observations() -> None:
 
 
 def test_the_model_matches_the_b1_formula_under_the_fast_profile() -> None:
-    prediction = model.predict("static-ip-haproxy", "terminate-instance", load("fast"))
-    assert prediction is not None
+    prediction = model.terminate_proxy(load("fast"), None)
     # F=3 x (I=10 s x 0.2 + t_f=4 s x 0.2) + status-to-DNS 5.5 s x 0.2
     assert prediction.mean_s == pytest.approx(3 * (2.0 + 0.8) + 1.1)
 
 
 def test_the_model_reads_the_stack_defaults_under_the_realistic_profile() -> None:
-    prediction = model.predict("static-ip-haproxy", "block-az-nacl", load("realistic"))
-    assert prediction is not None
+    prediction = model.block_az_nacl(load("realistic"), None)
     assert prediction.mean_s == pytest.approx(3 * (10 + 4) + 5.5)
 
 
 def test_published_health_follows_the_last_published_flip() -> None:
-    from gameday.static_ip import published_health
-    from gameday.timeline import Event
-
     events = [Event(1.0, "localcloud.route53.health", "localcloud", "hc-1", {"healthy": False, "published": True}),
               Event(2.0, "localcloud.route53.health", "localcloud", "hc-1", {"healthy": True, "published": False}),
               Event(3.0, "localcloud.route53.health", "localcloud", "hc-2", {"healthy": False, "published": True})]
     assert published_health(events, ["hc-1", "hc-2", "hc-3"]) == {"hc-1": False, "hc-2": False, "hc-3": True}
+
+
+# The judge: the DNS-leave time, the model check under the fast profile and the keep-alive connection.
+
+DEAD, LIVE = "10.0.0.1", "10.0.0.2"
+
+
+def _run(timeline: Timeline, *, profile: str = "fast", predicted_s: float | None = 9.5,
+         budget_s: float = 15.0) -> FailoverRun:
+    prediction = None if predicted_s is None else Prediction(
+        "static-ip-haproxy", "block-az-nacl", profile, (PredictedPhase("health_check", predicted_s, predicted_s,
+                                                                        predicted_s, "test"),))
+    return SimpleNamespace(timeline=timeline, prediction=prediction, budget_s=budget_s,  # type: ignore[return-value]
+                           backend=SimpleNamespace(profile=profile))
+
+
+def _leaving_at(left_s: float, *, keepalive_failures: int = 0) -> Timeline:
+    """The dead address in the answers until `left_s`, then only the live one; a keep-alive client on it."""
+    timeline = _answers([(t / 10, DEAD if t / 10 <= left_s and t % 2 == 0 else LIVE) for t in range(250)],
+                        "dns:authoritative")
+    for seq in range(100):
+        bad = seq < keepalive_failures
+        timeline.add_sample(Sample("https-keepalive:b1", "http_keepalive", "https://b1/", seq, 0.0, 0.0,
+                                   FAULT_AT + seq / 10, Outcome.CONNECT_TIMEOUT if bad else Outcome.OK,
+                                   None if bad else 0.01, status=None if bad else 200))
+    return timeline
+
+
+def _judge(timeline: Timeline, keepalive: KeepAlive | None = None, **run: object) -> Judgement:
+    return dns_leave_judge([DEAD], keepalive)(_run(timeline, **run), None, FAULT_AT)  # type: ignore[arg-type]
+
+
+def test_the_dead_address_leaving_within_budget_and_model_passes() -> None:
+    timeline = _leaving_at(9.0)
+    judged = _judge(timeline)
+    assert judged.verdict is Verdict.PASSED, judged.message
+    assert judged.headline is not None and judged.headline.seconds == pytest.approx(9.0)
+    assert [e.detail["measure"] for e in timeline.events_of("gameday.measure")] == ["dns_leave"]
+
+
+def test_under_the_fast_profile_a_time_off_the_model_fails_even_within_budget() -> None:
+    judged = _judge(_leaving_at(12.0))
+    assert judged.verdict is Verdict.FAILED
+    assert "the model says 9.50 s" in judged.message
+
+
+def test_outside_the_fast_profile_only_the_budget_counts() -> None:
+    assert _judge(_leaving_at(12.0), profile="aws").verdict is Verdict.PASSED
+
+
+def test_a_security_group_block_that_breaks_the_established_connection_fails() -> None:
+    judged = _judge(_leaving_at(9.0, keepalive_failures=40), KeepAlive("b1", DEAD, "security-group", survives=True))
+    assert judged.verdict is Verdict.FAILED
+    assert "security groups are stateful" in judged.message
+
+
+def test_a_nacl_block_that_leaves_the_established_connection_alive_fails() -> None:
+    judged = _judge(_leaving_at(9.0), KeepAlive("b1", DEAD, "network-acl", survives=False))
+    assert judged.verdict is Verdict.FAILED
+    assert "network ACLs are stateless" in judged.message
+
+
+def test_a_nacl_block_that_breaks_the_established_connection_passes() -> None:
+    timeline = _leaving_at(9.0, keepalive_failures=40)
+    judged = _judge(timeline, KeepAlive("b1", DEAD, "network-acl", survives=False))
+    assert judged.verdict is Verdict.PASSED, judged.message
+    assert "broke (40 of 100 requests on it failed)" in judged.message
+
+
+# The steady state's wait runs on the injected clock.
+
+def test_until_polls_on_the_injected_clock() -> None:
+    clock, answers = FakeClock(), iter([False, False, True])
+    assert until(lambda: next(answers), clock, timeout_s=10.0, poll_s=0.5)
+    assert clock.monotonic() == pytest.approx(1.0)
+
+
+def test_until_gives_up_after_the_timeout() -> None:
+    clock = FakeClock()
+    assert not until(lambda: False, clock, timeout_s=3.0, poll_s=0.5)
+    assert clock.monotonic() == pytest.approx(3.0)
+
+
+def test_a_check_with_a_flip_on_its_way_to_dns_is_not_settled() -> None:
+    events = [Event(1.0, "localcloud.route53.health", "localcloud", "hc-1", {"healthy": True, "published": True}),
+              Event(2.0, "localcloud.route53.health", "localcloud", "hc-1", {"healthy": False, "published": False})]
+    assert not settled_healthy(events, ["hc-1", "hc-2"])
+    assert settled_healthy(events[:1], ["hc-1", "hc-2"])
+
+
+class _Route53:
+    def __init__(self, statuses: list[str]) -> None:
+        self.statuses = statuses
+
+    def get_health_check_status(self, HealthCheckId: str) -> dict[str, object]:  # noqa: N803 - boto3's name
+        return {"HealthCheckObservations": [{"StatusReport": {"Status": s}} for s in self.statuses]}
+
+
+def test_one_made_up_success_is_not_a_fleet_of_checkers() -> None:
+    ok = "Success: HTTP Status Code 200, OK"
+    assert not all_checkers_healthy(_Route53([ok]), ["hc-1"])  # moto's stub before localcloud starts the check
+    assert all_checkers_healthy(_Route53([ok] * 15), ["hc-1"])
+    assert not all_checkers_healthy(_Route53([ok] * 13 + ["Failure: timed out"] * 2), ["hc-1"])
