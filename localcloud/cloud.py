@@ -64,9 +64,11 @@ class ServiceSpec:
 def default_services() -> list[ServiceSpec]:
     """Services every cloud runs, started in this order after the core: the authoritative DNS server for
     every hosted zone, then the caching resolver (unbound) in front of it, then Cloud Map's records."""
+    from localcloud.fis import fis_services
     from localcloud.route53.services import dns_services
 
-    return [*dns_services(), *cloudmap_services(), *edge_services(), *net_services(), *compute_services()]
+    return [*dns_services(), *cloudmap_services(), *edge_services(), *net_services(), *compute_services(),
+            *fis_services()]
 
 
 def cloudmap_services() -> list[ServiceSpec]:
