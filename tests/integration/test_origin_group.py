@@ -11,6 +11,7 @@ import pytest
 
 from gameday.backends.base import Backend
 from gameday.dnsnames import resolve_name
+from gameday.errors import ConfigError
 from gameday.faults import RegionUnreachable, RollbackJournal
 from gameday.kits.blocks.origin_failover import measure
 from gameday.kits.kit import DeployContext, Deployment
@@ -52,6 +53,24 @@ def test_the_replica_is_its_own_stack_in_the_replica_region(origin_group: Deploy
     assert replica.region == origin_group.output("ReplicaRegion") == "us-west-2"
     assert replica.output("ReplicaBucketName") == origin_group.output("ReplicaBucketName")
     assert replica.parameters["DistributionArn"] == origin_group.output("DistributionArn")
+
+
+def test_an_existing_deployment_is_adopted_part_by_part_and_never_deleted(origin_group: Deployment,
+                                                                          game_day: GameDay) -> None:
+    replica = origin_group.part("replica")
+    context = DeployContext(game_day.backend, game_day.profile, "adopting",
+                            existing={"main": origin_group.main.name, "replica": replica.stack_arn})
+
+    adopted = KIT.deploy(context, "default")
+    KIT.delete(context, adopted)  # adopted: neither the buckets nor the stacks are touched
+
+    assert adopted.adopted and adopted.part("replica").region == replica.region
+    assert adopted.output("DistributionDomainName") == origin_group.output("DistributionDomainName")
+    assert served_by(game_day.backend, origin_group) == "primary-s3"
+    wrong_region = replica.stack_arn.replace(f":{replica.region}:", ":eu-west-1:")
+    with pytest.raises(ConfigError, match="replica is in us-west-2"):
+        KIT.deploy(DeployContext(game_day.backend, game_day.profile, "adopting",
+                                 existing={"main": origin_group.main.name, "replica": wrong_region}), "default")
 
 
 def test_unreachable_primary_costs_attempts_times_timeout(origin_group: Deployment, game_day: GameDay) -> None:
