@@ -180,13 +180,13 @@ def run_failover(run: FailoverRun) -> ScenarioResult:
                 _sleep_until(run.clock, run.clock.monotonic() + run.policy.tail_s)
     except SteadyStateNotReached as exc:
         _collect_ground_truth(run, started)
-        return _result(run, fault_at, None, "failed", str(exc))
+        return _result(run, fault_at, None, Verdict.FAILED, str(exc))
     except StopConditionHit as exc:  # issue 9 hook: the fault was reverted early; report what clients saw
         _collect_ground_truth(run, started)
         failover = analyze(run.timeline, fault_at=fault_at, probe=run.primary_probe,
                            stable_window_s=run.policy.stable_window_s,
                            dns_target=run.dns_target) if fault_at is not None else None
-        return _result(run, fault_at, failover, "failed", str(exc))
+        return _result(run, fault_at, failover, Verdict.FAILED, str(exc))
     _collect_ground_truth(run, started)
     assert fault_at is not None
     failover = analyze(run.timeline, fault_at=fault_at, probe=run.primary_probe,
@@ -256,17 +256,17 @@ def _collect_ground_truth(run: FailoverRun, since: float) -> None:
                                      run.backend.name, {"error": str(exc)}))
 
 
-def _verdict(run: FailoverRun, failover: FailoverResult) -> tuple[str, str]:
+def _verdict(run: FailoverRun, failover: FailoverResult) -> tuple[Verdict, str]:
     if not failover.recovered or failover.failover_time_s is None:
         reached = [p.name for p in failover.phases if p.at is not None]
         last = reached[-1] if reached else "fault"
-        return "failed", (f"no recovery within {run.policy.watch_timeout_s:.0f} s of the fault: "
+        return Verdict.FAILED, (f"no recovery within {run.policy.watch_timeout_s:.0f} s of the fault: "
                           f"last phase reached was '{last}'; {run.primary_probe} never served steadily again")
     measured = failover.failover_time_s
     if measured > run.budget_s:
-        return "failed", (f"failover took {measured:.2f} s, over the {run.budget_s:.1f} s budget; "
+        return Verdict.FAILED, (f"failover took {measured:.2f} s, over the {run.budget_s:.1f} s budget; "
                           f"{_slowest_phase(run, failover)}")
-    return "passed", f"failover {measured:.2f} s within the {run.budget_s:.1f} s budget"
+    return Verdict.PASSED, f"failover {measured:.2f} s within the {run.budget_s:.1f} s budget"
 
 
 def _slowest_phase(run: FailoverRun, failover: FailoverResult) -> str:
@@ -283,7 +283,7 @@ def _slowest_phase(run: FailoverRun, failover: FailoverResult) -> str:
     return f"the time went to phase {name}: {seconds:.2f} s"
 
 
-def _result(run: FailoverRun, fault_at: float | None, failover: FailoverResult | None, verdict: str,
+def _result(run: FailoverRun, fault_at: float | None, failover: FailoverResult | None, verdict: Verdict,
             message: str, headline: Headline | None = None) -> ScenarioResult:
     return ScenarioResult(
         stack_id=run.stack_id, scenario=run.scenario, fault=run.fault.name, target=run.fault.target,

@@ -12,10 +12,13 @@ import logging
 import math
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from gameday import guards
 from gameday.backends.base import Backend
@@ -201,24 +204,14 @@ def _failure_reason(cfn: Any, stack_id: str) -> str:
     return _one_line("; ".join(failed[-3:])) or "no resource failure recorded"
 
 
-class _refusal:
+@contextmanager
+def _refusal(what: str, stack: str, error_type: type[ConfigError | DeployError | BackendError]) -> Iterator[None]:
     """botocore's errors inside become one-line `error_type(what: ...)`."""
-
-    def __init__(self, what: str, stack: str, error_type: type[Exception]) -> None:
-        self.what, self.stack, self.error_type = what, stack, error_type
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        if isinstance(exc, ClientError | BotoCoreError):
-            error = self.error_type(f"{self.what}: {_one_line(exc)}")
-            if isinstance(error, DeployError | BackendError):
-                error.stack = self.stack
-            raise error from exc
-        return False
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        message = f"{what}: {_one_line(exc)}"
+        raise (DeployError(message, stack=stack) if error_type is DeployError else error_type(message)) from exc
 
 
 def _one_line(value: object) -> str:
