@@ -73,6 +73,9 @@ OPTIONS: tuple[Option, ...] = (
                                  "help": "a DNS server to probe (repeatable; a NAME containing 'auth' is the "
                                          "authoritative view, others caching). Default on aws: the hosted "
                                          "zone's name servers and this machine's resolver"}),
+    Option("--fis-role-arn", "aws", {"default": None, "metavar": "ARN",
+                                     "help": "IAM role AWS FIS assumes to inject the Spot faults (required on AWS; "
+                                             "an endpoint on loopback, localcloud, needs none)"}),
 )
 
 

@@ -42,6 +42,7 @@ class AwsOptions:
     run_id: str | None = None
     profile: str = "realistic"  # the time profile budgets and predictions are judged against
     resolvers: tuple[Resolver, ...] = ()  # --resolver; none: the hosted zones' name servers and the system's
+    fis_role_arn: str | None = None  # --fis-role-arn: the role FIS assumes for the faults it injects
     # Only `gameday rollback` of a localcloud journal sets this: an offline endpoint on loopback.
     any_account_on_loopback: bool = False
 
@@ -50,7 +51,7 @@ class AwsOptions:
                 profile_name: str | None = None, allow_accounts: Sequence[str] = (),
                 existing_stacks: Sequence[str] = (), run_id: str | None = None,
                 config: Path | None = None, profile: str = "realistic",
-                resolvers: Sequence[Resolver] = ()) -> AwsOptions:
+                resolvers: Sequence[Resolver] = (), fis_role_arn: str | None = None) -> AwsOptions:
         """Options from the command line over gameday.toml's [aws] over the environment, all checked."""
         settings = guards.load_config(config)
         chosen = region or settings.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
@@ -63,7 +64,7 @@ class AwsOptions:
                    profile_name=check_profile(profile_name),
                    allow_accounts=guards.parse_accounts(allow_accounts) | settings.allow_accounts,
                    existing_stacks=tuple(existing_stacks), run_id=run_id, profile=profile,
-                   resolvers=tuple(resolvers))
+                   resolvers=tuple(resolvers), fis_role_arn=fis_role_arn)
 
 
 def add_aws_options(add: Callable[..., Any], *, existing_stack: bool = True) -> None:

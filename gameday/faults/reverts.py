@@ -17,6 +17,7 @@ from gameday.faults.backend_switch import restore_record, start_instance
 from gameday.faults.bucket_policy import restore_bucket_policy
 from gameday.faults.composite import revert_composite
 from gameday.faults.ecs_service import restore_desired_count
+from gameday.faults.fis import STOP_KIND, stop_fis_experiments
 from gameday.faults.objects_missing import restore_objects
 from gameday.faults.region_unreachable import restore_region
 from gameday.faults.spot import restore_spot_capacity
@@ -53,6 +54,7 @@ REVERTS: dict[str, RevertFn] = {
     "s3.restore-objects": restore_objects,
     "localcloud.region-reachable": restore_region,
     "localcloud.spot-capacity": restore_spot_capacity,
+    STOP_KIND: stop_fis_experiments,
     "composite": revert_composite,
     "none": nothing,
 }
