@@ -40,7 +40,8 @@ def test_load_defaults_to_none_and_is_a_no_op(pytester: pytest.Pytester) -> None
 
 def test_shape_users_and_rate_come_from_the_command_line(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(SCENARIO)
-    result = pytester.runpytest_subprocess("-p", "fixtures.backend", "-p", "fixtures.load", "-s", "-k", "settings", "--load", "10x",
+    result = pytester.runpytest_subprocess("-p", "fixtures.backend", "-p", "fixtures.load", "-s", "-k", "settings",
+                                           "--load", "10x",
                                            "--load-users", "3", "--load-rate", "12.5")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*choice='10x', users=3, rate=12.5*"])
