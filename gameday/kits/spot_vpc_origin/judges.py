@@ -39,10 +39,10 @@ def _judge(case: Case, reading: VariantReading) -> Judged:
             f"over {_s(reading.outage_s)}")
     if reading.aaaa_switch_s is None:
         return Verdict.FAILED, (f"{stack.variant}: {stack.origin_name} never stopped naming the interrupted instance: "
-                          f"phase 'record follows the instance' never happened; {seen}")
+                                f"phase 'record follows the instance' never happened; {seen}")
     if reading.served_again_s is None:
         return Verdict.FAILED, (f"{stack.variant}: CloudFront never served from the new instance again (stable for "
-                          f"{STABLE_WINDOW_S:g} s): phase 'served again' never happened; {seen}")
+                                f"{STABLE_WINDOW_S:g} s): phase 'served again' never happened; {seen}")
     text = f"{stack.variant}: served by the new instance again after {reading.served_again_s:.2f} s; {seen}"
     if prediction is not None and game.profile.name == "fast":
         predicted = prediction.mean_s
@@ -52,7 +52,6 @@ def _judge(case: Case, reading: VariantReading) -> Judged:
     if reading.served_again_s > budget:
         return Verdict.FAILED, f"{text}, over the {budget:.1f} s budget"
     return Verdict.PASSED, f"{text} (budget {budget:.1f} s)"
-
 
 
 def thrash_watch(game: GameDay, variants: Sequence[VariantStacks]) -> float:
@@ -97,7 +96,7 @@ def _judge_thrash(case: Case, part: CapacityThrash, reading: ThrashReading) -> J
                                 f"(last writer wins); {seen}")
     if not reading.served_by_survivor:
         return Verdict.FAILED, (f"{stack.variant}: phase 'served by the survivor' never happened: CloudFront's last "
-                          f"answers did not all come from {reading.survivor}; {seen}")
+                                f"answers did not all come from {reading.survivor}; {seen}")
     return _within(case, reading.outage_s, f"{stack.variant}: {seen}")
 
 
@@ -136,15 +135,15 @@ def cleanup_result(case: Case) -> ScenarioResult:
     judged: Judged
     if reading.served_again_s is None:
         judged = Verdict.FAILED, (f"{stack.variant}: phase 'served again' never happened: CloudFront never served "
-                            f"from the replacement for {STABLE_WINDOW_S:g} s; {seen}")
+                                  f"from the replacement for {STABLE_WINDOW_S:g} s; {seen}")
     elif stack.variant == CLEANUP and case.game.backend.name == "localcloud" and not any(
             h.get("by") == "api" for h in hook):
         judged = Verdict.FAILED, (f"{stack.variant}: phase 'terminating hook cleaned up' never happened: the Lambda "
-                            f"never completed {stack.instance_id}'s lifecycle action "
-                            f"({hook[0].get('by') if hook else 'no action ended'}); {seen}")
+                                  f"never completed {stack.instance_id}'s lifecycle action "
+                                  f"({hook[0].get('by') if hook else 'no action ended'}); {seen}")
     elif removed_later:
         judged = Verdict.FAILED, (f"{stack.variant}: the cleanup removed the replacement's record: "
-                            f"{stack.origin_name} named {replacement}, then nothing; {seen}")
+                                  f"{stack.origin_name} named {replacement}, then nothing; {seen}")
     else:
         judged = _within(case, outage, f"{stack.variant}: served by {replacement} again after "
                                        f"{_s(reading.served_again_s)}; {seen}")
