@@ -70,6 +70,7 @@ class Plan:
     stacks: list[str]
     specs: list[ScenarioSpec]  # the scenarios expected to run (before -k)
     profile: str
+    elsewhere: list[ScenarioSpec]  # selected, but their fault does not exist on this backend
 
 
 def main(args: argparse.Namespace) -> int:
@@ -86,6 +87,9 @@ def main(args: argparse.Namespace) -> int:
     jobs = min(args.jobs or os.cpu_count() or 1, len(units))
     print(f"gameday run {paths.run_id}: {_label(args, plan)}; {len(plan.stacks)} stack(s) in {len(units)} pytest "
           f"child(ren), {jobs} at a time; report in {paths.folder}", flush=True)
+    for spec in plan.elsewhere:
+        why = spec.backend_note or f"its fault exists only on {', '.join(spec.backends)}"
+        print(f"  {spec.scenario_id}: not played on {args.backend}: {why}", flush=True)
     started = time.monotonic()
     codes = _run_children(args, paths, units, jobs)
     parts = read_parts(paths.folder)
@@ -142,14 +146,16 @@ def _check(args: argparse.Namespace) -> Plan:
         AwsOptions.resolve(region=args.region, endpoint_url=args.endpoint_url, profile_name=args.aws_profile,
                            allow_accounts=args.allow_account,
                            existing_stacks=[n for parts in existing.values() for n in parts.values()])
-    specs = kits.scenarios(stacks, extended=args.extended)
+    backend = "localcloud" if args.backend == "local" else args.backend
+    specs = kits.scenarios(stacks, extended=args.extended, backend=backend)
+    elsewhere = [s for s in kits.scenarios(stacks, extended=args.extended) if not s.plays_on(backend)]
     if not specs:
         raise ConfigError("no scenarios for " + ", ".join(stacks) + ("" if args.extended else
                                                                       " (extended ones need --extended)"))
     for spec in specs:  # a budget that is missing or malformed fails here, not after the deploy
         budgets.budget_for(spec.stack_id, spec.budget_key, profile,
                            budget_file(spec.stack_id, Path(args.budgets), spec.budgets), scenario=spec.name)
-    return Plan(kits, stacks, specs, profile)
+    return Plan(kits, stacks, specs, profile, elsewhere)
 
 
 def _label(args: argparse.Namespace, plan: Plan) -> str:

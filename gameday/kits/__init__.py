@@ -47,10 +47,13 @@ class Kits:
         except KeyError:
             raise ConfigError(f"unknown stack {stack_id[:80]!r} (available: {', '.join(self.kits)})") from None
 
-    def scenarios(self, stack_ids: Iterable[str] | None = None, *, extended: bool = True) -> list[ScenarioSpec]:
+    def scenarios(self, stack_ids: Iterable[str] | None = None, *, extended: bool = True,
+                  backend: str | None = None) -> list[ScenarioSpec]:
+        """The scenarios of these stacks (default: all), without the extended ones unless `extended`, and
+        only those whose fault exists on `backend` ("localcloud" or "aws") when one is named."""
         wanted = list(stack_ids) if stack_ids is not None else self.ids()
         return [spec for stack_id in wanted for spec in self.get(stack_id).scenarios
-                if extended or not spec.extended]
+                if (extended or not spec.extended) and (backend is None or spec.plays_on(backend))]
 
     def report_sections(self) -> dict[str, ReportSection]:
         """Stack id -> its kit's own summary.md section, for the kits that have one."""
@@ -111,7 +114,7 @@ def _load_team_kit(path: Path) -> StackKit:
     kit = getattr(module, "KIT", None)
     if kit is None:
         raise ConfigError(f"kit {path} defines no KIT")
-    return kit  # type: ignore[no-any-return]
+    return kit
 
 
 def _add(found: dict[str, StackKit], kit: StackKit, where: str) -> None:

@@ -121,6 +121,10 @@ class ScenarioSpec:
     # --budgets file sets nothing for it, so a kit ships its budgets with its scenarios.
     budgets: Path | None = None
     also: tuple[str, ...] = ()  # further deployments its run needs beside `deployment` (in `Deployment.others`)
+    # The backends the fault exists on ("localcloud", "aws"); elsewhere the scenario is not played, and
+    # `backend_note` says why (e.g. AWS has no way to take a region's S3 away).
+    backends: tuple[str, ...] = ("localcloud", "aws")
+    backend_note: str = ""
 
     @property
     def name(self) -> str:
@@ -133,6 +137,9 @@ class ScenarioSpec:
     @property
     def budget_key(self) -> str:
         return self.budget or self.faults[-1].fault
+
+    def plays_on(self, backend: str) -> bool:
+        return backend in self.backends
 
 
 class StackKit(Protocol):

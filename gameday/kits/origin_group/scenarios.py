@@ -68,8 +68,9 @@ def run_penalty(game: GameDay, deployment: Deployment, spec: ScenarioSpec) -> li
         return [record_not_run(game, spec, f"cannot run on the {game.backend.name} backend: {exc}")]
 
 
-def _scenario(fault: FaultSpec, summary: str, predict: Predictor) -> ScenarioSpec:
-    return ScenarioSpec(f"{STACK}/{fault.fault}", STACK, summary, (fault,), run_penalty, predict=predict)
+def _scenario(fault: FaultSpec, summary: str, predict: Predictor, *, local_only: str = "") -> ScenarioSpec:
+    return ScenarioSpec(f"{STACK}/{fault.fault}", STACK, summary, (fault,), run_penalty, predict=predict,
+                        backends=("localcloud",) if local_only else ("localcloud", "aws"), backend_note=local_only)
 
 
 # In the order the game day has always played them.
@@ -77,7 +78,8 @@ SCENARIOS = (
     _scenario(FaultSpec("region-unreachable", "S3 in the primary region (output PrimaryRegion)",
                         "the region reachable again", primary_region_unreachable),
               "the primary region's S3 black-holes (localcloud only): each cache miss pays attempts x "
-              "connection timeout", model.region_unreachable),
+              "connection timeout", model.region_unreachable,
+              local_only="AWS has no way to take a region's S3 endpoint away from CloudFront"),
     _scenario(FaultSpec("deny-bucket-policy", PRIMARY_BUCKET, "the previous bucket policy back", deny_primary),
               "the primary bucket denies everyone (bucket policy): each cache miss pays a 403 round trip, the "
               "replica serves", model.deny_bucket_policy),
