@@ -72,6 +72,8 @@ def print_static_plan(scenario: ScenarioSpec) -> None:
     print(f"  stop conditions: {scenario.stop.describe()}")
     if scenario.extended:
         print("  extended: `gameday run` plays it only with --extended")
+    if set(scenario.backends) != {"localcloud", "aws"}:
+        print(f"  backends: {', '.join(scenario.backends)} only: {scenario.backend_note}")
 
 
 def _print_concrete(scenario: ScenarioSpec, backend: Backend, deployment: Deployment,
