@@ -1,11 +1,10 @@
 """static-ip-haproxy's readings: pure functions of a timeline (when a dead address left the DNS answers, the
-share of answers naming a dead address over time, when a proxy first served from the other fleet) and of
-Route 53's health-check observations. The waits for the steady state are in `steady`."""
+share of answers naming a dead address over time, when a proxy first served from the other fleet)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,29 +88,3 @@ def record(timeline: Timeline, name: str, subject: str, **detail: Any) -> None:
     """A measurement as a timeline event, so the report carries it next to the samples."""
     timeline.add_event(Event(time.time(), MEASURE_EVENT, "gameday", subject, {"measure": name, **detail}))
 
-
-def healthy_share(observations: Sequence[dict[str, Any]]) -> float:
-    """Share of Route 53 checkers whose last observation was a success (GetHealthCheckStatus)."""
-    if not observations:
-        return 0.0
-    good = sum(1 for o in observations if str(o.get("StatusReport", {}).get("Status", "")).startswith("Success"))
-    return good / len(observations)
-
-
-def published_health(events: Sequence[Event], health_check_ids: Collection[str]) -> dict[str, bool]:
-    """The health DNS answers by, per check, from ground truth (`localcloud.route53.health` events with
-    `published`); a check with no such event yet counts as healthy, as Route 53 counts a new one."""
-    state = {hc: True for hc in health_check_ids}
-    for event in sorted(events, key=lambda e: e.at):
-        if event.kind == "localcloud.route53.health" and event.detail.get("published") and event.subject in state:
-            state[event.subject] = bool(event.detail.get("healthy"))
-    return state
-
-
-def unpublished(events: Sequence[Event], health_check_ids: Collection[str]) -> set[str]:
-    """The checks whose newest ground-truth flip has not reached DNS yet (it will, after status-to-DNS)."""
-    last: dict[str, bool] = {}
-    for event in sorted(events, key=lambda e: e.at):
-        if event.kind == "localcloud.route53.health" and event.subject in health_check_ids:
-            last[event.subject] = bool(event.detail.get("published"))
-    return {hc for hc, published in last.items() if not published}

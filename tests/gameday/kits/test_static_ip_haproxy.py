@@ -1,5 +1,5 @@
 """static-ip-haproxy's kit without a cloud: the readings (DNS leave time, dead-answer share, fleet switch), the
-model, the DNS-leave judge with its model and keep-alive checks, and the steady state's wait."""
+model, and the DNS-leave judge with its model and keep-alive checks."""
 
 from __future__ import annotations
 
@@ -7,20 +7,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from gameday.clock import FakeClock
 from gameday.kits.static_ip_haproxy import model
 from gameday.kits.static_ip_haproxy.judges import KeepAlive, dns_leave_judge
 from gameday.kits.static_ip_haproxy.measure import (
     dead_share,
     dns_leave,
     first_served_by,
-    healthy_share,
-    published_health,
 )
-from gameday.kits.static_ip_haproxy.steady import all_checkers_healthy, settled_healthy, until
+from gameday.kits.static_ip_haproxy.scenarios import SCENARIOS
 from gameday.model import PredictedPhase, Prediction
 from gameday.scenario import FailoverRun, Judgement, Verdict
-from gameday.timeline import Event, Outcome, Sample, Timeline
+from gameday.timeline import Outcome, Sample, Timeline
 from localcloud.profiles import load
 
 FAULT_AT = 1000.0
@@ -65,13 +62,6 @@ def test_first_answer_from_the_new_fleet() -> None:
     assert first_served_by(timeline, "https:a1", "green/", FAULT_AT) == pytest.approx(3.5)
 
 
-def test_healthy_share_counts_successes_among_observations() -> None:
-    observations = [{"StatusReport": {"Status": "Success: HTTP Status Code 200, OK"}},
-                    {"StatusReport": {"Status": "Failure: HTTP Status Code 503"}}]
-    assert healthy_share(observations) == 0.5
-    assert healthy_share([]) == 0.0
-
-
 def test_the_model_matches_the_b1_formula_under_the_fast_profile() -> None:
     prediction = model.terminate_proxy(load("fast"), None)
     # F=3 x (I=10 s x 0.2 + t_f=4 s x 0.2) + status-to-DNS 5.5 s x 0.2
@@ -83,11 +73,6 @@ def test_the_model_reads_the_stack_defaults_under_the_realistic_profile() -> Non
     assert prediction.mean_s == pytest.approx(3 * (10 + 4) + 5.5)
 
 
-def test_published_health_follows_the_last_published_flip() -> None:
-    events = [Event(1.0, "localcloud.route53.health", "localcloud", "hc-1", {"healthy": False, "published": True}),
-              Event(2.0, "localcloud.route53.health", "localcloud", "hc-1", {"healthy": True, "published": False}),
-              Event(3.0, "localcloud.route53.health", "localcloud", "hc-2", {"healthy": False, "published": True})]
-    assert published_health(events, ["hc-1", "hc-2", "hc-3"]) == {"hc-1": False, "hc-2": False, "hc-3": True}
 
 
 # The judge: the DNS-leave time, the model check under the fast profile and the keep-alive connection.
@@ -157,37 +142,13 @@ def test_a_nacl_block_that_breaks_the_established_connection_passes() -> None:
     assert "broke (40 of 100 requests on it failed)" in judged.message
 
 
-# The steady state's wait runs on the injected clock.
-
-def test_until_polls_on_the_injected_clock() -> None:
-    clock, answers = FakeClock(), iter([False, False, True])
-    assert until(lambda: next(answers), clock, timeout_s=10.0, poll_s=0.5)
-    assert clock.monotonic() == pytest.approx(1.0)
-
-
-def test_until_gives_up_after_the_timeout() -> None:
-    clock = FakeClock()
-    assert not until(lambda: False, clock, timeout_s=3.0, poll_s=0.5)
-    assert clock.monotonic() == pytest.approx(3.0)
-
-
-def test_a_check_with_a_flip_on_its_way_to_dns_is_not_settled() -> None:
-    events = [Event(1.0, "localcloud.route53.health", "localcloud", "hc-1", {"healthy": True, "published": True}),
-              Event(2.0, "localcloud.route53.health", "localcloud", "hc-1", {"healthy": False, "published": False})]
-    assert not settled_healthy(events, ["hc-1", "hc-2"])
-    assert settled_healthy(events[:1], ["hc-1", "hc-2"])
-
-
-class _Route53:
-    def __init__(self, statuses: list[str]) -> None:
-        self.statuses = statuses
-
-    def get_health_check_status(self, HealthCheckId: str) -> dict[str, object]:  # noqa: N803 - boto3's name
-        return {"HealthCheckObservations": [{"StatusReport": {"Status": s}} for s in self.statuses]}
-
-
-def test_one_made_up_success_is_not_a_fleet_of_checkers() -> None:
-    ok = "Success: HTTP Status Code 200, OK"
-    assert not all_checkers_healthy(_Route53([ok]), ["hc-1"])  # moto's stub before localcloud starts the check
-    assert all_checkers_healthy(_Route53([ok] * 15), ["hc-1"])
-    assert not all_checkers_healthy(_Route53([ok] * 13 + ["Failure: timed out"] * 2), ["hc-1"])
+def test_without_an_authoritative_server_every_scenario_is_not_run_with_the_reason() -> None:
+    outputs = {"ProxyIps": "10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.4"}
+    deployment = SimpleNamespace(main=None, output=outputs.__getitem__)
+    for spec in SCENARIOS:
+        game = SimpleNamespace(backend=SimpleNamespace(name="aws", resolvers=list), profile=load("fast"),
+                               report=SimpleNamespace(scenarios=[]),
+                               new_timeline=lambda stack, scenario: Timeline("run", FAULT_AT, 0.0))
+        [result] = spec.run(game, deployment, spec)  # type: ignore[arg-type]
+        assert result.verdict is Verdict.NOT_RUN and "no authoritative DNS server" in result.message
+        assert game.report.scenarios == [result]
