@@ -71,8 +71,9 @@ OPTIONS: tuple[Option, ...] = (
                                                "e.g. origin-group.replica=ARN (repeatable)"}),
     Option("--resolver", "aws", {"action": "append", "default": [], "metavar": "NAME=HOST[:PORT]",
                                  "help": "a DNS server to probe (repeatable; a NAME containing 'auth' is the "
-                                         "authoritative view, others caching). Default on aws: the hosted "
-                                         "zone's name servers and this machine's resolver"}),
+                                         "authoritative view, vpc-<id> a VPC's own DNS server for private "
+                                         "zones, others caching). Default on aws: the hosted zone's name "
+                                         "servers and this machine's resolver"}),
     Option("--fis-role-arn", "aws", {"default": None, "metavar": "ARN",
                                      "help": "IAM role AWS FIS assumes to inject the Spot faults (required on AWS; "
                                              "an endpoint on loopback, localcloud, needs none)"}),
@@ -173,6 +174,14 @@ def parse_resolvers(values: Sequence[str]) -> list[tuple[str, str, int]]:
             raise ConfigError(f"--resolver: {name} named twice")
         found.append((name, host, port))
     return found
+
+
+def resolver_kind(name: str) -> str:
+    """What a `--resolver` name says it is: `vpc` or `vpc-<id>` a VPC's own DNS server (private zones),
+    a name with `auth` in it the authoritative view, anything else a caching resolver clients sit behind."""
+    if name == "vpc" or name.startswith("vpc-"):
+        return "vpc"
+    return "authoritative" if "auth" in name else "caching"
 
 
 def judged_profile(backend: str, profile: str | None) -> str:

@@ -171,7 +171,7 @@ def delete(backend: Backend, stack: DeployedStack, *, timeout_s: float = 1800.0)
 
 def _poll_s(backend: Backend) -> int:
     """The waiter's delay: a second against an endpoint on this machine, AWS's own 15 s otherwise."""
-    url = getattr(backend, "endpoint_url", None)
+    url = backend.endpoint_url
     host = urllib.parse.urlsplit(url).hostname if url else None
     try:
         local = host == "localhost" or (host is not None and ipaddress.ip_address(host).is_loopback)

@@ -12,10 +12,15 @@ from gameday.timeline import Event
 class Resolver:
     """A DNS server a probe can ask directly."""
 
-    name: str  # e.g. "authoritative", "caching"
+    name: str  # e.g. "authoritative", "caching", "vpc-0abc" (a VPC's own server)
     host: str
     port: int
-    kind: str  # "authoritative" | "caching"
+    kind: str  # "authoritative" | "caching" | "vpc" (answers a VPC's private zones, reachable inside it)
+
+
+def public_resolvers(resolvers: list[Resolver]) -> list[Resolver]:
+    """The resolvers a client outside any VPC asks: the authoritative view and the caching ones."""
+    return [r for r in resolvers if r.kind in ("authoritative", "caching")]
 
 
 class LocalcloudControl(Protocol):
@@ -26,8 +31,12 @@ class LocalcloudControl(Protocol):
 
 class Backend(Protocol):
     name: str  # "localcloud" | "aws"
-    profile: str  # time profile that produced the numbers ("fast", "realistic"; "aws" for real AWS)
+    profile: str  # the time profile the numbers are judged against ("fast", "realistic")
     region: str
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """Where the API answers when it is not AWS itself (localcloud, or --endpoint-url); None: AWS."""
 
     @property
     def control(self) -> LocalcloudControl | None:

@@ -67,7 +67,7 @@ class HttpDriver:
         self._ctx = ctx
         self._target = parse_http_url(spec.url)
         self._keepalive = spec.keepalive
-        self._identity = spec.identity_header.lower()
+        self._identity = tuple(h.strip().lower() for h in spec.identity_header.split(",") if h.strip())
         connection = "keep-alive" if spec.keepalive else "close"
         self._request = (f"GET {self._target.path} HTTP/1.1\r\nHost: {self._target.host_header}\r\n"
                          f"User-Agent: gameday-probe\r\nAccept: */*\r\nConnection: {connection}\r\n\r\n"
@@ -108,7 +108,7 @@ class HttpDriver:
                 self._release(conn)
             elif conn is not None:
                 close_quietly(conn.writer)
-        served_by = response.headers.get(self._identity)
+        served_by = next((response.headers[h] for h in self._identity if h in response.headers), None)
         outcome = outcome_of_status(response.status)
         expected = getattr(self._spec, "expect_identity", None)
         if outcome is Outcome.OK and expected is not None and not (served_by or "").startswith(expected):

@@ -108,6 +108,8 @@ class HttpProbe:
     rate_hz: float
     timeout_s: float = 1.0
     keepalive: bool = False
+    # The response header naming who served; several, comma-separated, in order of preference (the first
+    # present wins): e.g. an edge's own header for the origin behind it, then the origin's header.
     identity_header: str = DEFAULT_IDENTITY_HEADER
     # A 2xx whose identity header does not start with this is a `fallback` (not good): the page came
     # from somewhere else, e.g. a CDN's maintenance origin. None: any 2xx is good.

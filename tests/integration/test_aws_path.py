@@ -11,6 +11,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,8 @@ from typing import Any
 import boto3
 import pytest
 
+from localcloud import profiles
+from localcloud.timescale import scaled
 from tests.integration.test_aws_sandbox import ACCOUNT, ROOT, child_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -34,10 +38,21 @@ class Account:
 
     endpoint: str
     dns: dict[str, dict[str, Any]]
+    control: str  # localcloud's own API: only to find a VPC's DNS server, as a team knows it inside its VPC
 
     def client(self, service: str, region: str = REGION) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name=region, aws_access_key_id="testing",
                             aws_secret_access_key="testing")
+
+    def vpc_dns(self, vpc_id: str) -> tuple[str, int]:
+        no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
+        with no_proxy.open(f"{self.control}/info", timeout=10) as response:
+            info = json.loads(response.read())
+        for server in info.get("dns", {}).values():
+            listener = server.get("vpc_listeners", {}).get(vpc_id)
+            if listener:
+                return str(listener["host"]), int(listener["port"])
+        raise AssertionError(f"no DNS server answers inside {vpc_id}")
 
     def resolver_args(self) -> list[str]:
         args: list[str] = []
@@ -65,7 +80,7 @@ def account() -> Iterator[Account]:
         assert proc.stdout is not None
         ready = json.loads(proc.stdout.readline())
         assert ready["ready"] is True
-        yield Account(ready["endpoint_url"], ready["dns"])
+        yield Account(ready["endpoint_url"], ready["dns"], ready["control_url"])
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=60)
@@ -85,35 +100,103 @@ def deploy(account: Account, name: str, template: Path, region: str = REGION, **
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])} | {"StackId": stack["StackId"]}
 
 
-def run_gameday(account: Account, tmp_path: Path, stack: str, existing: list[str]) -> tuple[int, dict[str, Any], str]:
+def run_gameday(account: Account, tmp_path: Path, stack: str, extra: list[str]) -> tuple[int, dict[str, Any], str]:
     command = [sys.executable, "-m", "gameday", "run", "--backend", "aws", "--endpoint-url", account.endpoint,
                "--region", REGION, "--allow-account", ACCOUNT, "--profile", "fast", "--stack", stack,
-               "--report-dir", str(tmp_path), "--run-id", f"aws-{stack[:20]}", *account.resolver_args()]
-    for value in existing:
-        command += ["--existing-stack", value]
+               "--report-dir", str(tmp_path), "--run-id", f"aws-{stack[:20]}", *account.resolver_args(), *extra]
     done = subprocess.run(command, cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=900)
     report = tmp_path / f"aws-{stack[:20]}" / "report.json"
     data = json.loads(report.read_text()) if report.exists() else {}
     return done.returncode, data, done.stdout[-4000:] + done.stderr[-4000:]
 
 
+def existing(*names: str) -> list[str]:
+    return [arg for name in names for arg in ("--existing-stack", name)]
+
+
 def deploy_eip(account: Account) -> list[str]:
     deploy(account, "team-web", STACKS / "eip-self-healing" / "template.yaml", ZoneName="web.team.test")
-    return ["team-web"]
+    return existing("team-web")
+
+
+def deploy_origin_group(account: Account) -> list[str]:
+    """The distribution and primary bucket, the replica bucket in another region, the site in both."""
+    main = deploy(account, "team-cdn", STACKS / "origin-group" / "template.yaml", ReplicaRegion=REPLICA_REGION,
+                  ReplicaBucketName="team-cdn-replica")
+    replica = deploy(account, "team-cdn-replica", STACKS / "origin-group" / "replica.yaml", REPLICA_REGION,
+                     ReplicaBucketName="team-cdn-replica", DistributionArn=main["DistributionArn"])
+    for bucket, region in ((main["PrimaryBucketName"], REGION), ("team-cdn-replica", REPLICA_REGION)):
+        for key in ("index.html", "static/logo.txt"):
+            account.client("s3", region).put_object(Bucket=bucket, Key=key, Body=b"<html>team site</html>\n",
+                                                     ContentType="text/html")
+    return existing("origin-group.main=team-cdn", f"origin-group.replica={replica['StackId']}")
+
+
+def deploy_fargate(account: Account) -> list[str]:
+    """The service behind an ALB with its certificate, the fallback page in its bucket."""
+    zone = "shop.team.test"
+    certificate = account.client("acm").request_certificate(DomainName=f"*.{zone}")["CertificateArn"]
+    outputs = deploy(account, "team-shop", STACKS / "dns-failover-fargate" / "template.yaml", ZoneName=zone,
+                     CertificateArn=certificate)
+    account.client("s3").put_object(Bucket=outputs["FallbackBucketName"], Key="index.html",
+                                    Body=b"<html><body>Fallback.</body></html>\n", ContentType="text/html")
+    return existing("team-shop")
+
+
+def deploy_spot(account: Account) -> list[str]:
+    """Each variant: the origin (a private IPv6 Spot instance and its record), then, once it runs, the edge
+    bound to it, the maintenance page in its bucket. The probes ask each VPC's own DNS server, as gameday
+    would from inside the VPC."""
+    fast = profiles.load("fast")
+    args: list[str] = []
+    for variant in ("user-data", "lifecycle-hook", "cloud-map"):
+        name = f"team-origin-{variant}"
+        origin = deploy(account, name, STACKS / "spot-vpc-origin" / "template.yaml", Variant=variant,
+                        ZoneName=f"{variant}.team.test", RecordTtl=str(round(scaled(fast, "route53.record_ttl", 30))),
+                        HookHeartbeatTimeout="900")
+        instance = running_instance(account, origin["AutoScalingGroupName"])
+        edge = deploy(account, f"team-edge-{variant}", STACKS / "spot-vpc-origin" / "edge.yaml",
+                      OriginName=origin["OriginName"],
+                      VpcOriginEndpointArn=f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{instance}",
+                      ConnectionTimeout=str(max(1, round(scaled(fast, "cloudfront.connection_timeout", 10)))),
+                      ErrorCachingMinTTL=str(round(scaled(fast, "cloudfront.error_caching_min_ttl", 10))))
+        account.client("s3").put_object(Bucket=edge["MaintenanceBucketName"], Key="index.html",
+                                        Body=b"<html><body>Down for maintenance.</body></html>\n",
+                                        ContentType="text/html")
+        host, port = account.vpc_dns(origin["VpcId"])
+        args += existing(f"spot-vpc-origin.{variant}.origin={name}",
+                         f"spot-vpc-origin.{variant}.edge=team-edge-{variant}")
+        args += ["--resolver", f"{origin['VpcId']}={host}:{port}"]
+    return args
+
+
+def running_instance(account: Account, group: str, timeout_s: float = 120.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = account.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+        members = [i["InstanceId"] for i in found["AutoScalingGroups"][0]["Instances"]
+                   if i["LifecycleState"] == "InService"]
+        if members:
+            return str(members[0])
+        time.sleep(1.0)
+    raise AssertionError(f"{group} has no InService instance after {timeout_s:.0f} s")
 
 
 HAND_DEPLOYS: dict[str, Callable[[Account], list[str]]] = {
     "eip-self-healing": deploy_eip,
+    "origin-group": deploy_origin_group,
+    "dns-failover-fargate": deploy_fargate,
+    "spot-vpc-origin": deploy_spot,
 }
 
 
 @pytest.mark.parametrize("stack", sorted(HAND_DEPLOYS))
 def test_a_stack_deployed_by_hand_runs_through_the_aws_front_door(account: Account, tmp_path: Path,
                                                                    stack: str) -> None:
-    existing = HAND_DEPLOYS[stack](account)
+    extra = HAND_DEPLOYS[stack](account)
     before = account.stacks()
 
-    code, data, output = run_gameday(account, tmp_path, stack, existing)
+    code, data, output = run_gameday(account, tmp_path, stack, extra)
 
     assert code == 0, output
     assert data["backend"] == "aws" and data["profile"] == "fast"

@@ -93,7 +93,7 @@ class NodeLoss:
             HttpProbe(CLIENT, f"http://{name}/", rate_hz=RATE_HZ, timeout_s=CLIENT_TIMEOUT_S, dns_server=server),
             DnsProbe(AUTHORITATIVE, name, "A", server=server, rate_hz=RATE_HZ)]
         found += [DnsProbe(f"dns:{r.name}", name, "A", server=(r.host, r.port), rate_hz=5.0)
-                  for r in game.backend.resolvers() if r.kind != "authoritative"]
+                  for r in game.backend.resolvers() if r.kind == "caching"]
         return found
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from gameday.analysis import FailoverResult
-from gameday.backends.base import Backend, Resolver
+from gameday.backends.base import Backend, Resolver, public_resolvers
 from gameday.dnsnames import resolve_name
 from gameday.faults import Fault, ScaleEcsService
 from gameday.kits.dns_failover_fargate import model
@@ -136,7 +136,7 @@ def scale_service_to_zero(backend: Backend, deployment: Deployment) -> Fault:
 
 
 def run_scale_to_zero(game: GameDay, deployment: Deployment, spec: ScenarioSpec) -> list[ScenarioResult]:
-    resolvers = game.backend.resolvers()
+    resolvers = public_resolvers(game.backend.resolvers())
     primary = primary_resolver(resolvers)
     if primary is None:  # the clients resolve the app name themselves: without a resolver there is no client
         named = ", ".join(f"{r.name} ({r.kind})" for r in resolvers) or "none"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gameday.backends.base import Backend, Resolver
+from gameday.backends.base import Backend, Resolver, public_resolvers
 from gameday.faults import Fault, TerminateInstance
 from gameday.kits.eip_self_healing import model
 from gameday.kits.kit import Deployment, FaultSpec, ScenarioSpec
@@ -39,8 +39,9 @@ def terminate_web_instance(backend: Backend, deployment: Deployment) -> Fault:
 def run_terminate_instance(game: GameDay, deployment: Deployment, spec: ScenarioSpec) -> list[ScenarioResult]:
     stack = deployment.main
     fault = spec.faults[0].build(game.backend, deployment)
+    resolvers = public_resolvers(game.backend.resolvers())
     return [game.run(
-        stack_id=STACK, scenario=spec.name, fault=fault, probes=probes(stack, game.backend.resolvers()),
+        stack_id=STACK, scenario=spec.name, fault=fault, probes=probes(stack, resolvers),
         primary_probe=PRIMARY, prediction=spec.predict(game.profile, stack) if spec.predict else None,
         stop=spec.stop, load=game.load_for(stack.output("ServiceUrl"), spec.name))]
 

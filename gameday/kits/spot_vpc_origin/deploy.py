@@ -270,11 +270,16 @@ def ipv6_of(backend: Backend, instance_id: str) -> str:
 
 
 def vpc_resolver(backend: Backend, vpc_id: str) -> tuple[str, int]:
-    """The DNS server that answers a VPC's private zones (localcloud: the authoritative server's listener
-    for that VPC)."""
+    """The DNS server that answers a VPC's private zones: a resolver named after the VPC (or `vpc`) given with
+    `--resolver`, else localcloud's listener for that VPC."""
+    named = {r.name: r for r in backend.resolvers()}
+    given = named.get(vpc_id) or named.get("vpc")
+    if given is not None:
+        return given.host, given.port
     if backend.control is None:
-        raise DeployError("the VPC's resolver is only reachable from inside the VPC: on AWS run the probes "
-                          "from an instance there (not supported by this runner yet)")
+        raise DeployError(f"the private zone is answered only inside {vpc_id}: run gameday where the VPC's DNS "
+                          f"server is reachable and name it with --resolver {vpc_id}=HOST[:PORT] (in the VPC: "
+                          "169.254.169.253)")
     info = json.loads(backend.control("/info"))
     for server in info.get("dns", {}).values():
         listener = server.get("vpc_listeners", {}).get(vpc_id)
@@ -299,7 +304,7 @@ def wait_aaaa(server: tuple[str, int], name: str, expected: set[str], timeout_s:
 def probes(variant: VariantStacks, backend: Backend, *, timeout_s: float) -> list[HttpProbe | DnsProbe]:
     """CloudFront as a client sees it (the instance, or `fallback` for the maintenance page) and the origin
     record as the VPC sees it."""
-    header = LOCAL_INSTANCE_HEADER if backend.name == "localcloud" else "X-Served-By"
     return [HttpProbe(variant.cdn_probe, f"http://{variant.edge_address}/", rate_hz=CDN_RATE_HZ,
-                      timeout_s=timeout_s, identity_header=header, expect_identity="i-"),
+                      timeout_s=timeout_s, identity_header=f"{LOCAL_INSTANCE_HEADER}, X-Served-By",
+                      expect_identity="i-"),
             DnsProbe(variant.dns_probe, variant.origin_name, "AAAA", server=variant.vpc_dns, rate_hz=DNS_RATE_HZ)]
