@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from localcloud.ec2 import processes
 from localcloud.events import USERDATA_EXIT, USERDATA_START, EventLog
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,9 @@ class UserDataRun:
             # A per-instance /etc/haproxy: four instances on one host must not share (or clobber) the host's.
             "HAPROXY_CONFIG_DIR": str(self.home / "etc" / "haproxy"),
             **self.extra_env,
+            # localcloud's own tag (not on EC2): what the script starts inherits it, so a daemon that left
+            # the process group is still found and stopped with the instance.
+            processes.MARKER: self.instance_id,
         }
 
 
@@ -66,12 +70,14 @@ def prepare_home(home: Path) -> None:
 
 
 async def run_user_data(run: UserDataRun, events: EventLog,
-                        on_spawn: Callable[[int], None] | None = None) -> int | None:
+                        on_spawn: Callable[[int], None] | None = None,
+                        on_exit: Callable[[], None] | None = None) -> int | None:
     """Run the script to completion or timeout; returns its exit code (None if killed by the timeout).
 
     Cancelling the task (instance terminated, cloud stopping) kills the script's whole process group.
     `on_spawn` gets that process group's id: what the script leaves running (a HAProxy in the
     foreground of the boot, a backend server) stays in it, and the instance kills it when it goes.
+    `on_exit` runs once the script has ended (not when cancelled), before the exit event is recorded.
     """
     prepare_home(run.home)
     script = run.home / "user-data"
@@ -88,13 +94,18 @@ async def run_user_data(run: UserDataRun, events: EventLog,
         try:
             code = await asyncio.wait_for(proc.wait(), run.timeout_s)
         except TimeoutError:
-            await _kill(proc)
+            await _kill(proc, run.instance_id)
             code = None
         except asyncio.CancelledError:
-            await _kill(proc)
+            await _kill(proc, run.instance_id)
             events.emit(USERDATA_EXIT, run.instance_id, code=None, reason="instance gone",
                         duration_s=round(time.monotonic() - started, 3), tail=_tail(run.console_log))
             raise
+    if on_exit is not None:
+        try:
+            on_exit()
+        except Exception:
+            log.exception("after the user data of %s", run.instance_id)
     reason = "timeout" if code is None else ("ok" if code == 0 else "failed")
     events.emit(USERDATA_EXIT, run.instance_id, code=code, reason=reason,
                 duration_s=round(time.monotonic() - started, 3), tail=_tail(run.console_log))
@@ -103,15 +114,10 @@ async def run_user_data(run: UserDataRun, events: EventLog,
     return code
 
 
-def kill_process_group(pgid: int) -> None:
-    """SIGKILL a process group (an instance powering off); gone already is fine."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-async def _kill(proc: asyncio.subprocess.Process) -> None:
+async def _kill(proc: asyncio.subprocess.Process, instance_id: str) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # the script and everything it started
+    processes.kill_instances([instance_id], [proc.pid])  # ... and what detached from the group
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(proc.wait(), 10.0)
 

@@ -50,8 +50,26 @@ class Host:
 
     def blackhole(self, port: int) -> None:
         listener = self._listeners.get(port)
-        if listener is not None and listener.mode is not Mode.CLOSED:
+        if listener is not None and listener.mode in (Mode.SERVE, Mode.BLACKHOLE):
             listener.blackhole()
+
+    def release(self, port: int) -> None:
+        """Leave `port` to a process of the host's own (a server the user data starts): localcloud unbinds it."""
+        listener = self._listeners.get(port)
+        if listener is None:
+            raise LocalCloudError(f"{self.address} has no port {port}")
+        listener.release()
+
+    def reclaim(self, port: int) -> bool:
+        """Take a released `port` back, black-holed; False while another process still holds it."""
+        listener = self._listeners.get(port)
+        if listener is None or listener.mode is not Mode.RELEASED:
+            return True
+        try:
+            listener.open()
+        except OSError:
+            return False
+        return True
 
     def blackhole_all(self) -> None:
         for port in self._listeners:
@@ -104,8 +122,9 @@ class Mirror:
     """A public address answering as a target host does (NAT), port by port.
 
     A port the target serves in-process is served with the target's own protocol factory and follows
-    the target's mode (black-holed target, black-holed public address). Any other port is forwarded
-    over TCP to the target address (e.g. a real HAProxy bound there).
+    the target's mode (black-holed target, black-holed public address). Any other port, and a port the
+    target released to a process of its own (a server its user data started), is forwarded over TCP to
+    the target address (e.g. a real HAProxy bound there).
     """
 
     def __init__(self, public: Host, target: Host) -> None:
@@ -138,6 +157,9 @@ class Mirror:
         self.public.blackhole_all()
 
     def _follow(self, target_listener: PortListener) -> None:
+        if target_listener.mode is Mode.RELEASED:
+            self.public.serve(target_listener.port, forwarder(self.target.address, target_listener.port))
+            return
         factory = target_listener.factory
         if factory is not None:
             self.public.serve(target_listener.port, factory)

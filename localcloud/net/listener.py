@@ -29,6 +29,7 @@ class Mode(StrEnum):
     BLACKHOLE = "blackhole"
     SERVE = "serve"
     CLOSED = "closed"
+    RELEASED = "released"  # not bound by localcloud: left to a process of the host's own (a user data server)
 
 
 class PortListener:
@@ -66,7 +67,9 @@ class PortListener:
         return sum(1 for t in self._conns if not t.is_closing())
 
     def open(self) -> None:
-        """Bind and start black-holed. Raises OSError (PermissionError for a privileged port)."""
+        """Bind and start black-holed (also after `release()`: the port is localcloud's again, and watchers
+        hear of it). Raises OSError (PermissionError for a privileged port, EADDRINUSE while another
+        process holds it)."""
         if self._sock is not None:
             return
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -80,6 +83,7 @@ class PortListener:
             raise
         self._sock = sock
         self._blackhole_now()
+        self._notify()
 
     def watch(self, watcher: Watcher) -> None:
         self._watchers.append(watcher)
@@ -122,8 +126,25 @@ class PortListener:
         self._blackhole_now()
         self._notify()
 
+    def release(self) -> None:
+        """Unbind, so that another process can bind the port; watchers stay and hear of it (a Mirror then
+        forwards to whatever binds it). `open()` takes the port back. Idempotent."""
+        if self._mode is Mode.RELEASED:
+            return
+        self._unbind()
+        self._mode = Mode.RELEASED
+        self._notify()
+
     def close(self) -> None:
         """Close the port and every connection on it. Idempotent."""
+        self._unbind()
+        was_open = self._mode is not Mode.CLOSED
+        self._mode = Mode.CLOSED
+        if was_open:
+            self._notify()
+        self._watchers.clear()
+
+    def _unbind(self) -> None:
         if self._sock is not None:
             if self._mode is Mode.SERVE:
                 self._loop.remove_reader(self._sock.fileno())
@@ -138,11 +159,6 @@ class PortListener:
         self._frozen.clear()
         self._unaccepted.clear()
         self._factory = None
-        was_open = self._mode is not Mode.CLOSED
-        self._mode = Mode.CLOSED
-        if was_open:
-            self._notify()
-        self._watchers.clear()
 
     # --- internals ---
 

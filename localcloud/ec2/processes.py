@@ -1,0 +1,122 @@
+"""What an instance's user data left running on this host, found in /proc, and how to end it.
+
+An instance's processes are its user data's process group plus every process whose environment carries
+the instance's marker (`LOCALCLOUD_INSTANCE_ID=<id>`, set for the user data and inherited by everything
+it starts): a daemon that detached with setsid (`haproxy -D`, `nginx`, `daemonize`) left the group but
+still carries the marker. Zombies do not count: they hold no sockets and run nothing.
+
+Linux only (/proc). Every function tolerates processes that vanish while it reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import signal
+import sys
+from collections.abc import Collection
+from pathlib import Path
+
+MARKER = "LOCALCLOUD_INSTANCE_ID"
+_PROC = Path("/proc")
+_LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp{,6}
+
+
+def instance_pids(instance_ids: Collection[str], process_groups: Collection[int] = ()) -> list[int]:
+    """Live (not zombie) processes of these instances: in one of the groups, or carrying one's marker."""
+    markers = {f"{MARKER}={iid}".encode() for iid in instance_ids}
+    groups = set(process_groups)
+    me = os.getpid()
+    found = []
+    for entry in _pids():
+        if entry == me:
+            continue
+        stat = _stat(entry)
+        if stat is None or stat[0] in ("Z", "X"):
+            continue
+        if stat[1] in groups or (markers and _carries(entry, markers)):
+            found.append(entry)
+    return found
+
+
+def kill_instances(instance_ids: Collection[str], process_groups: Collection[int] = ()) -> list[int]:
+    """SIGKILL the instances' processes (an instance powering off): the groups, then every process still
+    found. Returns the pids found after the groups were signalled.
+
+    Two rounds: a process that forked while the first round read /proc is caught by the second.
+    """
+    for group in process_groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+    signalled: list[int] = []
+    for _ in range(2):
+        pids = instance_pids(instance_ids, process_groups)
+        if not pids:
+            break
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        signalled += pids
+    return sorted(set(signalled))
+
+
+def listening(address: str, port: int) -> bool:
+    """Whether a socket listens on exactly `address`:`port` (IPv4, or IPv6 with the IPv4-mapped form).
+
+    Read-only on purpose: probing by binding the port would, for that instant, make a server that is
+    starting fail with "Address already in use".
+    """
+    wanted = ipaddress.ip_address(address)
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = (_PROC / "net" / table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 4 or fields[3] != _LISTEN:
+                continue
+            host, _, port_hex = fields[1].partition(":")
+            if int(port_hex, 16) != port:
+                continue
+            local = _proc_address(host)
+            if local == wanted or (isinstance(local, ipaddress.IPv6Address) and local.ipv4_mapped == wanted):
+                return True
+    return False
+
+
+def _pids() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir(_PROC) if name.isdigit()]
+    except OSError:
+        return []
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, process group) from /proc/<pid>/stat; the command name may hold spaces and parentheses."""
+    try:
+        raw = (_PROC / str(pid) / "stat").read_bytes()
+    except OSError:
+        return None
+    fields = raw.rsplit(b")", 1)[-1].split()
+    try:
+        return fields[0].decode(), int(fields[2])
+    except (IndexError, ValueError):
+        return None
+
+
+def _carries(pid: int, markers: set[bytes]) -> bool:
+    try:
+        environ = (_PROC / str(pid) / "environ").read_bytes()
+    except OSError:
+        return False
+    return any(variable in markers for variable in environ.split(b"\0"))
+
+
+def _proc_address(hex_address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """/proc/net/tcp{,6} prints addresses as 32-bit words in host byte order."""
+    raw = bytes.fromhex(hex_address)
+    if sys.byteorder == "little":
+        raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    return ipaddress.ip_address(raw)
