@@ -143,6 +143,14 @@ def deploy_fargate(account: Account) -> list[str]:
     return existing("team-shop")
 
 
+def deploy_static_ip(account: Account) -> list[str]:
+    """Four HAProxy nodes on static addresses behind health-checked weighted records; TTLs as in fast."""
+    fast = profiles.load("fast")
+    deploy(account, "team-edge-proxies", STACKS / "static-ip-haproxy" / "template.yaml", ZoneName="api.team.test",
+           RecordTtl=str(round(scaled(fast, "route53.record_ttl", 60))), BackendTtl="1")
+    return existing("team-edge-proxies")
+
+
 def deploy_spot(account: Account) -> list[str]:
     """Each variant: the origin (a private IPv6 Spot instance and its record), then, once it runs, the edge
     bound to it, the maintenance page in its bucket. The probes ask each VPC's own DNS server, as gameday
@@ -187,6 +195,7 @@ HAND_DEPLOYS: dict[str, Callable[[Account], list[str]]] = {
     "origin-group": deploy_origin_group,
     "dns-failover-fargate": deploy_fargate,
     "spot-vpc-origin": deploy_spot,
+    "static-ip-haproxy": deploy_static_ip,
 }
 
 

@@ -49,7 +49,7 @@ def probes(stack: Proxies, backend: Backend, *, keepalive: tuple[str, ...] = (),
         DnsProbe("dns:authoritative", stack.name, "A", server=stack.authoritative, rate_hz=RATE_HZ),
     ]
     found += [DnsProbe(f"dns:{r.name}", stack.name, "A", server=(r.host, r.port), rate_hz=5.0)
-              for r in backend.resolvers() if r.kind != "authoritative"]
+              for r in backend.resolvers() if r.kind == "caching"]
     found += [HealthProbe(f"health:{slot}", f"http://{ip}:9000/health", rate_hz=4.0, timeout_s=CLIENT_TIMEOUT_S)
               for slot, ip in stack.ips.items()]
     found += [HttpProbe(f"https-keepalive:{slot}", f"https://{stack.ips[slot]}/", rate_hz=10.0,
