@@ -33,3 +33,15 @@ def budget_for(stack_id: str, fault: str, profile: str, config: Path = DEFAULT_C
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{config}: budget for {stack_id} / {name} / {profile} must be > 0, got {value!r}")
     return float(value)
+
+
+def budget_file(stack_id: str, run_file: Path, kit_file: Path | None) -> Path:
+    """Where a stack's budgets come from: the run's file (--budgets, default gameday.toml) when it has a
+    `[budgets.<stack>]` table, otherwise the kit's own file (a team kit ships its budgets beside kit.py)."""
+    if kit_file is None:
+        return run_file
+    try:
+        data = tomllib.loads(run_file.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return run_file  # budget_for reports the broken file in one line
+    return run_file if stack_id in data.get("budgets", {}) else kit_file

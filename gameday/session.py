@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import tomllib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -55,7 +54,7 @@ class GameDay:
     def budget(self, stack_id: str, key: str, scenario: str) -> float:
         """The budget for `key` (a fault's name, or a measure such as failback), a scenario's own first."""
         return budgets.budget_for(stack_id, key, self.profile.name,
-                                  budget_file(stack_id, self.budgets_file, self.kit_budgets.get(stack_id)),
+                                  budgets.budget_file(stack_id, self.budgets_file, self.kit_budgets.get(stack_id)),
                                   scenario=scenario)
 
     def run(self, *, stack_id: str, scenario: str, fault: Fault, probes: Sequence[Any], primary_probe: str,
@@ -87,18 +86,6 @@ class GameDay:
     def load_for(self, url: str, scenario: str) -> Callable[[Timeline], AbstractContextManager[Any]]:
         """Load against `url` while the scenario runs (nothing when the run has no --load)."""
         return lambda timeline: self.load.running(url, self.paths.folder / scenario, timeline)
-
-
-def budget_file(stack_id: str, run_file: Path, kit_file: Path | None) -> Path:
-    """Where a stack's budgets come from: the run's file (--budgets, default gameday.toml) when it has a
-    `[budgets.<stack>]` table, otherwise the kit's own file (a team kit ships its budgets beside kit.py)."""
-    if kit_file is None:
-        return run_file
-    try:
-        data = tomllib.loads(run_file.read_text())
-    except (OSError, tomllib.TOMLDecodeError):
-        return run_file  # budget_for reports the broken file in one line
-    return run_file if stack_id in data.get("budgets", {}) else kit_file
 
 
 class ProgressWriter:

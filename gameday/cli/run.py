@@ -26,7 +26,6 @@ from gameday.options import add_to_parser, forward, judged_profile, parse_existi
 from gameday.reports import RunReport, merge, read_parts, write_outputs
 from gameday.run import RunPaths
 from gameday.scenario import ScenarioResult, Verdict
-from gameday.session import budget_file
 from gameday.timeline import Timeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,7 +153,8 @@ def _check(args: argparse.Namespace) -> Plan:
                                                                       " (extended ones need --extended)"))
     for spec in specs:  # a budget that is missing or malformed fails here, not after the deploy
         budgets.budget_for(spec.stack_id, spec.budget_key, profile,
-                           budget_file(spec.stack_id, Path(args.budgets), spec.budgets), scenario=spec.name)
+                           budgets.budget_file(spec.stack_id, Path(args.budgets), spec.budgets),
+                           scenario=spec.name)
     return Plan(kits, stacks, specs, profile, elsewhere)
 
 
