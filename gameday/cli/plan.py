@@ -51,10 +51,20 @@ def main(args: argparse.Namespace) -> int:
         return _plan_existing(args, kits, scenarios)
     if args.local:
         return _plan_local(kits, scenarios)
-    for scenario in scenarios:
-        print_static_plan(scenario)
+    for stack_id in dict.fromkeys(s.stack_id for s in scenarios):
+        _print_parts(kits, stack_id)
+        for scenario in (s for s in scenarios if s.stack_id == stack_id):
+            print_static_plan(scenario)
     print("(targets in words: resolve them with --existing-stack NAME on aws, or --local)")
     return 0
+
+
+def _print_parts(kits: Kits, stack_id: str) -> None:
+    """The stack's CloudFormation stacks, by the part names `--existing-stack STACK.PART=NAME` uses."""
+    kit = kits.get(stack_id)
+    print(f"stack {stack_id}: {kit.summary}")
+    for part in kit.parts:
+        print(f"  part {part.name:<24} {part.template.name}: {part.summary}")
 
 
 def _print_header(scenario: ScenarioSpec, where: str) -> None:
