@@ -214,5 +214,7 @@ def test_a_stack_deployed_by_hand_runs_through_the_aws_front_door(account: Accou
     assert account.stacks() == before  # nothing created, nothing deleted
     journal = [json.loads(line) for line in (tmp_path / f"aws-{stack[:20]}" / "rollback.jsonl").read_text()
                .splitlines()]
-    assert journal and all(e.get("backend", {}).get("endpoint_url") == account.endpoint
-                           for e in journal if "backend" in e)
+    records = [e for e in journal if e["op"] == "record"]
+    assert records and all(e["backend"]["name"] == "aws" and e["backend"]["endpoint_url"] == account.endpoint
+                           for e in records)  # the journal says where to replay each revert
+    assert {e["id"] for e in journal if e["op"] == "reverted"} == {e["id"] for e in records}
