@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SELF = Path(__file__).resolve().relative_to(ROOT).as_posix()
-FORBIDDEN = re.compile(r"shared/reference|\.\./shared|(?<!docs/)aws-timings §")
+FORBIDDEN = re.compile(r"shared/reference|\.\./shared|(?<!docs/)aws-timings §|moto-findings")
 
 
 def test_no_reference_outside_the_repository() -> None:
