@@ -11,6 +11,7 @@ import ipaddress
 import logging
 import os
 import re
+import socket
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
@@ -231,8 +232,9 @@ def _new_session(options: AwsOptions) -> Any:
 def default_resolvers(backend: AwsBackend) -> list[Resolver]:
     """The delegation set of every hosted zone of the stacks in scope (authoritative), then the first
     nameserver of /etc/resolv.conf (caching). Names that do not resolve are left out, with a warning."""
-    import socket
-
+    if is_loopback(backend.endpoint_url):  # a stand-in account's DNS servers are its own: name them
+        log.warning("no --resolver given for the endpoint %s: no DNS server to probe", backend.endpoint_url)
+        return []
     found: list[Resolver] = []
     route53 = backend.client("route53")
     scope = backend.scope()

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from gameday import stacks
-from gameday.backends.aws import AwsOptions
+from gameday.backends.aws import AwsBackend, AwsOptions, _system_resolver
+from gameday.backends.base import Resolver
 from gameday.errors import ConfigError
 from gameday.kits import Deployment, load_kits
 from gameday.stacks import StackSpec
@@ -203,3 +204,17 @@ def test_run_scope_takes_the_runs_suffixed_deploys_and_nothing_else(endpoint: st
 
     assert scope.stacks == ("gd-r5-sih-small",)
     assert scope.run_ids == {"r5", "r5-sih"}
+
+
+def test_resolvers_are_the_ones_named_and_none_are_guessed_for_a_stand_in(endpoint: str, tmp_path: Path) -> None:
+    """Against an endpoint on loopback (moto, localcloud) the hosted zones' name servers are fake names: no
+    lookup leaves the machine; the run names the stand-in's DNS servers with --resolver."""
+    with aws_backend(endpoint, REGION, "r11") as backend:
+        assert backend.resolvers() == []
+    named = AwsOptions.resolve(region=REGION, endpoint_url=endpoint, allow_accounts=[ACCOUNT],
+                               resolvers=[Resolver("authoritative", "127.0.0.1", 5300, "authoritative")])
+    assert [r.port for r in AwsBackend(named).resolvers()] == [5300]
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("# comment\nsearch example\nnameserver 10.0.0.2\nnameserver 10.0.0.3\n")
+    assert _system_resolver(resolv) == "10.0.0.2"
+    assert _system_resolver(tmp_path / "missing") is None
