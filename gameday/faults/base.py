@@ -43,7 +43,7 @@ class TargetGuard(Protocol):
 def backend_ref(backend: Backend) -> dict[str, Any]:
     """Where a revert must act, for the journal: enough for `gameday rollback` to reconnect."""
     return {"name": backend.name, "region": backend.region,
-            "endpoint_url": getattr(backend, "endpoint_url", None), "account": getattr(backend, "account_id", None)}
+            "endpoint_url": backend.endpoint_url, "account": getattr(backend, "account_id", None)}
 
 
 @contextmanager
