@@ -77,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
     if args.dry_run:
         for scenario in plan.specs:
             print_static_plan(scenario)
+        _say_elsewhere(args, plan)
         print("(dry run: nothing deployed, nothing injected; `gameday plan --local` resolves the targets)")
         return 0
     paths = RunPaths.create(args.run_id, Path(args.report_dir).resolve())
@@ -86,9 +87,7 @@ def main(args: argparse.Namespace) -> int:
     jobs = min(args.jobs or os.cpu_count() or 1, len(units))
     print(f"gameday run {paths.run_id}: {_label(args, plan)}; {len(plan.stacks)} stack(s) in {len(units)} pytest "
           f"child(ren), {jobs} at a time; report in {paths.folder}", flush=True)
-    for spec in plan.elsewhere:
-        why = spec.backend_note or f"its fault exists only on {', '.join(spec.backends)}"
-        print(f"  {spec.scenario_id}: not played on {args.backend}: {why}", flush=True)
+    _say_elsewhere(args, plan)
     started = time.monotonic()
     codes = _run_children(args, paths, units, jobs)
     parts = read_parts(paths.folder)
@@ -111,6 +110,12 @@ def main(args: argparse.Namespace) -> int:
     print(f"report: {folder / 'report.json'}")
     print(f"HTML report: {folder / 'report.html'}")
     return _exit_code(paths, codes, data)
+
+
+def _say_elsewhere(args: argparse.Namespace, plan: Plan) -> None:
+    for spec in plan.elsewhere:
+        why = spec.backend_note or f"its fault exists only on {', '.join(spec.backends)}"
+        print(f"  {spec.scenario_id}: not played on {args.backend}: {why}", flush=True)
 
 
 def _check(args: argparse.Namespace) -> Plan:
