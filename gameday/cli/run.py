@@ -134,12 +134,12 @@ def _check(args: argparse.Namespace) -> Plan:
     params = parse_params(args.param, kits.ids())
     for stack_id, values in params.items():
         check_parameters(stack_id, kits.get(stack_id).parts, values)
+    if args.existing_stack and args.backend != "aws":
+        raise ConfigError("--existing-stack needs --backend aws (localcloud deploys its own stacks)")
     existing = parse_existing(args.existing_stack, stacks)
     # The children see every kit: each name goes to them with its stack and part spelled out.
     args.existing_stack = [f"{stack}.{part}={name}" for stack, parts in existing.items()
                            for part, name in parts.items()]
-    if existing and args.backend != "aws":
-        raise ConfigError("--existing-stack needs --backend aws (localcloud deploys its own stacks)")
     for stack_id, parts in existing.items():
         one_per_part(kits.get(stack_id).parts, parts, stack_id)
     if existing and set(existing) != set(stacks):
