@@ -1,7 +1,8 @@
 """Everything that touches moto's Route 53 internals: reading its zones in-process, and the one patch.
 
 Reading: `moto.backends.get_backend("route53")[account]["aws"]` is the very object a ThreadedMotoServer in
-this process serves (moto keeps one backend registry per process). Never enter `mock_aws()` in the same process: it wipes that state.
+this process serves (moto keeps one backend registry per process). Never enter `mock_aws()` in the same
+process: it wipes that state.
 
 The patch (`ChangeHook`, installed while a DNS server runs, originals restored on uninstall) wraps four
 methods of `moto.route53.responses.Route53`, the HTTP layer, so only API calls are affected:
