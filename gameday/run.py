@@ -10,12 +10,20 @@ from pathlib import Path
 
 from gameday.errors import ConfigError
 
-_RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,40}$")
+RUN_ID = re.compile(r"[a-z0-9][a-z0-9-]{2,40}")  # fullmatch: `$` would let a trailing newline through
 
 
 def new_run_id(now: float | None = None) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now if now is not None else time.time()))
     return f"{stamp}-{secrets.token_hex(2)}"
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id names a folder and tags every resource of the run: checked before anything starts."""
+    if not RUN_ID.fullmatch(run_id):
+        raise ConfigError(f"run id {run_id[:60]!r} must be 3-41 lowercase letters, digits or hyphens, starting "
+                          "with a letter or digit")
+    return run_id
 
 
 @dataclass(frozen=True)
@@ -25,9 +33,7 @@ class RunPaths:
 
     @classmethod
     def create(cls, run_id: str | None, reports_dir: Path) -> RunPaths:
-        run_id = run_id or new_run_id()
-        if not _RUN_ID.match(run_id):
-            raise ConfigError(f"run id {run_id!r} must be 3-41 lowercase letters, digits or hyphens")
+        run_id = check_run_id(run_id) if run_id else new_run_id()
         paths = cls(run_id, reports_dir)
         try:
             paths.folder.mkdir(parents=True, exist_ok=True)

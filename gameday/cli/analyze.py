@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
 from gameday.analysis import FailoverResult, Percentiles, analyze, infer_fault_at
 from gameday.errors import ConfigError
-from gameday.timeline import Timeline
+from gameday.jsonfile import read_json
+from gameday.timeline import Sample, Timeline
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,9 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    for name, value in (("--fault-at", args.fault_at), ("--stable-window", args.stable_window)):
+        if value is not None and not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, got {value:g}")
+    if not 0 < args.stable_window <= 3600:
+        raise ConfigError(f"--stable-window must be between 0 and 3600 s, got {args.stable_window:g}")
     timeline = read_timeline(Path(args.file))
-    if not args.stable_window > 0:
-        raise ConfigError(f"--stable-window must be > 0, got {args.stable_window:g}")
     if args.fault_at is not None:
         fault_at, how = args.fault_at, "--fault-at"
     else:
@@ -44,12 +49,37 @@ def main(args: argparse.Namespace) -> int:
 
 
 def read_timeline(path: Path) -> Timeline:
+    """A timeline file into a typed Timeline, or one ConfigError naming the file (never a traceback)."""
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is not a timeline file (a JSON {type(data).__name__}, not an object)")
     try:
-        return Timeline.read(path)
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{path} is not a timeline file: {exc}") from exc
+        timeline = Timeline.from_dict(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # from_dict trusts its input's shape
+        raise ConfigError(f"{path} is not a timeline file ({type(exc).__name__}: "
+                          f"{' '.join(str(exc).split())[:160]})") from None
+    bad = next((n for n, s in enumerate(timeline.samples, start=1) if not _sample_ok(s)), None)
+    if bad is not None:
+        raise ConfigError(f"{path} is not a timeline file (sample {bad}: a field of the wrong type, or a time "
+                          "that is not a finite number)")
+    if not _finite(timeline.origin_at) or not all(_finite(e.at) for e in timeline.events):
+        raise ConfigError(f"{path} is not a timeline file (a time that is not a finite number)")
+    return timeline
+
+
+def _sample_ok(sample: Sample) -> bool:
+    """Timeline.from_dict passes a sample's fields through as read: the analysis needs them typed."""
+    return (all(isinstance(v, str) for v in (sample.probe, sample.kind, sample.target, sample.detail))
+            and isinstance(sample.seq, int) and all(_finite(v) for v in (sample.scheduled_mono, sample.sent_mono,
+                                                                          sample.sent_at))
+            and all(v is None or _finite(v) for v in (sample.latency_s, sample.connect_s))
+            and all(isinstance(a, str) for a in sample.answers)
+            and all(v is None or isinstance(v, str) for v in (sample.served_by, sample.peer))
+            and all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in (sample.status, sample.ttl)))
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def render(timeline: Timeline, result: FailoverResult, how: str) -> str:

@@ -4,15 +4,19 @@ or, with --history, the trend of every scenario across game days and the regress
 from __future__ import annotations
 
 import argparse
-import json
+import math
 from pathlib import Path
 from typing import Any
 
 from gameday.errors import ConfigError
+from gameday.jsonfile import read_json
 from gameday.kits import load_kits
-from gameday.reports import merge, read_parts, write_outputs
-from gameday.reports.history import COMPARED_RUNS, read_history, trends
+from gameday.reports import merge, write_outputs
+from gameday.reports.history import COMPARED_RUNS, completed, read_history, trends
 from gameday.reports.markdown import seconds
+from gameday.reports.run import PARTS, SCHEMA_VERSION, finish
+from gameday.run import RUN_ID
+from gameday.scenario import Verdict
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,8 +43,7 @@ def main(args: argparse.Namespace) -> int:
         return _history(reports_dir, args.last, args.fail_on_regression)
     folder = _folder(reports_dir, args.run)
     data = _load(folder)
-    out = write_outputs(data, folder.parent, history=not _in_history(folder.parent, data["run_id"]),
-                        sections=load_kits().report_sections())
+    out = _render(data, folder)
     print((out / "summary.md").read_text())
     print(f"HTML report: {out / 'report.html'}")
     return 0
@@ -61,14 +64,77 @@ def _folder(reports_dir: Path, run: str | None) -> Path:
 def _load(folder: Path) -> dict[str, Any]:
     report = folder / "report.json"
     if report.exists():
-        data: dict[str, Any] = json.loads(report.read_text())
-        if data.get("schema") != 2:
-            raise ConfigError(f"{report} has report schema {data.get('schema')!r}; this gameday renders schema 2")
-        return data
-    parts = read_parts(folder)
+        return finish(read_report(report))  # the derived fields (counts, distributions) are recomputed, not trusted
+    parts = [read_report(part) for part in sorted((folder / PARTS).glob("*.json"))]
     if not parts:
         raise ConfigError(f"{folder} has neither report.json nor parts/ to merge")
     return merge(parts)  # a run whose parent was killed before merging
+
+
+def read_report(path: Path) -> dict[str, Any]:
+    """A report.json (or a part) checked into the shape the renderers read; anything else is one ConfigError."""
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: not a report (a JSON {type(data).__name__}, not an object)")
+    if data.get("schema") != SCHEMA_VERSION:
+        raise ConfigError(f"{path} has report schema {str(data.get('schema'))[:40]!r}; this gameday renders schema "
+                          f"{SCHEMA_VERSION}")
+    problem = _report_problem(data)
+    if problem:
+        raise ConfigError(f"{path}: damaged report ({problem})")
+    return data
+
+
+def _report_problem(data: dict[str, Any]) -> str:
+    for key in ("run_id", "backend", "profile"):
+        if not isinstance(data.get(key), str):
+            return f"{key} is not a string"
+    if not RUN_ID.fullmatch(data["run_id"]):
+        return "run_id is not a run id"
+    if not _number(data.get("started_at")) or not (data.get("ended_at") is None or _number(data["ended_at"])):
+        return "started_at or ended_at is not a time"
+    scenarios = data.get("scenarios")
+    if not isinstance(scenarios, list):
+        return "scenarios is not a list"
+    for index, s in enumerate(scenarios, start=1):
+        problem = _scenario_problem(s)
+        if problem:
+            return f"scenario {index}: {problem}"
+    return ""
+
+
+def _scenario_problem(s: Any) -> str:
+    if not isinstance(s, dict):
+        return "not an object"
+    for key in ("stack", "scenario", "message", "fault", "target"):
+        if not isinstance(s.get(key), str):
+            return f"{key} is not a string"
+    if s.get("verdict") not in {v.value for v in Verdict}:
+        return f"verdict {str(s.get('verdict'))[:40]!r} is none of {', '.join(v.value for v in Verdict)}"
+    if not _number(s.get("budget_s")):
+        return "budget_s is not a number"
+    for key in ("failover_time_s", "measured_s", "fault_at"):
+        if s.get(key) is not None and not _number(s[key]):
+            return f"{key} is not a number"
+    for key in ("phase_check", "measured_only"):
+        if not isinstance(s.get(key, []), list) or not all(isinstance(c, dict) for c in s.get(key, [])):
+            return f"{key} is not a list of objects"
+    return ""
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _render(data: dict[str, Any], folder: Path) -> Path:
+    try:
+        return write_outputs(data, folder.parent, history=not _in_history(folder.parent, data["run_id"]),
+                             sections=load_kits().report_sections())
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        # The checks above cover the fields every report has; a renderer reading a deeper field of a
+        # hand-edited report fails here: still the file's fault, still one line.
+        raise ConfigError(f"{folder / 'report.json'}: damaged report ({type(exc).__name__}: "
+                          f"{' '.join(str(exc).split())[:160]})") from None
 
 
 def _in_history(reports_dir: Path, run_id: str) -> bool:
@@ -76,12 +142,14 @@ def _in_history(reports_dir: Path, run_id: str) -> bool:
 
 
 def _history(reports_dir: Path, last: int, fail_on_regression: bool) -> int:
-    lines = read_history(reports_dir / "history.jsonl")
+    everything = read_history(reports_dir / "history.jsonl")
+    lines = completed(everything)  # interrupted, broken and not-run lines are kept in the file, not compared
     if not lines:
-        raise ConfigError(f"no history yet: {reports_dir / 'history.jsonl'} is empty or missing")
+        raise ConfigError(f"no history yet: no completed run in {reports_dir / 'history.jsonl'} "
+                          f"({len(everything)} line(s))")
     latest = lines[-1]
-    print(f"# Trends: {len(lines)} run(s) in {reports_dir / 'history.jsonl'}; latest {latest['run_id']} "
-          f"({latest['backend']}, profile {latest['profile']})")
+    print(f"# Trends: {len(lines)} completed run(s) of {len(everything)} in {reports_dir / 'history.jsonl'}; "
+          f"latest {latest['run_id']} ({latest['backend']}, profile {latest['profile']})")
     regressed = False
     for trend in trends(lines, compared_runs=last):
         regressed |= trend.regression

@@ -6,6 +6,7 @@ and can be overridden. Idempotent: a second rollback finds nothing left to do.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    journals = _journals(args)
+    journals, damaged = _journals(args)
     config = guards.load_config(Path(args.config) if args.config else None)
     allowed = guards.parse_accounts(args.allow_account) | config.allow_accounts
     region = guards.check_region(args.region) if args.region else None
@@ -49,6 +50,8 @@ def main(args: argparse.Namespace) -> int:
             print(outcome.line())
         outcomes += found
     if not outcomes:
+        if damaged:
+            raise _damaged(damaged, len(journals))
         print(f"nothing to roll back ({len(journals)} journal(s) read, no unfinished revert)")
         return 0
     failed = [o for o in outcomes if o.status == "failed"]
@@ -57,22 +60,41 @@ def main(args: argparse.Namespace) -> int:
                            f"(first: {failed[0].entry.fault} on {failed[0].entry.target}: {failed[0].message})")
     verb = "would revert" if args.dry_run else "rolled back"
     print(f"{verb} {len(outcomes)} fault(s) from {len(journals)} journal(s)")
+    if damaged:
+        raise _damaged(damaged, len(journals))
     return 0
 
 
-def _journals(args: argparse.Namespace) -> list[Path]:
+def _journals(args: argparse.Namespace) -> tuple[list[Path], list[str]]:
+    """The journals to replay, and one line per damaged journal found by the scan of --report-dir.
+
+    A journal named with --journal must be whole (a damaged one is refused, exit 2); a scan skips a damaged
+    journal so that one bad file does not keep the others' faults in place, and reports it."""
     try:
         if args.journal:
             paths = [Path(p) for p in args.journal]
             for path in paths:
                 if not path.is_file():
                     raise ConfigError(f"journal {str(path)[:200]!r} not found")
-                RollbackJournal(path).entries()  # readable, before anything is reverted
-            return paths
+                RollbackJournal(path).entries()  # readable and whole, before anything is reverted
+            return paths, []
         found = sorted(Path(args.report_dir).glob("*/rollback.jsonl"))
-        return [p for p in found if RollbackJournal(p).unfinished()]
     except (OSError, ValueError) as exc:  # unreadable, or a NUL byte in a path
         raise ConfigError(f"cannot read journals: {guards.one_line(exc)}") from None
+    paths, damaged = [], []
+    for path in found:
+        try:
+            if RollbackJournal(path).unfinished():
+                paths.append(path)
+        except ConfigError as exc:
+            damaged.append(str(exc))
+            print(f"gameday rollback: skipped: {exc}", file=sys.stderr)
+    return paths, damaged
+
+
+def _damaged(damaged: list[str], replayed: int) -> ConfigError:
+    return ConfigError(f"{len(damaged)} damaged journal(s) not replayed (first: {damaged[0]}); "
+                       f"{replayed} other journal(s) replayed")
 
 
 def _connect(ref: Mapping[str, Any], *, region: str | None, endpoint: str | None, profile: str | None,

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _pytest.mark.expression import Expression  # pytest's -k parser, to refuse a bad -k before any child starts
+
 from gameday import budgets
 from gameday.backends.aws import AwsOptions
 from gameday.cli.plan import print_static_plan
@@ -22,9 +24,10 @@ from gameday.errors import ConfigError
 from gameday.kits import Kits, ScenarioSpec, load_kits
 from gameday.kits.blocks.template_kit import check_parameters
 from gameday.kits.kit import one_per_part
+from gameday.load.session import LoadSettings
 from gameday.options import add_to_parser, forward, judged_profile, parse_existing, parse_params, parse_resolvers
 from gameday.reports import RunReport, merge, read_parts, write_outputs
-from gameday.run import RunPaths
+from gameday.run import RunPaths, check_run_id
 from gameday.scenario import ScenarioResult, Verdict
 from gameday.timeline import Timeline
 
@@ -127,6 +130,7 @@ def _check(args: argparse.Namespace) -> Plan:
         raise ConfigError(f"--jobs must be 0 (one per core) or more, got {args.jobs}")
     if not Path(args.budgets).is_file():
         raise ConfigError(f"budgets file {args.budgets} not found")
+    _check_more(args)
     kits = load_kits(args.stacks_dir)
     for stack in args.stack:
         kits.get(stack)
@@ -161,6 +165,24 @@ def _check(args: argparse.Namespace) -> Plan:
                            budgets.budget_file(spec.stack_id, Path(args.budgets), spec.budgets),
                            scenario=spec.name)
     return Plan(kits, stacks, specs, profile, elsewhere)
+
+
+def _check_more(args: argparse.Namespace) -> None:
+    """The inputs the children would otherwise find wrong only after a deploy: -k, load options, run id."""
+    if args.keyword is not None:
+        try:  # pytest's own parser: what the children will compile
+            Expression.compile(args.keyword)
+        except SyntaxError as exc:
+            raise ConfigError(f"-k {args.keyword[:80]!r} is not a pytest -k expression: column {exc.offset}: "
+                              f"{exc.msg}") from None
+        if "(" in args.keyword and "=" in args.keyword:  # pytest refuses call parameters only while matching
+            raise ConfigError(f"-k {args.keyword[:80]!r}: keyword expressions take no call parameters")
+    load = LoadSettings(args.load, users=args.load_users, rate=args.load_rate, duration_s=args.load_duration,
+                        processes=args.load_processes)
+    if load.enabled:
+        load.config()  # the shape's own bounds with these values (e.g. a duration past the shape's cap)
+    if args.run_id is not None:
+        check_run_id(args.run_id)
 
 
 def _label(args: argparse.Namespace, plan: Plan) -> str:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,12 @@ from gameday.load.runner import LoadError, LoadRun
 from gameday.timeline import Event, Timeline
 
 log = logging.getLogger(__name__)
+
+# Bounds of the load options: one host's locust, and a load run no longer than the longest soak.
+MAX_USERS = 10_000
+MAX_RATE = 100_000.0  # requests/s over all users
+MAX_DURATION_S = 24 * 3600.0
+MAX_PROCESSES = 64
 
 
 def fresh_dir(report_dir: Path, name: str = "load") -> Path:
@@ -79,8 +86,14 @@ class LoadSettings:
     processes: int | None = None
 
     def __post_init__(self) -> None:
+        """Every option checked when the settings are made (the parent's `_check`, before anything starts),
+        even with `--load none`: a bad value is a mistake whether or not it is used this time."""
         if self.choice not in LOAD_CHOICES:
-            raise ConfigError(f"--load must be one of {', '.join(LOAD_CHOICES)}, got {self.choice!r}")
+            raise ConfigError(f"--load must be one of {', '.join(LOAD_CHOICES)}, got {str(self.choice)[:40]!r}")
+        _bounded("--load-users", self.users, 1, MAX_USERS, whole=True)
+        _bounded("--load-rate", self.rate, 0.0, MAX_RATE, low_open=True)
+        _bounded("--load-duration", self.duration_s, 0.0, MAX_DURATION_S, low_open=True)
+        _bounded("--load-processes", self.processes, 1, MAX_PROCESSES, whole=True)
 
     @property
     def enabled(self) -> bool:
@@ -91,6 +104,19 @@ class LoadSettings:
                                   "processes": self.processes}
         values.update(overrides)
         return LoadConfig.for_shape(self.choice, **values)
+
+
+def _bounded(option: str, value: float | None, low: float, high: float, *, whole: bool = False,
+             low_open: bool = False) -> None:
+    if value is None:
+        return
+    kind = "a whole number" if whole else "a number"
+    if isinstance(value, bool) or not isinstance(value, int if whole else int | float):
+        raise ConfigError(f"{option} must be {kind}, got {str(value)[:40]!r}")
+    above_low = value > low if low_open else value >= low
+    if not (math.isfinite(value) and above_low and value <= high):
+        bounds = f"above {low:g}" if low_open else f"at least {low:g}"
+        raise ConfigError(f"{option} must be {kind} {bounds} and at most {high:g}, got {value:g}")
 
 
 class LoadController:

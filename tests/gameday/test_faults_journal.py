@@ -3,6 +3,9 @@
 import json
 from pathlib import Path
 
+import pytest
+
+from gameday.errors import ConfigError
 from gameday.faults.journal import RollbackJournal
 
 REF = {"name": "aws", "region": "eu-west-1", "endpoint_url": None, "account": "123456789012"}
@@ -47,9 +50,16 @@ def test_a_line_appended_after_a_torn_one_is_not_lost(tmp_path: Path) -> None:
     assert journal.unfinished() == []
 
 
-def test_lines_that_are_not_journal_lines_are_ignored(tmp_path: Path) -> None:
+@pytest.mark.parametrize("line", ['[1, 2]', '{"op": "record", "id": 7}', 'not json', '\x00\x01',
+                                  '{"op": "record", "id": "x", "fault": "f", "target": "t", '
+                                  '"revert": {"kind": 3, "params": {}}}',
+                                  '{"op": "reverted", "id": "nobody"}', "[" * 100_000 + "]" * 100_000])
+def test_a_line_that_is_not_a_journal_line_is_reported_with_file_and_line(tmp_path: Path, line: str) -> None:
     path = tmp_path / "rollback.jsonl"
-    path.write_text('[1, 2]\n{"op": "record", "id": 7}\n{"op": "record", "id": "x", "fault": "f", "target": "t", '
-                    '"revert": {"kind": 3, "params": {}}}\nnot json\n\x00\x01\n')
+    journal = RollbackJournal(path)
+    journal.record("f", "t", "none", {})
+    with path.open("a") as handle:
+        handle.write(line + "\n")
 
-    assert RollbackJournal(path).entries() == []
+    with pytest.raises(ConfigError, match=f"journal {path} line 2: "):
+        journal.entries()
