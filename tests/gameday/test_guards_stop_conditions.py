@@ -120,6 +120,8 @@ class _OfflineBackend:
     name = "localcloud"  # loopback probes allowed; no blast-radius guard needed
     profile = "fast"
     region = "us-east-1"
+    endpoint_url = None
+    control = None
 
     def client(self, service: str, region: str | None = None) -> Any:
         raise AssertionError("no AWS call expected")

@@ -115,7 +115,9 @@ def test_spot_capacity_error_through_fis_fails_the_groups_launches_until_reverte
 
     assert state_during == "running" and launched_during == []
     assert after["state"]["status"] == "stopped"
-    assert replacement.detail["instance_type"] == "m5.large"
+    # Capacity is back: the group launches again. Which of its types depends on where its retry order stood
+    # when the revert came (the order chosen at the first attempt is kept), so either is right.
+    assert replacement.detail["instance_type"] in ("m5.large", "c5.large")
     assert journal.entries()[0].state == "reverted"
 
 
