@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -18,9 +16,20 @@ from _pytest.mark.expression import Expression  # pytest's -k parser, to refuse 
 
 from gameday import budgets
 from gameday.backends.aws import AwsOptions
+from gameday.cli.children import (
+    NO_TESTS_COLLECTED,
+    TESTS_FAILED,
+    USAGE_ERROR,
+    Children,
+    Ended,
+    child_outcome,
+    interrupted,
+    run_children,
+    what_is_left,
+)
 from gameday.cli.plan import print_static_plan
-from gameday.cli.progress import ProgressBoard
-from gameday.errors import ConfigError
+from gameday.errors import ConfigError, GamedayError
+from gameday.faults.journal import RollbackJournal
 from gameday.kits import Kits, ScenarioSpec, load_kits
 from gameday.kits.blocks.template_kit import check_parameters
 from gameday.kits.kit import one_per_part
@@ -32,7 +41,8 @@ from gameday.scenario import ScenarioResult, Verdict
 from gameday.timeline import Timeline
 
 ROOT = Path(__file__).resolve().parents[2]
-NO_TESTS_COLLECTED = 5
+# After a stop, how long the children get to revert and tear down: stack deletions on AWS take minutes.
+STOP_GRACE_S = {"local": 90.0, "aws": 900.0}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,18 +102,23 @@ def main(args: argparse.Namespace) -> int:
           f"child(ren), {jobs} at a time; report in {paths.folder}", flush=True)
     _say_elsewhere(args, plan)
     started = time.monotonic()
-    codes = _run_children(args, paths, units, jobs)
+    ended = _run_children(args, paths, units, jobs)
+    refusal = None if ended.stopped_by else _refusal(paths, ended.codes)
+    if refusal:  # e.g. the account, which only a child sees (STS): one line, as for bad input
+        print(f"gameday run: {refusal}", file=sys.stderr)
+        return 2
     parts = read_parts(paths.folder)
-    missing = _not_run(args, plan, paths, parts, codes)
+    missing = _not_run(args, plan, paths, parts, ended)
     if not parts and not missing:
-        for stack, code in codes.items():
+        for stack, code in ended.codes.items():
             _explain_child(paths, stack, code)
-        if any(code in (2, 130) for code in codes.values()):
-            print("gameday run: interrupted; injected faults were reverted (see rollback.jsonl)", file=sys.stderr)
+        if _interrupted_by(ended):
+            print(_interrupted_line(paths, ended), file=sys.stderr)
             return 130
         print("gameday run: no scenario ran (see the logs above)", file=sys.stderr)
         return 3
     data = merge([*parts, *([_not_run_part(args, paths, plan, missing)] if missing else [])])
+    data["interrupted"] = _interrupted_by(ended)  # history keeps the run with this status, trends skip it
     folder = write_outputs(data, paths.reports_dir, sections=plan.kits.report_sections())
     for part in (paths.folder / "parts").glob("*.json"):  # merged into report.json; logs and progress stay
         part.unlink()
@@ -112,8 +127,7 @@ def main(args: argparse.Namespace) -> int:
     print(f"game day took {time.monotonic() - started:.0f} s")
     print(f"report: {folder / 'report.json'}")
     print(f"HTML report: {folder / 'report.html'}")
-    return _exit_code(paths, codes, data)
-
+    return _exit_code(paths, ended, data)
 
 def _say_elsewhere(args: argparse.Namespace, plan: Plan) -> None:
     for spec in plan.elsewhere:
@@ -238,65 +252,43 @@ def _command(args: argparse.Namespace, paths: RunPaths, name: str, unit: tuple[s
 
 
 def _run_children(args: argparse.Namespace, paths: RunPaths, units: dict[str, tuple[str, list[str]]],
-                  jobs: int) -> dict[str, int]:
-    """Start up to `jobs` children, print progress until all have ended; on Ctrl-C each child reverts
-    and tears down (it got the terminal's SIGINT itself) and we wait for them."""
+                  jobs: int) -> Ended:
+    """Every unit's pytest child; on Ctrl-C or SIGTERM each reverts and tears down and we wait for them."""
     (paths.folder / "parts").mkdir(parents=True, exist_ok=True)
-    waiting = list(units)
-    running: dict[str, subprocess.Popen[bytes]] = {}
-    codes: dict[str, int] = {}
-    board = ProgressBoard(paths.folder / "parts", sys.stdout)
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def forward_term(*_: object) -> None:
-        for child in running.values():
-            child.send_signal(signal.SIGTERM)
-
-    term_previous = signal.signal(signal.SIGTERM, forward_term)
-    try:
-        while waiting or running:
-            while waiting and len(running) < jobs:
-                name = waiting.pop(0)
-                log = (paths.folder / "parts" / f"{name}.log").open("w")
-                running[name] = subprocess.Popen(_command(args, paths, name, units[name]), cwd=ROOT, stdout=log,
-                                                 stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-                log.close()
-                print(f"  {name}: started (log: {paths.folder / 'parts' / f'{name}.log'})", flush=True)
-            for name, child in list(running.items()):
-                if child.poll() is not None:
-                    codes[name] = child.returncode
-                    del running[name]
-                    board.update()
-                    print(f"  {name}: done ({_child_outcome(child.returncode)})", flush=True)
-            board.update()
-            time.sleep(0.5)
-    finally:
-        for name, child in running.items():  # only after an error here: the children finish their reverts
-            codes[name] = child.wait()
-        signal.signal(signal.SIGINT, previous)
-        signal.signal(signal.SIGTERM, term_previous)
-    return codes
+    commands = {name: _command(args, paths, name, unit) for name, unit in units.items()}
+    return run_children(Children(commands, paths.folder / "parts", ROOT, {**os.environ, "PYTHONPATH": str(ROOT)},
+                                 jobs, paths.journal, STOP_GRACE_S[args.backend]))
 
 
-def _child_outcome(code: int) -> str:
-    return {0: "all passed", 1: "a scenario failed", 2: "interrupted", 130: "interrupted",
-            NO_TESTS_COLLECTED: "no scenario selected"}.get(code, f"pytest exit {code}")
+def _refusal(paths: RunPaths, codes: dict[str, int]) -> str | None:
+    """A child's refusal (or usage error) in one line: the one it wrote, else pytest's ERROR line."""
+    for name, code in codes.items():
+        if code != USAGE_ERROR:
+            continue
+        said = paths.folder / "parts" / f"{name}.refused"
+        if said.exists():
+            return said.read_text().strip()
+        log = paths.folder / "parts" / f"{name}.log"
+        lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+        errors = [line.removeprefix("ERROR: ") for line in lines if line.startswith("ERROR: ")]
+        return errors[-1] if errors else f"{name}: refused or bad usage (see {log})"
+    return None
 
 
 def _explain_child(paths: RunPaths, name: str, code: int) -> None:
-    if code in (0, 1, NO_TESTS_COLLECTED):
+    if code in (0, TESTS_FAILED, NO_TESTS_COLLECTED) or interrupted(code):  # the report and one line say it
         return
     log = paths.folder / "parts" / f"{name}.log"
     tail = log.read_text().splitlines()[-15:] if log.exists() else []
-    print(f"gameday run: {name}: {_child_outcome(code)}; last lines of {log}:", file=sys.stderr)
+    print(f"gameday run: {name}: {child_outcome(code)}; last lines of {log}:", file=sys.stderr)
     for line in tail:
         print(f"  {line}", file=sys.stderr)
 
 
 def _not_run(args: argparse.Namespace, plan: Plan, paths: RunPaths, parts: list[dict[str, Any]],
-             codes: dict[str, int]) -> list[tuple[ScenarioSpec, str]]:
-    """Expected scenarios with no result: a child that crashed, was refused or skipped them. Each becomes a
-    `not run` row with the reason, so no gate reads a missing scenario as green."""
+             ended: Ended) -> list[tuple[ScenarioSpec, str]]:
+    """Expected scenarios with no result: a child that crashed, was refused, stopped or skipped them. Each
+    becomes a `not run` row with the reason, so no gate reads a missing scenario as green."""
     if args.keyword:  # the parent cannot evaluate a -k expression; the children's exit codes tell
         return []
     seen = {(s["stack"], s["scenario"]) for p in parts for s in p["scenarios"]}
@@ -306,10 +298,16 @@ def _not_run(args: argparse.Namespace, plan: Plan, paths: RunPaths, parts: list[
                for stack, name in seen):
             continue
         unit = spec.stack_id if args.split == "stack" else f"{spec.stack_id}.{spec.name}"
-        code = codes.get(unit)
+        code = ended.codes.get(unit)
         log = paths.folder / "parts" / f"{unit}.log"
-        why = "never started" if code is None else _child_outcome(code)
-        missing.append((spec, f"no result: its pytest child {why} (see {log})"))
+        if unit in ended.killed:
+            missing.append((spec, f"no result: its pytest child was killed {STOP_GRACE_S[args.backend]:.0f} s "
+                                  f"after {ended.stopped_by} (see {log})"))
+        elif ended.stopped_by or (code is not None and interrupted(code)):
+            missing.append((spec, f"not started: the run was interrupted by {ended.stopped_by or 'a signal'}"))
+        else:
+            why = "never started" if code is None else child_outcome(code)
+            missing.append((spec, f"no result: its pytest child {why} (see {log})"))
     return missing
 
 
@@ -326,8 +324,8 @@ def _not_run_part(args: argparse.Namespace, paths: RunPaths, plan: Plan,
     return report.to_dict()
 
 
-def _exit_code(paths: RunPaths, codes: dict[str, int], data: dict[str, object]) -> int:
-    for name, code in codes.items():
+def _exit_code(paths: RunPaths, ended: Ended, data: dict[str, object]) -> int:
+    for name, code in ended.codes.items():
         _explain_child(paths, name, code)
     scenarios = data["scenarios"]
     assert isinstance(scenarios, list)
@@ -335,19 +333,36 @@ def _exit_code(paths: RunPaths, codes: dict[str, int], data: dict[str, object]) 
         if s["verdict"] != "passed":
             print(f"gameday run: {str(s['verdict']).upper()} {s['stack']} / {s['scenario']}: {s['message']}",
                   file=sys.stderr)
-    if any(code in (2, 130) for code in codes.values()):
-        print("gameday run: interrupted; injected faults were reverted (see rollback.jsonl)", file=sys.stderr)
+    if _interrupted_by(ended):
+        print(_interrupted_line(paths, ended), file=sys.stderr)
         return 130
     if any(s["verdict"] == "failed" for s in scenarios):
         return 1
     if any(s["verdict"] in ("not run", "error") for s in scenarios):
         return 3
-    asserted = [name for name, code in codes.items() if code == 1]
+    asserted = [name for name, code in ended.codes.items() if code == TESTS_FAILED]
     if asserted:  # a scenario's own check after its verdict (e.g. measured vs model) failed: still a failure
         for name in asserted:
             print(f"gameday run: FAILED {name}: a scenario check failed after its verdict; see "
                   f"{paths.folder / 'parts' / (name + '.log')}", file=sys.stderr)
         return 1
-    if any(code not in (0, 1, NO_TESTS_COLLECTED) for code in codes.values()) or not data["passed"]:
+    if any(code not in (0, TESTS_FAILED, NO_TESTS_COLLECTED) for code in ended.codes.values()) or not data["passed"]:
         return 3
     return 0
+
+
+def _interrupted_by(ended: Ended) -> str | None:
+    if ended.stopped_by:
+        return ended.stopped_by
+    return "a signal to a child" if any(interrupted(code) for code in ended.codes.values()) else None
+
+
+def _interrupted_line(paths: RunPaths, ended: Ended) -> str:
+    """What the interrupt left: every injected fault reverted, or which are not and how to revert them."""
+    try:
+        entries = RollbackJournal(paths.journal).entries()
+    except GamedayError:
+        entries = []
+    reverted = sum(1 for e in entries if e.state == "reverted")
+    done = f"{len(entries)} fault(s) injected, {reverted} reverted" if entries else "no fault was injected"
+    return f"gameday run: interrupted by {_interrupted_by(ended)}; {done}; {what_is_left(paths.journal)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -77,11 +78,38 @@ def injected(fault: Fault, *, backend: Backend, journal: RollbackJournal, timeli
                              target=fault.target) from exc
         yield inject_at
     finally:
-        with deferred_signals():
+        _revert_to_the_end(fault, revert, entry_id, backend=backend, journal=journal, timeline=timeline, clock=clock)
+
+
+def _revert_to_the_end(fault: Fault, revert: RevertAction, entry_id: str, *, backend: Backend,
+                       journal: RollbackJournal, timeline: Timeline, clock: Clock) -> None:
+    """The revert, with Ctrl-C and SIGTERM held until it is done (each one held says so). Should it be cut
+    anyway (SIGINT before the handlers are in place, a handler set outside Python), one line says what is
+    left and which journal `gameday rollback` replays: a revert is never abandoned silently."""
+    where = f"{fault.name} on {fault.target}"
+
+    def finishing(signum: int) -> None:
+        log.warning("%s while reverting %s: finishing the revert first (journal %s)",
+                    signal.Signals(signum).name, where, journal.path)
+
+    try:
+        with deferred_signals(on_hold=finishing):
             stop = getattr(fault, "stop", None)  # a fault with later steps (capacity-thrash) takes no more
             if callable(stop):
                 stop()
             _revert(fault, revert, entry_id, backend=backend, journal=journal, timeline=timeline, clock=clock)
+    except (KeyboardInterrupt, SystemExit):
+        if not _closed(journal, entry_id):
+            log.error("revert of %s interrupted: it is still pending; `gameday rollback --journal %s` finishes it",
+                      where, journal.path)
+        raise
+
+
+def _closed(journal: RollbackJournal, entry_id: str) -> bool:
+    try:
+        return any(e.entry_id == entry_id and e.state != "pending" for e in journal.entries())
+    except Exception:  # noqa: BLE001 - an unreadable journal: say the revert is pending, the safe side
+        return False
 
 
 def _revert(fault: Fault, revert: RevertAction, entry_id: str, *, backend: Backend,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -35,8 +35,9 @@ def interrupt_on_sigterm() -> Iterator[None]:
 
 
 @contextmanager
-def deferred_signals() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM for the block, then deliver the first one that came (main thread only).
+def deferred_signals(on_hold: Callable[[int], None] | None = None) -> Iterator[None]:
+    """Hold SIGINT and SIGTERM for the block, then deliver the first one that came (main thread only);
+    `on_hold(signum)` is called for each one held (to say what is being finished meanwhile).
 
     A second Ctrl-C during a revert would otherwise abandon it half done; the journal would still
     cover that, but finishing is better.
@@ -48,6 +49,8 @@ def deferred_signals() -> Iterator[None]:
 
     def hold(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
+        if on_hold is not None:
+            on_hold(signum)
 
     previous = {}
     for signum in HELD_SIGNALS:

@@ -4,10 +4,12 @@ and a scenario that cannot run recorded as `not run` with its reason, never as a
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from gameday.errors import GamedayError, SystemUnderTestFailed
+from gameday.faults.journal import RollbackJournal
 from gameday.kits import Kits
 from gameday.kits.kit import DeployContext, Deployment, ScenarioSpec
 from gameday.scenario import ScenarioResult, Verdict
@@ -67,8 +69,17 @@ def play(game: GameDay, spec: ScenarioSpec, deployments: Deployments) -> list[Sc
         return [record_not_run(game, spec, f"the stack never became ready: {exc}", Verdict.FAILED)]
     except GamedayError as exc:
         return [record_not_run(game, spec, f"could not deploy or adopt {spec.stack_id}: {exc}")]
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: say so in the report, then stop the session
+        record_not_run(game, spec, f"interrupted by {interrupt_signal(stop)} during the deploy")
+        raise
     before = len(game.report.scenarios)
-    results = list(spec.run(game, deployment, spec))
+    journal = RollbackJournal(game.paths.journal)
+    known = _entry_ids(journal)
+    try:
+        results = list(spec.run(game, deployment, spec))
+    except KeyboardInterrupt as stop:
+        record_not_run(game, spec, f"interrupted by {interrupt_signal(stop)} during {_phase(journal, known)}")
+        raise
     for result in results:
         if result not in game.report.scenarios[before:]:
             game.report.scenarios.append(result)
@@ -85,6 +96,33 @@ def record_not_run(game: GameDay, spec: ScenarioSpec, reason: str,
                             timeline=game.new_timeline(spec.stack_id, spec.name))
     game.report.scenarios.append(result)
     return result
+
+
+def interrupt_signal(stop: KeyboardInterrupt) -> str:
+    """SIGTERM when the handler that turns it into KeyboardInterrupt says so; Ctrl-C's carries nothing."""
+    said = str(stop)
+    return "SIGTERM" if "SIGTERM" in said or said == f"signal {signal.SIGTERM.value}" else "SIGINT"
+
+
+def _entry_ids(journal: RollbackJournal) -> set[str]:
+    try:
+        return {e.entry_id for e in journal.entries()}
+    except GamedayError:  # a damaged journal: the phase is then told without it
+        return set()
+
+
+def _phase(journal: RollbackJournal, known: set[str]) -> str:
+    """Steady state until this scenario journals a fault; then the fault, with what its revert did."""
+    try:
+        mine = [e for e in journal.entries() if e.entry_id not in known]
+    except GamedayError:
+        return "the scenario"
+    if not mine:
+        return "steady state (no fault injected)"
+    told = "; ".join(f"{e.fault} on {e.target} {'reverted' if e.state == 'reverted' else 'NOT reverted: ' + e.state}"
+                     for e in mine)
+    left = any(e.state in ("pending", "failed") for e in mine)
+    return f"the fault ({told}{f'; `gameday rollback --journal {journal.path}` finishes it' if left else ''})"
 
 
 def failed_messages(results: Sequence[ScenarioResult]) -> list[str]:
