@@ -72,7 +72,7 @@ def test_two_ctrl_c_reach_each_child_once_and_the_second_says_what_is_left(
     sender = _signal_when_ready(tmp_path, names, [(0.0, signal.SIGINT), (0.3, signal.SIGINT)])
     before = signal.getsignal(signal.SIGINT)
 
-    ended = run_children(_children(tmp_path, CHILD, names, hold_s=1.5, grace_s=30.0))
+    ended = run_children(_children(tmp_path, CHILD, names, hold_s=3.0, grace_s=30.0))
 
     sender.join(5)
     assert ended.stopped_by == "SIGINT" and ended.killed == ()
