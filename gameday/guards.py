@@ -193,18 +193,16 @@ def merge_scopes(scopes: Iterable[Scope]) -> Scope:
 
 
 def run_scope(cfn: Any, run_id: str) -> Scope:
-    """The stacks this run deployed and its tag. Fixtures tag each deploy `<run-id>` or `<run-id>-<suffix>`
-    (`-0`, `-sih`, `-replica`); generated run ids all have one length, so one is never another's prefix."""
-    pattern = re.compile(rf"{re.escape(run_id)}(-[a-z0-9-]+)?")
+    """The stacks this run deployed and its tag. Every deploy of a game day, whatever the suffix of its name
+    (`-sih`, `-replica`), is tagged `gameday:run` with the game day's exact run id; only an exact match counts,
+    so a run `r5` never takes a stack of a run `r5-x1` (or `r50`) as its own."""
     names: list[str] = []
-    tags: set[str] = {run_id}
     for page in cfn.get_paginator("describe_stacks").paginate():
         for stack in page["Stacks"]:
             value = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}.get(RUN_TAG, "")
-            if pattern.fullmatch(value) and _USABLE_STACK.fullmatch(stack["StackStatus"]):
+            if value == run_id and _USABLE_STACK.fullmatch(stack["StackStatus"]):
                 names.append(stack["StackName"])
-                tags.add(value)
-    return stack_scope(cfn, names, tags)
+    return stack_scope(cfn, names, [run_id])
 
 
 def describe_stack(cfn: Any, name: str) -> dict[str, Any]:

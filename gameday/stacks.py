@@ -28,7 +28,8 @@ from gameday.template import StackConfig, load_template, load_template_text
 log = logging.getLogger(__name__)
 
 STACKS_DIR = Path(__file__).resolve().parent.parent / "stacks"
-RUN_TAG = "gameday:run"
+RUN_TAG = "gameday:run"  # the game day's exact run id: what the blast-radius guard matches
+DEPLOY_TAG = "gameday:deploy"  # the deploy's own id (`<run-id>-<suffix>`) when it differs
 STACK_TAG = "gameday:stack"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 STACK_ARN = re.compile(r"arn:aws[a-z-]*:cloudformation:(?P<region>[a-z0-9-]+):[0-9]{12}:stack/[A-Za-z0-9/._-]+")
@@ -92,26 +93,32 @@ def stack_name(run_id: str, stack_id: str) -> str:
     return f"gd-{run_id}-{stack_id}"[:128]
 
 
-def create_request(spec: StackSpec, name: str, run_id: str) -> dict[str, Any]:
-    """The CreateStack arguments for every backend: named and tagged for the run, deleted if it fails."""
+def create_request(spec: StackSpec, name: str, run_id: str, run_tag: str | None = None) -> dict[str, Any]:
+    """The CreateStack arguments for every backend: named and tagged for the run, deleted if it fails.
+    `run_tag` is the game day's run id when `run_id` is a deploy's suffixed one (names stay unique per deploy,
+    the tag is what the guard matches exactly)."""
+    tags = [{"Key": RUN_TAG, "Value": run_tag or run_id}, {"Key": STACK_TAG, "Value": spec.stack_id}]
+    if run_tag and run_tag != run_id:
+        tags.append({"Key": DEPLOY_TAG, "Value": run_id})
     return {
         "StackName": name,
         "TemplateBody": spec.template.read_text(),
         "Parameters": [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in spec.parameters.items()],
         "Capabilities": CAPABILITIES,
-        "Tags": [{"Key": RUN_TAG, "Value": run_id}, {"Key": STACK_TAG, "Value": spec.stack_id}],
+        "Tags": tags,
         "OnFailure": "DELETE",
     }
 
 
-def deploy(backend: Backend, spec: StackSpec, run_id: str, *, timeout_s: float = 1800.0) -> DeployedStack:
+def deploy(backend: Backend, spec: StackSpec, run_id: str, *, timeout_s: float = 1800.0,
+           run_tag: str | None = None) -> DeployedStack:
     """Create the stack (named and tagged for the run), wait with the CloudFormation waiter, read it back."""
     if not spec.template.is_file():
         raise ConfigError(f"stack {spec.stack_id!r}: template {spec.template} not found")
     cfn = backend.client("cloudformation", region=spec.region)
     name = stack_name(run_id, spec.stack_id if spec.part == "main" else f"{spec.stack_id}-{spec.part}")
     with _refusal(f"create_stack {name} refused", name, DeployError):
-        created = cfn.create_stack(**create_request(spec, name, run_id))
+        created = cfn.create_stack(**create_request(spec, name, run_id, run_tag))
     _wait(backend, cfn, "stack_create_complete", created["StackId"], name, timeout_s)
     stack = read_stack(backend, spec, created["StackId"])
     log.info("deployed %s (%d resources, outputs %s)", name, len(stack.resources), sorted(stack.outputs))

@@ -136,3 +136,18 @@ def restore_nacl_associations(backend: Backend, params: Mapping[str, Any]) -> No
         except ClientError as exc:
             if not is_gone(exc) and error_code(exc) != "InvalidNetworkAclID.NotFound":
                 raise
+
+
+def nacl_targets(backend: Backend, params: Mapping[str, Any]) -> tuple[Target, ...]:
+    """The live subnets the revert would re-associate (gone ones left out), for the blast-radius guard."""
+    ec2 = backend.client("ec2")
+    targets = []
+    for record in params["subnets"]:
+        try:
+            found = ec2.describe_subnets(SubnetIds=[str(record["subnet"])])["Subnets"]
+        except ClientError as exc:
+            if is_gone(exc):
+                continue
+            raise
+        targets += [Target("ec2:subnet", s["SubnetId"], tags_of(s.get("Tags")), (s.get("VpcId", ""),)) for s in found]
+    return tuple(targets)

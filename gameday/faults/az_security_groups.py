@@ -18,6 +18,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_fixed
 
 from gameday.backends.base import Backend
 from gameday.errors import ConfigError, FaultError
+from gameday.faults.identity import IdentityRefused
 from gameday.faults.plan import TOKEN_TAG, FaultPlan, RevertAction, Target
 from gameday.faults.resources import (
     error_code,
@@ -238,3 +239,59 @@ def _atomic_rules(perm: Mapping[str, Any]) -> list[tuple[tuple[Any, ...], dict[s
                         item.get(_SOURCE_ID[source]))
             rules.append((identity, {**base, source: [dict(item)]}))
     return rules
+
+
+def interface_groups_targets(backend: Backend, params: Mapping[str, Any]) -> tuple[Target, ...]:
+    """The live instances the revert would regroup. Every recorded interface must still belong to one of
+    them: an interface of another instance is not this fault's to touch, and is refused."""
+    ec2 = backend.client("ec2")
+    targets: list[Target] = []
+    for record in params["instances"]:
+        instance = _live_instance(ec2, str(record["instance"]))
+        if instance is None:
+            continue
+        targets.append(Target("ec2:instance", instance["InstanceId"], tags_of(instance.get("Tags")),
+                              instance_parents(instance)))
+        own = {n["NetworkInterfaceId"] for n in instance.get("NetworkInterfaces", [])}
+        strangers = [str(i["eni"]) for i in record["interfaces"] if i["eni"] not in own and _eni_exists(ec2, i["eni"])]
+        if strangers:
+            raise IdentityRefused(f"refused: interface {strangers[0]} is not an interface of {instance['InstanceId']}, "
+                              "as the journal says; nothing changed")
+    return tuple(targets)
+
+
+def ingress_targets(backend: Backend, params: Mapping[str, Any]) -> tuple[Target, ...]:
+    """The live security groups the revert would re-authorize rules on (gone ones left out)."""
+    ec2 = backend.client("ec2")
+    targets = []
+    for record in params["groups"]:
+        try:
+            groups = ec2.describe_security_groups(GroupIds=[str(record["group_id"])])["SecurityGroups"]
+        except ClientError as exc:
+            if is_gone(exc):
+                continue
+            raise
+        targets += [Target("ec2:security-group", g["GroupId"], tags_of(g.get("Tags")), (g.get("VpcId", ""),))
+                    for g in groups]
+    return tuple(targets)
+
+
+def _live_instance(ec2: Any, instance_id: str) -> dict[str, Any] | None:
+    try:
+        reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    except ClientError as exc:
+        if is_gone(exc):
+            return None
+        raise
+    found = [i for r in reservations for i in r["Instances"] if i["State"]["Name"] not in ("shutting-down",
+                                                                                           "terminated")]
+    return dict(found[0]) if found else None
+
+
+def _eni_exists(ec2: Any, eni: str) -> bool:
+    try:
+        return bool(ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"])
+    except ClientError as exc:
+        if is_gone(exc):
+            return False
+        raise

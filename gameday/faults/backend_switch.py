@@ -14,7 +14,7 @@ from typing import Any
 from gameday.backends.base import Backend
 from gameday.errors import FaultError
 from gameday.faults.plan import FaultPlan, RevertAction, Target
-from gameday.faults.resources import tags_of
+from gameday.faults.resources import instance_parents, tags_of
 
 _MAX_PAGES = 20
 
@@ -126,3 +126,22 @@ def start_instance(backend: Backend, params: Mapping[str, Any]) -> None:
     instance = next((i for r in reservations for i in r["Instances"]), None)
     if instance is not None and instance["State"]["Name"] in ("stopped", "stopping"):
         ec2.start_instances(InstanceIds=[params["instance_id"]])
+
+
+def record_targets(backend: Backend, params: Mapping[str, Any]) -> tuple[Target, ...]:
+    """The record set the revert would write back, inside its hosted zone (zone ids are never reused)."""
+    record = params["record"]
+    return (Target("route53:record", str(record["Name"]), {}, (str(params["zone_id"]),)),)
+
+
+def start_instance_targets(backend: Backend, params: Mapping[str, Any]) -> tuple[Target, ...]:
+    """The live instance the revert would start (instance ids are never reused)."""
+    ec2 = backend.client("ec2")
+    try:
+        reservations = ec2.describe_instances(InstanceIds=[params["instance_id"]])["Reservations"]
+    except ec2.exceptions.ClientError as exc:
+        if "NotFound" in str(exc):
+            return ()
+        raise
+    return tuple(Target("ec2:instance", i["InstanceId"], tags_of(i.get("Tags")), instance_parents(i))
+                 for r in reservations for i in r["Instances"])

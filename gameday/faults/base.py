@@ -43,8 +43,11 @@ class TargetGuard(Protocol):
 
 def backend_ref(backend: Backend) -> dict[str, Any]:
     """Where a revert must act, for the journal: enough for `gameday rollback` to reconnect."""
+    options = getattr(backend, "options", None)  # the aws backend's: what its blast radius was at inject
     return {"name": backend.name, "region": backend.region,
-            "endpoint_url": backend.endpoint_url, "account": getattr(backend, "account_id", None)}
+            "endpoint_url": backend.endpoint_url, "account": getattr(backend, "account_id", None),
+            "run_id": getattr(options, "run_id", None),
+            "existing_stacks": ",".join(getattr(options, "existing_stacks", ()) or ()) or None}  # names hold no ","
 
 
 @contextmanager

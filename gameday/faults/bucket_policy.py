@@ -121,3 +121,17 @@ def restore_bucket_policy(backend: Backend, params: Mapping[str, Any]) -> None:
         s3.delete_bucket_policy(Bucket=params["bucket"])
     else:
         s3.put_bucket_policy(Bucket=params["bucket"], Policy=params["previous"])
+
+
+def bucket_policy_targets(backend: Backend, params: Mapping[str, Any]) -> tuple[Target, ...]:
+    """The live bucket whose policy the revert would rewrite (nothing when it is gone). Its identity is the
+    fault's own statement id, written at inject: the revert acts only while that statement is there."""
+    s3 = backend.client("s3")
+    bucket = str(params["bucket"])
+    try:
+        tags = _bucket_tags(s3, bucket)
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchBucket":
+            return ()
+        raise
+    return (Target("s3:bucket", bucket, tags, aliases=(f"arn:{_partition(backend.region)}:s3:::{bucket}",)),)

@@ -21,6 +21,7 @@ from typing import Any
 
 from gameday.backends.base import Backend
 from gameday.errors import FaultError
+from gameday.faults import identity
 from gameday.faults.plan import FaultPlan, RevertAction, Target
 from gameday.faults.resources import instance_ipv6, tags_of
 
@@ -81,7 +82,8 @@ class CapacityThrash:
                         note=f"min {group['MinSize']} / max {group['MaxSize']} / desired {group['DesiredCapacity']}, "
                              f"termination policies {policies}")
         o = self._original
-        revert = RevertAction("asg.restore-capacity", {"group": self.group, **o},
+        revert = RevertAction("asg.restore-capacity",
+                              {"group": self.group, **o, identity.KEY: identity.asg_identity(group)},
                               f"group {self.group} back to min {o['min']} / max {o['max']} / desired {o['desired']}")
         return FaultPlan(self.name, (target,), f"scale {self.group} out to {o['desired'] + 1}, then back in to "
                          f"{o['desired']} once the newcomer is healthy ({policies} picks who leaves)", revert)

@@ -13,8 +13,9 @@ from botocore.exceptions import ClientError
 
 from gameday.backends.base import Backend
 from gameday.errors import ConfigError, FaultError
-from gameday.faults.plan import FaultPlan, RevertAction, Target
-from gameday.faults.resources import is_gone, tags_of
+from gameday.faults import identity
+from gameday.faults.plan import TOKEN_TAG, FaultPlan, RevertAction, Target
+from gameday.faults.resources import is_gone, new_token, tags_of
 
 
 @dataclass
@@ -44,15 +45,20 @@ class ScaleEcsService:
         self._plan = FaultPlan(
             self.name, (target,), f"set the desired count of {found['serviceName']} from {current} to {self.desired}",
             RevertAction("ecs.restore-desired-count",
-                         {"cluster": self.cluster, "service": found["serviceArn"], "desired": current},
+                         {"cluster": self.cluster, "service": found["serviceArn"], "desired": current,
+                          identity.KEY: identity.of(found["serviceArn"], found.get("createdAt"),
+                                                    "" if found.get("createdAt") else new_token())},
                          f"desired count of {found['serviceName']} back to {current}"))
         return self._plan
 
     def inject(self) -> None:
         if self._plan is None:
             raise FaultError("inject before plan", fault=self.name, target=self.service)
-        self.backend.client("ecs").update_service(cluster=self.cluster, service=self._plan.revert.params["service"],
-                                                  desiredCount=self.desired)
+        ecs, arn = self.backend.client("ecs"), self._plan.revert.params["service"]
+        token = identity.recorded_tag(self._plan.revert.params)
+        if token:  # no creation time to tell this service from a later one of the same name: mark it
+            ecs.tag_resource(resourceArn=arn, tags=[{"key": TOKEN_TAG, "value": token}])
+        ecs.update_service(cluster=self.cluster, service=arn, desiredCount=self.desired)
 
 
 def _describe(ecs: Any, cluster: str, service: str) -> dict[str, Any] | None:
@@ -67,8 +73,32 @@ def _describe(ecs: Any, cluster: str, service: str) -> dict[str, Any] | None:
 
 
 def restore_desired_count(backend: Backend, params: Mapping[str, Any]) -> None:
-    """Desired count back as recorded (a no-op when already so, or when the service is gone)."""
+    """Desired count back as recorded (a no-op when already so, or when the service is gone). Only on the
+    service the fault scaled: a service of the same name created since is refused (see `identity`)."""
     ecs = backend.client("ecs")
     found = _describe(ecs, params["cluster"], params["service"])
-    if found is not None and int(found["desiredCount"]) != int(params["desired"]):
-        ecs.update_service(cluster=params["cluster"], service=params["service"], desiredCount=int(params["desired"]))
+    if found is None:
+        return
+    if int(found["desiredCount"]) != int(params["desired"]):
+        _check_identity(params, found)
+        ecs.update_service(cluster=found["clusterArn"], service=found["serviceArn"],
+                           desiredCount=int(params["desired"]))
+    token = identity.recorded_tag(params)
+    if token and tags_of(found.get("tags")).get(TOKEN_TAG) == token:
+        ecs.untag_resource(resourceArn=found["serviceArn"], tagKeys=[TOKEN_TAG])
+
+
+def desired_count_targets(backend: Backend, params: Mapping[str, Any]) -> tuple[Target, ...]:
+    """The live service the revert would scale, its identity checked (nothing when it is gone)."""
+    found = _describe(backend.client("ecs"), params["cluster"], params["service"])
+    if found is None:
+        return ()
+    if int(found["desiredCount"]) != int(params["desired"]):  # only a revert that acts must find the same one
+        _check_identity(params, found)
+    return (Target("ecs:service", found["serviceArn"], tags_of(found.get("tags")),
+                   (found["clusterArn"], str(params["cluster"])), aliases=(found["serviceName"],)),)
+
+
+def _check_identity(params: Mapping[str, Any], found: Mapping[str, Any]) -> None:
+    identity.check(params, f"ECS service {found['serviceArn']}", found["serviceArn"], found.get("createdAt"),
+                   tags_of(found.get("tags")))

@@ -12,8 +12,9 @@ from botocore.exceptions import ClientError
 
 from gameday.backends.base import Backend
 from gameday.errors import FaultError
+from gameday.faults import identity
 from gameday.faults.plan import FaultPlan, RevertAction, Target
-from gameday.faults.resources import error_code
+from gameday.faults.resources import error_code, tags_of
 
 MAX_SAVED_BYTES = 256 * 1024  # the journal is not a backup system
 
@@ -52,9 +53,10 @@ class ObjectsMissing:
         absent = [k for k in self.keys if k not in saved]
         target = Target("s3:bucket", self.bucket, {}, note=f"{len(saved)} object(s)" + (
             f"; already missing: {', '.join(absent)}" if absent else ""))
+        which = identity.of(self.bucket, identity.bucket_created(s3, self.bucket))
         self._plan = FaultPlan(self.name, (target,), f"delete {', '.join(self.keys)} from {self.bucket}",
                                RevertAction("s3.restore-objects", {"bucket": self.bucket, "region": self.region,
-                                                                   "objects": saved},
+                                                                   "objects": saved, identity.KEY: which},
                                             f"put {len(saved)} object(s) back into {self.bucket}"))
         return self._plan
 
@@ -67,8 +69,11 @@ class ObjectsMissing:
 
 
 def restore_objects(backend: Backend, params: Mapping[str, Any]) -> None:
-    """Put back every recorded object that is missing (one that exists again is left as it is)."""
+    """Put back every recorded object that is missing (one that exists again is left as it is), into the
+    bucket the fault emptied: a bucket of the same name created since is refused (see `identity`)."""
     s3 = backend.client("s3", region=params.get("region"))
+    if not objects_targets(backend, params):
+        return  # the bucket is gone
     for key, saved in params["objects"].items():
         try:
             s3.head_object(Bucket=params["bucket"], Key=key)
@@ -80,3 +85,19 @@ def restore_objects(backend: Backend, params: Mapping[str, Any]) -> None:
                 raise
         extra = {"ContentType": saved["content_type"]} if saved.get("content_type") else {}
         s3.put_object(Bucket=params["bucket"], Key=key, Body=base64.b64decode(saved["body"]), **extra)
+
+
+def objects_targets(backend: Backend, params: Mapping[str, Any]) -> tuple[Target, ...]:
+    """The live bucket the revert would write into, its identity checked (nothing when it is gone)."""
+    s3 = backend.client("s3", region=params.get("region"))
+    bucket = str(params["bucket"])
+    try:
+        tags = tags_of(s3.get_bucket_tagging(Bucket=bucket)["TagSet"])
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchBucket":
+            return ()
+        if error_code(exc) != "NoSuchTagSet":
+            raise
+        tags = {}
+    identity.check_bucket(params, s3, bucket)
+    return (Target("s3:bucket", bucket, tags),)

@@ -18,7 +18,7 @@ from gameday.backends.base import Backend
 from gameday.backends.local import control_request
 from gameday.clock import Clock, SystemClock
 from gameday.errors import BackendError, ConfigError, FaultError
-from gameday.faults import fis
+from gameday.faults import fis, identity
 from gameday.faults.plan import TOKEN_TAG, FaultPlan, RevertAction, Target
 from gameday.faults.resources import new_token, tags_of
 
@@ -57,7 +57,7 @@ def _group(backend: Backend, name: str, fault: str) -> dict[str, Any]:
 
 def _capacity_params(group: Mapping[str, Any]) -> dict[str, Any]:
     return {"group": group["AutoScalingGroupName"], "min": group["MinSize"], "max": group["MaxSize"],
-            "desired": group["DesiredCapacity"]}
+            "desired": group["DesiredCapacity"], identity.KEY: identity.asg_identity(group)}
 
 
 def _capacity_description(group: Mapping[str, Any]) -> str:

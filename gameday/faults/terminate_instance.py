@@ -10,6 +10,7 @@ from typing import Any
 
 from gameday.backends.base import Backend
 from gameday.errors import FaultError
+from gameday.faults import identity
 from gameday.faults.plan import FaultPlan, RevertAction, Target
 from gameday.faults.resources import tags_of
 
@@ -57,7 +58,7 @@ class TerminateInstance:
         revert = RevertAction(
             "asg.restore-capacity",
             {"group": self.group, "min": group["MinSize"], "max": group["MaxSize"],
-             "desired": group["DesiredCapacity"]},
+             "desired": group["DesiredCapacity"], identity.KEY: identity.asg_identity(group)},
             f"group {self.group} back to min {group['MinSize']} / max {group['MaxSize']} / "
             f"desired {group['DesiredCapacity']} (the terminated instance itself is not restored: "
             "the group replaces it)",

@@ -76,6 +76,7 @@ class DeployContext:
     run_id: str
     parameters: Mapping[str, str] = field(default_factory=dict)
     existing: Mapping[str, str] = field(default_factory=dict)  # part -> stack name or ARN
+    run_tag: str | None = None  # the game day's exact run id, tagged on every stack (None: run_id)
 
     @property
     def adopting(self) -> bool:

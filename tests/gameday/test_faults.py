@@ -223,7 +223,8 @@ def test_injected_journals_before_inject_and_reverts_on_error(sandbox: tuple[str
     assert spy.seen_at_inject == ["pending"]
     (entry,) = journal.entries()
     assert entry.state == "reverted"
-    assert entry.backend == {"name": "aws", "region": REGION, "endpoint_url": url, "account": "123456789012"}
+    assert entry.backend == {"name": "aws", "region": REGION, "endpoint_url": url, "account": "123456789012",
+                             "run_id": "faults", "existing_stacks": None}  # the blast radius, for a replay
     assert snapshot(url, world) == before
 
 

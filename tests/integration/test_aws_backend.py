@@ -194,16 +194,17 @@ def test_run_scope_takes_the_runs_suffixed_deploys_and_nothing_else(endpoint: st
     template = tmp_path / "template.yaml"
     template.write_text(SMALL)
     with aws_backend(endpoint, REGION, "r5") as backend:
-        mine = stacks.deploy(backend, StackSpec("small", {}, template), "r5-sih")
+        mine = stacks.deploy(backend, StackSpec("small", {}, template), "r5-sih", run_tag="r5")
+        longer = stacks.deploy(backend, StackSpec("small", {}, template), "r5-x1")  # run r5-x1, not r5's
         other = stacks.deploy(backend, StackSpec("small", {}, template), "r50")
         try:
             scope = backend.scope()
         finally:
-            stacks.delete(backend, mine)
-            stacks.delete(backend, other)
+            for stack in (mine, longer, other):
+                stacks.delete(backend, stack)
 
     assert scope.stacks == ("gd-r5-sih-small",)
-    assert scope.run_ids == {"r5", "r5-sih"}
+    assert scope.run_ids == {"r5"}
 
 
 def test_resolvers_are_the_ones_named_and_none_are_guessed_for_a_stand_in(endpoint: str, tmp_path: Path) -> None:

@@ -104,7 +104,8 @@ class Runner:
 
 
 def rollback(journal: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gameday", "rollback", "--journal", str(journal), *extra],
+    return subprocess.run([sys.executable, "-m", "gameday", "rollback", "--journal", str(journal),
+                           "--allow-account", ACCOUNT, *extra],
                           cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=120)
 
 

@@ -81,7 +81,7 @@ class TemplateKit:
                          part.region(ctx, deployed), part.spec.name)
         if ctx.adopting:
             return stacks.adopt(ctx.backend, ctx.existing_part(part.spec.name, self.stack_id), spec)
-        return stacks.deploy(ctx.backend, spec, ctx.run_id)
+        return stacks.deploy(ctx.backend, spec, ctx.run_id, run_tag=ctx.run_tag)
 
 
 def declared_parameters(part: PartSpec) -> set[str]:

@@ -102,7 +102,7 @@ def deploy(ctx: DeployContext, deployment: str) -> SpotDeployment:
         variants = [adopt_variant(ctx, v) for v in named_variants(ctx.existing, deployment)]
     else:
         variants = deploy_variants(ctx.backend, ctx.run_id, ctx.profile, DEPLOYMENTS[deployment],
-                                   parameters=ctx.parameters)
+                                   parameters=ctx.parameters, run_tag=ctx.run_tag)
     return SpotDeployment(STACK, parts_of(variants), tuple(variants))
 
 
@@ -141,8 +141,8 @@ def _declared(template: Path, values: Mapping[str, str]) -> dict[str, str]:
 
 
 def deploy_variants(backend: Backend, run_id: str, profile: Profile, variants: Sequence[str] = VARIANTS, *,
-                    parameters: Mapping[str, str] | None = None,
-                    timeout_s: float = READY_TIMEOUT_S) -> list[VariantStacks]:
+                    parameters: Mapping[str, str] | None = None, timeout_s: float = READY_TIMEOUT_S,
+                    run_tag: str | None = None) -> list[VariantStacks]:
     """Every variant's origin stack, then (once each group has an instance) its edge; deleted again if
     any step fails, so a failed deploy leaves nothing behind. `parameters` override either template's."""
     overrides = parameters or {}
@@ -156,7 +156,7 @@ def deploy_variants(backend: Backend, run_id: str, profile: Profile, variants: S
                 "TerminationCleanup": "true" if variant == CLEANUP else "false",
                 "RecordTtl": str(round(scaled(profile, "route53.record_ttl", 30))),
                 "HookHeartbeatTimeout": "900", **_declared(ORIGIN_TEMPLATE, overrides)},
-                ORIGIN_TEMPLATE, part="origin"), f"{run_id}-{SHORT[variant]}"))
+                ORIGIN_TEMPLATE, part="origin"), f"{run_id}-{SHORT[variant]}", run_tag=run_tag))
         instances = [wait_in_service(backend, o.output("AutoScalingGroupName"), timeout_s) for o in origins]
         account = backend.client("sts").get_caller_identity()["Account"]
         for variant, origin, instance in zip(variants, origins, instances, strict=True):
@@ -165,7 +165,8 @@ def deploy_variants(backend: Backend, run_id: str, profile: Profile, variants: S
                 "OriginName": origin.output("OriginName"), "VpcOriginEndpointArn": arn,
                 "ConnectionTimeout": str(max(1, round(scaled(profile, "cloudfront.connection_timeout", 10)))),
                 "ErrorCachingMinTTL": str(round(scaled(profile, "cloudfront.error_caching_min_ttl", 10))),
-                **_declared(EDGE_TEMPLATE, overrides)}, EDGE_TEMPLATE, part="edge"), f"{run_id}-{SHORT[variant]}"))
+                **_declared(EDGE_TEMPLATE, overrides)}, EDGE_TEMPLATE, part="edge"), f"{run_id}-{SHORT[variant]}",
+                run_tag=run_tag))
             backend.client("s3").put_object(Bucket=edges[-1].output("MaintenanceBucketName"), Key="index.html",
                                             Body=MAINTENANCE_PAGE, ContentType="text/html")
         return [ready_variant(backend, variant, origin, edge, instance, timeout_s)
