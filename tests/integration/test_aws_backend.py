@@ -173,7 +173,8 @@ def test_pytest_session_with_a_wrong_account_ends_in_one_line(endpoint: str, tmp
          "--region", REGION, "--allow-account", "111111111111", "--report-dir", str(tmp_path)],
         cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=300)
 
-    assert done.returncode == 2, done.stdout[-3000:]
+    # pytest's own usage-error code (its 2 means interrupted); `gameday run` turns it into 2 with the line.
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-3000:]
     assert "gameday: refused: the credentials are for account 123456789012" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
 
