@@ -116,7 +116,7 @@ def test_runtime_faults_are_samples_not_tracebacks(capsys: pytest.CaptureFixture
                         ("dns:a.test/A", "dns_truncated")}
 
 
-@pytest.mark.parametrize(("content", "message"), [(None, "cannot read"), ("{not json", "not a timeline file"),
+@pytest.mark.parametrize(("content", "message"), [(None, "cannot read"), ("{not json", "not JSON"),
                                                   ('{"schema": 99}', "not a timeline file")])
 def test_analyze_bad_file_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                                  content: str | None, message: str) -> None:
