@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gameday.analysis import FailoverResult
+from gameday.kits.blocks.dns_answers import address_move
 from gameday.kits.static_ip_haproxy.measure import (
     address_sets,
     dead_share,
-    dns_leave,
     errors_after,
     first_served_by,
     record,
@@ -75,7 +75,7 @@ def dns_leave_judge(dead: Sequence[str], keepalive: KeepAlive | None = None) -> 
     its connection must do what the blocking mechanism promises."""
 
     def judge(run: FailoverRun, failover: FailoverResult, fault_at: float) -> Judgement:
-        leave = dns_leave(run.timeline, DNS_PROBE, dead, fault_at)
+        leave = address_move(run.timeline, DNS_PROBE, dead, fault_at)
         predicted = dns_leave_s(run.prediction) if run.prediction is not None else None
         record(run.timeline, "dns_leave", ",".join(dead), measured_s=leave.last_seen_s, predicted_s=predicted,
                left=leave.left, dead_share=dead_share(run.timeline, DNS_PROBE, dead, fault_at),
@@ -88,7 +88,7 @@ def dns_leave_judge(dead: Sequence[str], keepalive: KeepAlive | None = None) -> 
         headline = Headline("dead address out of DNS", leave.last_seen_s)
         text = f"{', '.join(dead)} left the DNS answers after {leave.last_seen_s:.2f} s"
         # Only the fast profile's fixed delays make the model exact; realistic ones are ranges.
-        if predicted is not None and run.backend.profile == "fast" \
+        if predicted is not None and (run.profile or run.backend.profile) == "fast" \
                 and abs(leave.last_seen_s - predicted) > MODEL_TOLERANCE * predicted:
             return Judgement(Verdict.FAILED, f"{text}, but the model says {predicted:.2f} s "
                                              f"(+-{MODEL_TOLERANCE:.0%}): the measurement or localcloud is off; "

@@ -7,11 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from gameday.kits.blocks.dns_answers import address_move
 from gameday.kits.static_ip_haproxy import model
 from gameday.kits.static_ip_haproxy.judges import KeepAlive, dns_leave_judge
 from gameday.kits.static_ip_haproxy.measure import (
     dead_share,
-    dns_leave,
     first_served_by,
 )
 from gameday.kits.static_ip_haproxy.scenarios import SCENARIOS
@@ -39,13 +39,13 @@ def test_the_dead_address_leaves_at_its_last_sighting_before_a_long_gap() -> Non
     pattern = [(t / 10, "10.0.0.1" if t % 4 == 0 else "10.0.0.2") for t in range(95)]  # dead until 9.2 s
     pattern += [(t / 10, "10.0.0.2") for t in range(95, 200)]
     pattern += [(20.0, "10.0.0.1")]  # replaced with the same address: back later, not part of leaving
-    leave = dns_leave(_answers(pattern), "dns", ["10.0.0.1"], FAULT_AT)
+    leave = address_move(_answers(pattern), "dns", ["10.0.0.1"], FAULT_AT)
     assert leave.left
     assert leave.last_seen_s == pytest.approx(9.2)
 
 
 def test_an_address_still_answered_at_the_end_has_not_left() -> None:
-    leave = dns_leave(_answers([(t / 10, "10.0.0.1") for t in range(50)]), "dns", ["10.0.0.1"], FAULT_AT)
+    leave = address_move(_answers([(t / 10, "10.0.0.1") for t in range(50)]), "dns", ["10.0.0.1"], FAULT_AT)
     assert not leave.left
 
 
@@ -85,7 +85,7 @@ def _run(timeline: Timeline, *, profile: str = "fast", predicted_s: float | None
     prediction = None if predicted_s is None else Prediction(
         "static-ip-haproxy", "block-az-nacl", profile, (PredictedPhase("health_check", predicted_s, predicted_s,
                                                                         predicted_s, "test"),))
-    return SimpleNamespace(timeline=timeline, prediction=prediction, budget_s=budget_s,  # type: ignore[return-value]
+    return SimpleNamespace(timeline=timeline, prediction=prediction, budget_s=budget_s, profile=profile,  # type: ignore[return-value]
                            backend=SimpleNamespace(profile=profile))
 
 
