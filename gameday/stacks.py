@@ -7,11 +7,9 @@ adopted stack (`--existing-stack`) is read exactly like one this run created, an
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import re
-import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +19,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gameday import guards
-from gameday.backends.base import Backend
+from gameday.backends.base import Backend, is_loopback
 from gameday.errors import BackendError, ConfigError, DeployError
 from gameday.template import StackConfig, load_template, load_template_text
 
@@ -178,13 +176,7 @@ def delete(backend: Backend, stack: DeployedStack, *, timeout_s: float = 1800.0)
 
 def _poll_s(backend: Backend) -> int:
     """The waiter's delay: a second against an endpoint on this machine, AWS's own 15 s otherwise."""
-    url = backend.endpoint_url
-    host = urllib.parse.urlsplit(url).hostname if url else None
-    try:
-        local = host == "localhost" or (host is not None and ipaddress.ip_address(host).is_loopback)
-    except ValueError:
-        local = False
-    return 1 if local else 15
+    return 1 if is_loopback(backend.endpoint_url) else 15
 
 
 def _wait(backend: Backend, cfn: Any, waiter_name: str, stack_id: str, name: str, timeout_s: float) -> None:
@@ -196,9 +188,10 @@ def _wait(backend: Backend, cfn: Any, waiter_name: str, stack_id: str, name: str
             "Delay": delay, "MaxAttempts": max(1, math.ceil(timeout_s / delay))})
     except WaiterError as exc:
         raise DeployError(f"stack {name}: {waiter_name.replace('_', ' ')} failed: {_failure_reason(cfn, stack_id)} "
-                          f"({_one_line(exc)})", stack=name) from None
+                          f"({guards.one_line(exc)})", stack=name) from None
     except BotoCoreError as exc:
-        raise DeployError(f"stack {name}: {waiter_name.replace('_', ' ')}: {_one_line(exc)}", stack=name) from None
+        raise DeployError(f"stack {name}: {waiter_name.replace('_', ' ')}: {guards.one_line(exc)}",
+                          stack=name) from None
 
 
 def _failure_reason(cfn: Any, stack_id: str) -> str:
@@ -208,7 +201,7 @@ def _failure_reason(cfn: Any, stack_id: str) -> str:
         return "no reason available"
     failed = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events
               if str(e.get("ResourceStatus", "")).endswith("FAILED")]
-    return _one_line("; ".join(failed[-3:])) or "no resource failure recorded"
+    return guards.one_line("; ".join(failed[-3:])) or "no resource failure recorded"
 
 
 @contextmanager
@@ -217,12 +210,10 @@ def _refusal(what: str, stack: str, error_type: type[ConfigError | DeployError |
     try:
         yield
     except (ClientError, BotoCoreError) as exc:
-        message = f"{what}: {_one_line(exc)}"
+        message = f"{what}: {guards.one_line(exc)}"
         raise (DeployError(message, stack=stack) if error_type is DeployError else error_type(message)) from exc
 
 
-def _one_line(value: object) -> str:
-    return " ".join(str(value).split())[:400]
 
 
 def stack_config(stack_id: str, stack: DeployedStack | None = None, template: Path | None = None) -> StackConfig:

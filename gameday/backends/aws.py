@@ -7,7 +7,6 @@ and every fault target passes the blast-radius guard: the stacks this run deploy
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import re
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gameday import guards
-from gameday.backends.base import LocalcloudControl, Resolver
+from gameday.backends.base import LocalcloudControl, Resolver, is_loopback
 from gameday.errors import BackendError, ConfigError
 from gameday.options import OPTIONS
 from gameday.stacks import STACK_ARN
@@ -93,18 +92,6 @@ def check_endpoint(url: str | None) -> str | None:
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname or not port_ok:
         raise ConfigError(f"--endpoint-url: {guards.one_line(url)[:60]!r} is not an http(s) URL")
     return url.rstrip("/")
-
-
-def is_loopback(url: str | None) -> bool:
-    host = urllib.parse.urlsplit(url).hostname if url else None
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class AwsBackend:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -53,3 +55,16 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Stop everything the backend started. Idempotent."""
+
+
+def is_loopback(url: str | None) -> bool:
+    """Whether an endpoint URL is on this machine (localcloud, moto): a stand-in, not AWS itself."""
+    host = urllib.parse.urlsplit(url).hostname if url else None
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

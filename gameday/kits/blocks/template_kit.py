@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gameday import stacks
 from gameday.errors import ConfigError
@@ -75,8 +76,7 @@ class TemplateKit:
                 stacks.delete(ctx.backend, stack)
 
     def _part(self, ctx: DeployContext, part: TemplatePart, deployed: Mapping[str, DeployedStack]) -> DeployedStack:
-        declared = declared_parameters(part.spec)
-        overrides = {k: v for k, v in ctx.parameters.items() if k in declared}
+        overrides = overrides_for(part.spec.template, ctx.parameters)
         spec = StackSpec(self.stack_id, {**part.parameters(ctx, deployed), **overrides}, part.spec.template,
                          part.region(ctx, deployed), part.spec.name)
         if ctx.adopting:
@@ -86,6 +86,19 @@ class TemplateKit:
 
 def declared_parameters(part: PartSpec) -> set[str]:
     return set(load_template(part.template).get("Parameters", {}) or {})
+
+
+def overrides_for(template: Path, values: Mapping[str, str]) -> dict[str, str]:
+    """The `--param` overrides this template declares (check_parameters made sure some part declares each)."""
+    names = set(load_template(template).get("Parameters", {}) or {})
+    return {k: v for k, v in values.items() if k in names}
+
+
+def empty_bucket(s3: Any, bucket: str) -> None:
+    """CloudFormation will not delete a bucket that still holds objects: empty it first."""
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
 
 
 def check_parameters(stack_id: str, parts: tuple[PartSpec, ...], overrides: Mapping[str, str]) -> None:

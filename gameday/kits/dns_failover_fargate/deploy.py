@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from gameday.backends.base import Backend
 from gameday.errors import DeployError
-from gameday.kits.blocks.template_kit import TemplateKit
+from gameday.kits.blocks.template_kit import TemplateKit, empty_bucket
 from gameday.kits.kit import DeployContext, Deployment
 from gameday.stacks import DeployedStack
 
@@ -37,11 +37,7 @@ def put_fallback_page(ctx: DeployContext, deployment: Deployment) -> None:
 
 def empty_fallback_bucket(ctx: DeployContext, deployment: Deployment) -> None:
     """CloudFormation cannot delete a bucket that still holds objects."""
-    s3 = ctx.backend.client("s3")
-    bucket = deployment.output("FallbackBucketName")
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=bucket, Key=item["Key"])
+    empty_bucket(ctx.backend.client("s3"), deployment.output("FallbackBucketName"))
 
 
 def request_certificate(backend: Backend, zone: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gameday.kits.blocks.template_kit import TemplatePart, main_part
+from gameday.kits.blocks.template_kit import TemplatePart, empty_bucket, main_part
 from gameday.kits.kit import DeployContext, Deployment, PartSpec
 from gameday.stacks import STACKS_DIR, DeployedStack
 
@@ -64,7 +64,4 @@ def seed_site(ctx: DeployContext, deployment: Deployment) -> None:
 def empty_buckets(ctx: DeployContext, deployment: Deployment) -> None:
     """CloudFormation will not delete a bucket with objects in it."""
     for bucket, region in buckets(deployment):
-        s3 = ctx.backend.client("s3", region=region)
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            for item in page.get("Contents", []):
-                s3.delete_object(Bucket=bucket, Key=item["Key"])
+        empty_bucket(ctx.backend.client("s3", region=region), bucket)

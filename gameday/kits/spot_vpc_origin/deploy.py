@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import dns.exception
 import dns.message
@@ -25,10 +24,10 @@ from gameday.backends.base import Backend
 from gameday.dnsnames import resolve_name
 from gameday.errors import BackendError, ConfigError, DeployError
 from gameday.faults.resources import instance_ipv6
+from gameday.kits.blocks.template_kit import overrides_for
 from gameday.kits.kit import DeployContext, Deployment, PartSpec
 from gameday.probes import DnsProbe, HttpProbe
 from gameday.stacks import STACKS_DIR, DeployedStack, StackSpec
-from gameday.template import load_template
 from localcloud.profiles import Profile
 from localcloud.timescale import scaled
 
@@ -134,12 +133,6 @@ def adopt_variant(ctx: DeployContext, variant: str) -> VariantStacks:
     return ready_variant(ctx.backend, variant, origin, edge, instance, READY_TIMEOUT_S)
 
 
-def _declared(template: Path, values: Mapping[str, str]) -> dict[str, str]:
-    """The `--param` overrides this template declares (the kit checked that one of its two declares each)."""
-    names = set(load_template(template).get("Parameters") or {})
-    return {k: v for k, v in values.items() if k in names}
-
-
 def deploy_variants(backend: Backend, run_id: str, profile: Profile, variants: Sequence[str] = VARIANTS, *,
                     parameters: Mapping[str, str] | None = None, timeout_s: float = READY_TIMEOUT_S,
                     run_tag: str | None = None) -> list[VariantStacks]:
@@ -155,7 +148,7 @@ def deploy_variants(backend: Backend, run_id: str, profile: Profile, variants: S
                 "Variant": variant.split("+")[0], "ZoneName": zone,
                 "TerminationCleanup": "true" if variant == CLEANUP else "false",
                 "RecordTtl": str(round(scaled(profile, "route53.record_ttl", 30))),
-                "HookHeartbeatTimeout": "900", **_declared(ORIGIN_TEMPLATE, overrides)},
+                "HookHeartbeatTimeout": "900", **overrides_for(ORIGIN_TEMPLATE, overrides)},
                 ORIGIN_TEMPLATE, part="origin"), f"{run_id}-{SHORT[variant]}", run_tag=run_tag))
         instances = [wait_in_service(backend, o.output("AutoScalingGroupName"), timeout_s) for o in origins]
         account = backend.client("sts").get_caller_identity()["Account"]
@@ -165,7 +158,7 @@ def deploy_variants(backend: Backend, run_id: str, profile: Profile, variants: S
                 "OriginName": origin.output("OriginName"), "VpcOriginEndpointArn": arn,
                 "ConnectionTimeout": str(max(1, round(scaled(profile, "cloudfront.connection_timeout", 10)))),
                 "ErrorCachingMinTTL": str(round(scaled(profile, "cloudfront.error_caching_min_ttl", 10))),
-                **_declared(EDGE_TEMPLATE, overrides)}, EDGE_TEMPLATE, part="edge"), f"{run_id}-{SHORT[variant]}",
+                **overrides_for(EDGE_TEMPLATE, overrides)}, EDGE_TEMPLATE, part="edge"), f"{run_id}-{SHORT[variant]}",
                 run_tag=run_tag))
             backend.client("s3").put_object(Bucket=edges[-1].output("MaintenanceBucketName"), Key="index.html",
                                             Body=MAINTENANCE_PAGE, ContentType="text/html")
