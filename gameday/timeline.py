@@ -23,6 +23,7 @@ class Outcome(StrEnum):
     """What one probe sample saw. Good means the client would have been served."""
 
     OK = "ok"
+    HTTP_3XX = "http_3xx"  # a redirect the probe was not told to expect: not the page the user asked for
     HTTP_4XX = "http_4xx"
     HTTP_5XX = "http_5xx"
     FALLBACK = "fallback"  # a 2xx, but not from the service (a maintenance or fallback page: no expected identity)

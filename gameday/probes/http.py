@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
+from gameday.errors import ConfigError
 from gameday.probes.base import (
     Attempt,
     Failure,
@@ -23,7 +25,7 @@ from gameday.probes.base import (
     resolve,
     resolve_at,
 )
-from gameday.probes.specs import HealthProbe, HttpProbe, parse_http_url
+from gameday.probes.specs import HealthProbe, HttpProbe, HttpTarget, parse_http_url
 from gameday.timeline import Outcome, Sample
 
 MAX_BODY_BYTES = 8 << 20  # answers are read whole (latency is to the last byte) but never kept
@@ -51,11 +53,23 @@ class _Connection:
 
 
 def outcome_of_status(status: int) -> Outcome:
+    """The class of a final answer's status: a 3xx is not the page asked for (the caller decides whether
+    the scenario expected that redirect)."""
     if status >= 500:
         return Outcome.HTTP_5XX
     if status >= 400:
         return Outcome.HTTP_4XX
+    if status >= 300:
+        return Outcome.HTTP_3XX
     return Outcome.OK
+
+
+def is_redirect(status: int) -> bool:
+    return 300 <= status < 400
+
+
+def redirect_detail(status: int, location: str | None) -> str:
+    return f"{status} redirect to {location}" if location else f"{status} redirect without a Location"
 
 
 class HttpDriver:
@@ -68,14 +82,12 @@ class HttpDriver:
         self._target = parse_http_url(spec.url)
         self._keepalive = spec.keepalive
         self._identity = tuple(h.strip().lower() for h in spec.identity_header.split(",") if h.strip())
-        connection = "keep-alive" if spec.keepalive else "close"
-        self._request = (f"GET {self._target.path} HTTP/1.1\r\nHost: {self._target.host_header}\r\n"
-                         f"User-Agent: gameday-probe\r\nAccept: */*\r\nConnection: {connection}\r\n\r\n"
-                         ).encode("latin-1")
-        self._tls = ssl.create_default_context() if self._target.tls else None
-        if self._tls is not None and not getattr(spec, "verify_tls", True):
-            self._tls.check_hostname = False
-            self._tls.verify_mode = ssl.CERT_NONE
+        self._request = request_bytes(self._target, keepalive=spec.keepalive)
+        self._verify_tls = getattr(spec, "verify_tls", True)
+        self._tls = self._tls_for(self._target)
+        self._follow = getattr(spec, "follow_redirects", 0)
+        self._expect_location = getattr(spec, "expect_location", None)
+        self._expected_identities = getattr(spec, "expected_identities", None)
         self._idle: list[_Connection] = []
 
     async def sample(self, seq: int, scheduled_mono: float) -> Sample:
@@ -89,7 +101,7 @@ class HttpDriver:
         connecting = conn is None
         try:
             if conn is None:
-                conn = await self._open(deadline)
+                conn = await self._open(self._target, deadline)
                 connect_s = round(attempt.elapsed(), 6)
             connecting = False
             async with asyncio.timeout(deadline - clock.monotonic()):
@@ -108,16 +120,81 @@ class HttpDriver:
                 self._release(conn)
             elif conn is not None:
                 close_quietly(conn.writer)
+        peer, url, detail = conn.peer, self._spec.url, ""
+        if is_redirect(response.status) and self._follow:
+            try:
+                response, hop_peer, url, detail = await self._follow_redirects(response, deadline)
+                peer = hop_peer or peer
+            except Exception as exc:  # every failure is a measurement, named after the hop it happened on
+                failure = classify(exc, connecting=False)
+                return attempt.finish(failure.outcome, answered=failure.answered, detail=failure.detail,
+                                      peer=failure.peer or peer, connect_s=connect_s,
+                                      reused=reused if self._keepalive else None)
         served_by = next((response.headers[h] for h in self._identity if h in response.headers), None)
-        outcome = outcome_of_status(response.status)
-        expected = getattr(self._spec, "expect_identity", None)
-        if outcome is Outcome.OK and expected is not None and not (served_by or "").startswith(expected):
-            outcome = Outcome.FALLBACK
-        return attempt.finish(outcome, status=response.status, served_by=served_by, peer=conn.peer,
-                              connect_s=connect_s, reused=reused if self._keepalive else None)
+        outcome, judged = self._judge(response, url, served_by)
+        return attempt.finish(outcome, status=response.status, served_by=served_by, peer=peer,
+                              detail="; ".join(d for d in (detail, judged) if d), connect_s=connect_s,
+                              reused=reused if self._keepalive else None)
 
-    async def _open(self, deadline: float) -> _Connection:
-        clock, target = self._ctx.clock, self._target
+    def _judge(self, response: HttpResponse, url: str, served_by: str | None) -> tuple[Outcome, str]:
+        """The outcome of the final answer and why, when it is not plainly its status class."""
+        outcome = outcome_of_status(response.status)
+        if outcome is Outcome.HTTP_3XX:
+            location = response.headers.get("location")
+            detail = redirect_detail(response.status, location)
+            if location and self._expect_location and urljoin(url, location).startswith(self._expect_location):
+                return Outcome.OK, f"{detail} (expected)"
+            return outcome, detail
+        expected = self._expected_identities
+        if outcome is Outcome.OK and expected is not None and not (served_by or "").startswith(expected):
+            return Outcome.FALLBACK, f"served by {served_by or 'nobody named'}, not {' or '.join(expected)}"
+        return outcome, ""
+
+    async def _follow_redirects(self, response: HttpResponse,
+                                deadline: float) -> tuple[HttpResponse, str, str, str]:
+        """Follow up to `follow_redirects` hops on fresh connections (resolved, guarded and timed like the
+        first); (final response, its peer, its URL, the hops taken)."""
+        url, peer = self._spec.url, ""
+        hops: list[str] = []
+        for _ in range(self._follow):
+            location = response.headers.get("location")
+            if not is_redirect(response.status) or not location:
+                break
+            url = urljoin(url, location)
+            try:
+                target = parse_http_url(url)
+            except ConfigError as exc:
+                raise Failure(Outcome.BAD_RESPONSE, f"redirect to a URL no client can follow: {exc}") from None
+            hops.append(f"{response.status} -> {url}")
+            conn = await self._open(target, deadline)
+            peer = conn.peer
+            try:
+                async with asyncio.timeout(deadline - self._ctx.clock.monotonic()):
+                    conn.writer.write(request_bytes(target, keepalive=False))
+                    response = await read_response(conn.reader)
+            except Exception as exc:
+                failure = classify(exc, connecting=False)
+                failure.peer = failure.peer or peer
+                raise failure from None
+            finally:
+                if target.tls:
+                    conn.writer.transport.abort()
+                else:
+                    close_quietly(conn.writer)
+        return response, peer, url, ("followed " + ", ".join(hops)) if hops else ""
+
+    def _tls_for(self, target: HttpTarget) -> ssl.SSLContext | None:
+        if not target.tls:
+            return None
+        context = ssl.create_default_context()
+        if not self._verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    async def _open(self, target: HttpTarget, deadline: float) -> _Connection:
+        clock = self._ctx.clock
+        tls = self._tls if target is self._target else self._tls_for(target)
         try:
             async with asyncio.timeout(deadline - clock.monotonic()):
                 server = getattr(self._spec, "dns_server", None)
@@ -127,10 +204,10 @@ class HttpDriver:
             raise Failure(Outcome.DNS_TIMEOUT, f"resolving {target.host} timed out", answered=False) from None
         reader, writer, tried = await connect(addresses, target.port, deadline, clock)
         conn = _Connection(reader, writer, peer_of(writer, tried))
-        if self._tls is not None:
+        if tls is not None:
             try:
                 async with asyncio.timeout(deadline - clock.monotonic()):
-                    await writer.start_tls(self._tls, server_hostname=target.host)
+                    await writer.start_tls(tls, server_hostname=target.host)
             except TimeoutError:
                 writer.transport.abort()  # a graceful close waits forever on a frozen or black-holed peer
                 raise Failure(Outcome.TIMEOUT, "TLS handshake timed out", answered=False,
@@ -158,6 +235,12 @@ class HttpDriver:
         idle, self._idle = self._idle, []
         for conn in idle:
             close_quietly(conn.writer)
+
+
+def request_bytes(target: HttpTarget, *, keepalive: bool) -> bytes:
+    connection = "keep-alive" if keepalive else "close"
+    return (f"GET {target.path} HTTP/1.1\r\nHost: {target.host_header}\r\nUser-Agent: gameday-probe\r\n"
+            f"Accept: */*\r\nConnection: {connection}\r\n\r\n").encode("latin-1")
 
 
 async def read_response(reader: asyncio.StreamReader) -> HttpResponse:

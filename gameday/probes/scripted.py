@@ -152,15 +152,16 @@ class _Server:
 
 
 class ScriptedHttpServer(_Server):
-    """HTTP/1.1 on loopback. Modes: "ok" (200), a status code such as "503", "reset" (RST after the
-    request), "close" (FIN, no answer), "hang" (never answers), "garbage" (not HTTP), "refuse"
-    (nothing listening)."""
+    """HTTP/1.1 on loopback. Modes: "ok" (200), a status code such as "503" or "301" (a 3xx carries
+    `location` when one is given), "reset" (RST after the request), "close" (FIN, no answer), "hang"
+    (never answers), "garbage" (not HTTP), "refuse" (nothing listening)."""
 
     def __init__(self, initial: str = "ok", steps: Sequence[tuple[float, str]] = (), *,
-                 identity: str = "i-scripted", port: int = 0) -> None:
+                 identity: str = "i-scripted", port: int = 0, location: str | None = None) -> None:
         super().__init__(f"scripted-http-{identity}")
         self.script: Script[str] = Script(initial, steps)
         self.identity = identity
+        self.location = location
         self.port = port
         self.requests = 0
         self.connections = 0
@@ -240,9 +241,11 @@ class ScriptedHttpServer(_Server):
         status = 200 if mode == "ok" else int(mode)
         body = f"{self.identity} {status}\n".encode()
         close = b"connection: close" in head.lower()
-        headers = [f"HTTP/1.1 {status} {'OK' if status < 400 else 'Error'}",
-                   f"X-Served-By: {self.identity}", "Content-Type: text/plain",
+        reason = "OK" if status < 300 else "Moved" if status < 400 else "Error"
+        headers = [f"HTTP/1.1 {status} {reason}", f"X-Served-By: {self.identity}", "Content-Type: text/plain",
                    f"Content-Length: {len(body)}"] + (["Connection: close"] if close else [])
+        if 300 <= status < 400 and self.location:
+            headers.append(f"Location: {self.location}")
         writer.write(("\r\n".join(headers) + "\r\n\r\n").encode() + body)
         await writer.drain()
         return not close

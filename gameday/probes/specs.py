@@ -18,6 +18,7 @@ from gameday.errors import ConfigError
 MAX_RATE_HZ = 200.0  # the schedule accuracy and capacity the benchmarks vouch for
 MAX_TIMEOUT_S = 60.0
 DEFAULT_IDENTITY_HEADER = "x-served-by"
+MAX_REDIRECTS = 5  # hops a probe may follow; browsers allow ~20, a service needing more is broken
 
 
 class ProbeSpec(Protocol):
@@ -98,6 +99,19 @@ def _check_port(name: str, port: int) -> None:
         raise ConfigError(f"probe {name}: port must be 1-65535, got {port!r}")
 
 
+def _check_redirects(name: str, follow: int, expect_location: str | None) -> None:
+    if not isinstance(follow, int) or isinstance(follow, bool) or not 0 <= follow <= MAX_REDIRECTS:
+        raise ConfigError(f"probe {name}: follow_redirects must be 0-{MAX_REDIRECTS} hops, got {follow!r}")
+    if expect_location is None:
+        return
+    if follow:
+        raise ConfigError(f"probe {name}: follow_redirects and expect_location exclude each other "
+                          "(follow the redirect, or check where it points)")
+    if not expect_location.startswith(("http://", "https://")):
+        raise ConfigError(f"probe {name}: expect_location must be an absolute http(s) URL prefix, "
+                          f"got {expect_location!r}")
+
+
 @dataclass(frozen=True)
 class HttpProbe:
     """GET `url` on a fixed schedule: a fresh connection per sample, or kept alive (which pins the
@@ -111,14 +125,23 @@ class HttpProbe:
     # The response header naming who served; several, comma-separated, in order of preference (the first
     # present wins): e.g. an edge's own header for the origin behind it, then the origin's header.
     identity_header: str = DEFAULT_IDENTITY_HEADER
-    # A 2xx whose identity header does not start with this is a `fallback` (not good): the page came
-    # from somewhere else, e.g. a CDN's maintenance origin. None: any 2xx is good.
-    expect_identity: str | None = None
+    # A 2xx whose identity header starts with none of these prefixes is a `fallback` (not good): the page
+    # came from somewhere else, e.g. a CDN's maintenance origin. Several when the service is several
+    # things by design (an origin group's primary and replica). None: any 2xx is good.
+    expect_identity: str | tuple[str, ...] | None = None
     # Resolve the URL's name by asking this DNS server (host, port) at every new connection, as a client
     # behind that resolver would; None: the system resolver.
     dns_server: tuple[str, int] | None = None
     # False: accept any certificate (a backend with a self-signed one behind TLS passthrough).
     verify_tls: bool = True
+    # A 3xx is not the page the user asked for: by default it is `http_3xx`, an error. A scenario whose
+    # service answers with a redirect on purpose says so in one of two ways (not both):
+    # follow up to this many hops (same timeout, same network guard and resolver) and judge the final
+    # answer, as a browser would;
+    follow_redirects: int = 0
+    # or take a 3xx whose Location (made absolute against `url`) starts with this absolute http(s) URL
+    # prefix as good, without following it (e.g. the redirect to a login or to the canonical host).
+    expect_location: str | None = None
 
     def __post_init__(self) -> None:
         _check_common(self.name, self.rate_hz, self.timeout_s)
@@ -127,6 +150,17 @@ class HttpProbe:
             if not is_ip_literal(self.dns_server[0]):
                 raise ConfigError(f"probe {self.name}: DNS server must be an IP address, got {self.dns_server[0]!r}")
             _check_port(self.name, self.dns_server[1])
+        if self.expected_identities is not None and not all(self.expected_identities):
+            raise ConfigError(f"probe {self.name}: expected identities must be non-empty prefixes, "
+                              f"got {self.expect_identity!r}")
+        _check_redirects(self.name, self.follow_redirects, self.expect_location)
+
+    @property
+    def expected_identities(self) -> tuple[str, ...] | None:
+        """The identity prefixes a 2xx must carry (None: any 2xx is good)."""
+        if self.expect_identity is None:
+            return None
+        return (self.expect_identity,) if isinstance(self.expect_identity, str) else tuple(self.expect_identity)
 
     @property
     def kind(self) -> str:

@@ -27,9 +27,10 @@ def no_leaks() -> Iterator[None]:
     assert set(threading.enumerate()) <= before
 
 
-def collect(probes: Sequence[AnyProbe], duration_s: float = 0.3) -> dict[str, list[Sample]]:
+def collect(probes: Sequence[AnyProbe], duration_s: float = 0.3,
+            allowed: Sequence[str] | None = None) -> dict[str, list[Sample]]:
     timeline = Timeline.begin("test")
-    with ProbeRunner(timeline, probes, duration_s=duration_s) as runner:
+    with ProbeRunner(timeline, probes, allowed_networks=allowed, duration_s=duration_s) as runner:
         assert runner.wait_done(10.0)
     return {p.name: timeline.samples_of(p.name) for p in probes}
 
@@ -64,12 +65,84 @@ def test_a_page_from_someone_else_is_a_fallback_not_good() -> None:
     assert only(samples["failing"]).outcome is Outcome.HTTP_5XX  # errors stay errors
 
 
+def test_several_expected_identities_each_serve_and_a_third_is_a_fallback() -> None:
+    """An origin group's primary and replica are both the service; anything else is not."""
+    primary, replica = ("primary/bucket-a",), ("replica/bucket-b",)
+    with ScriptedHttpServer("ok", identity=primary[0]) as one, ScriptedHttpServer("ok", identity=replica[0]) as two, \
+            ScriptedHttpServer("ok", identity="maintenance") as three:
+        expected = ("primary/", "replica/")
+        samples = collect([HttpProbe(name, server.url, RATE_HZ, TIMEOUT_S, expect_identity=expected)
+                           for name, server in (("one", one), ("two", two), ("three", three))])
+    assert only(samples["one"]).outcome is Outcome.OK and only(samples["two"]).outcome is Outcome.OK
+    third = only(samples["three"])
+    assert third.outcome is Outcome.FALLBACK and third.detail == "served by maintenance, not primary/ or replica/"
+
+
 @pytest.mark.parametrize(("mode", "outcome", "status"), [
-    ("503", Outcome.HTTP_5XX, 503), ("404", Outcome.HTTP_4XX, 404), ("302", Outcome.OK, 302)])
+    ("503", Outcome.HTTP_5XX, 503), ("404", Outcome.HTTP_4XX, 404), ("302", Outcome.HTTP_3XX, 302),
+    ("304", Outcome.HTTP_3XX, 304)])
 def test_status_classes(mode: str, outcome: Outcome, status: int) -> None:
     with ScriptedHttpServer(mode) as server:
         sample = only(collect([HttpProbe("http", server.url, RATE_HZ, TIMEOUT_S)])["http"])
-    assert (sample.outcome, sample.status) == (outcome, status)
+    assert (sample.outcome, sample.status, sample.good) == (outcome, status, False)
+
+
+def test_an_unexpected_redirect_is_an_error_naming_status_and_location() -> None:
+    """S3's PermanentRedirect for a bucket asked in the wrong region is not the page: never OK."""
+    there = "http://bucket.s3.eu-west-1.amazonaws.com/index.html"
+    with ScriptedHttpServer("301", location=there) as moved, ScriptedHttpServer("301") as bare:
+        samples = collect([HttpProbe("moved", moved.url, RATE_HZ, TIMEOUT_S),
+                           HealthProbe("health", moved.url, RATE_HZ, TIMEOUT_S),
+                           HttpProbe("bare", bare.url, RATE_HZ, TIMEOUT_S, expect_identity="i-")])
+    sample = only(samples["moved"])
+    assert (sample.outcome, sample.status, sample.detail) == (Outcome.HTTP_3XX, 301, f"301 redirect to {there}")
+    assert only(samples["health"]).outcome is Outcome.HTTP_3XX
+    assert only(samples["bare"]).detail == "301 redirect without a Location"
+
+
+def test_an_expected_location_is_good_and_any_other_is_not() -> None:
+    with ScriptedHttpServer("302", location="/login?next=/") as login, \
+            ScriptedHttpServer("302", location="http://elsewhere.invalid/") as astray:
+        prefix = f"http://127.0.0.1:{login.port}/login"
+        samples = collect([HttpProbe("login", login.url, RATE_HZ, TIMEOUT_S, expect_location=prefix),
+                           HttpProbe("astray", astray.url, RATE_HZ, TIMEOUT_S,
+                                     expect_location="http://127.0.0.1/login")])
+    good = only(samples["login"])
+    assert (good.outcome, good.status, good.detail) == (Outcome.OK, 302, "302 redirect to /login?next=/ (expected)")
+    assert login.requests == len(samples["login"])  # checked, not followed
+    assert only(samples["astray"]).outcome is Outcome.HTTP_3XX
+
+
+def test_a_followed_redirect_is_judged_by_the_final_answer_and_its_identity() -> None:
+    with ScriptedHttpServer("ok", identity="i-0abc") as service, \
+            ScriptedHttpServer("ok", identity="maintenance") as maintenance:
+        with ScriptedHttpServer("301", location=service.url) as to_service, \
+                ScriptedHttpServer("307", location=maintenance.url) as to_maintenance:
+            samples = collect([
+                HttpProbe("service", to_service.url, RATE_HZ, TIMEOUT_S, follow_redirects=1, expect_identity="i-"),
+                HttpProbe("maintenance", to_maintenance.url, RATE_HZ, TIMEOUT_S, follow_redirects=1,
+                          expect_identity="i-")])
+    served = only(samples["service"])
+    assert (served.outcome, served.status, served.served_by) == (Outcome.OK, 200, "i-0abc")
+    assert served.peer == f"127.0.0.1:{service.port}" and served.detail == f"followed 301 -> {service.url}"
+    fallback = only(samples["maintenance"])
+    assert (fallback.outcome, fallback.served_by) == (Outcome.FALLBACK, "maintenance")
+    assert service.requests == len(samples["service"])
+
+
+def test_following_is_bounded_and_guarded() -> None:
+    """A loop of redirects ends at the hop limit as a 3xx; a Location outside the allowed networks is
+    refused before anything is sent there."""
+    with ScriptedHttpServer("302") as looping, ScriptedHttpServer("302", location="http://127.0.0.2:9/") as away:
+        looping.location = looping.url
+        samples = collect([HttpProbe("loop", looping.url, RATE_HZ, TIMEOUT_S, follow_redirects=3),
+                           HttpProbe("away", away.url, RATE_HZ, TIMEOUT_S, follow_redirects=3)],
+                          allowed=["127.0.0.1/32"])
+    loop = only(samples["loop"])
+    assert loop.outcome is Outcome.HTTP_3XX and loop.detail.count("302 ->") == 3
+    assert looping.requests == 4 * len(samples["loop"])
+    blocked = only(samples["away"])
+    assert blocked.outcome is Outcome.BLOCKED and "127.0.0.2" in blocked.detail
 
 
 @pytest.mark.parametrize(("mode", "outcome"), [

@@ -56,3 +56,24 @@ def test_parsed_url_keeps_path_query_and_host_header() -> None:
     assert (target.host, target.port, target.path, target.host_header, target.tls) == (
         "::1", 8443, "/health?full=1", "[::1]:8443", True)
     assert parse_http_url("http://example.test").path == "/"
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"follow_redirects": 6}, "follow_redirects must be 0-5 hops, got 6"),
+    ({"follow_redirects": -1}, "follow_redirects must be 0-5 hops"),
+    ({"follow_redirects": True}, "follow_redirects must be 0-5 hops"),
+    ({"follow_redirects": 1, "expect_location": "https://www.example.com/"}, "exclude each other"),
+    ({"expect_location": "/login"}, "expect_location must be an absolute http\\(s\\) URL prefix, got '/login'"),
+    ({"expect_identity": ("i-", "")}, "expected identities must be non-empty prefixes"),
+    ({"expect_identity": ""}, "expected identities must be non-empty prefixes"),
+])
+def test_redirect_and_identity_expectations_are_checked_up_front(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        HttpProbe("http:x", "http://127.0.0.1/", 10, **fields)  # type: ignore[arg-type]
+
+
+def test_expected_identities_are_always_a_tuple() -> None:
+    assert HttpProbe("http:x", "http://127.0.0.1/", 10).expected_identities is None
+    assert HttpProbe("http:x", "http://127.0.0.1/", 10, expect_identity="i-").expected_identities == ("i-",)
+    assert HttpProbe("http:x", "http://127.0.0.1/", 10,
+                     expect_identity=("primary/", "replica/")).expected_identities == ("primary/", "replica/")
