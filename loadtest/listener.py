@@ -21,7 +21,7 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 from locust.stats import save_stats_json
 
-from gameday.load.records import LoadEventRecord, LoadRecord, classify, describe
+from gameday.load.records import LoadEventRecord, LoadRecord, classify, describe, redirect_expected
 
 log = logging.getLogger("gameday.load.listener")
 FLUSH_EVERY_S = 0.5
@@ -44,14 +44,19 @@ def add_options(parser: Any) -> None:
     group.add_argument("--gameday-paths", default="/", help="comma-separated paths to request")
     group.add_argument("--gameday-connect-timeout", type=float, default=2.0)
     group.add_argument("--gameday-timeout", type=float, default=5.0)
+    group.add_argument("--gameday-expect-location", default="",
+                       help="a 3xx whose Location starts with this is good; any other 3xx is a failure "
+                            "(redirects are never followed)")
 
 
 class Recorder:
     """Per-process state of the plugin: the records file and the request budget."""
 
-    def __init__(self, environment: Environment, records_dir: str, max_requests: int) -> None:
+    def __init__(self, environment: Environment, records_dir: str, max_requests: int,
+                 expect_location: str = "") -> None:
         self.environment = environment
         self.max_requests = max_requests
+        self.expect_location = expect_location
         self.sent = 0
         self.budget_logged = False
         self._dir = Path(records_dir) if records_dir else None
@@ -75,12 +80,16 @@ class Recorder:
         status = getattr(response, "status_code", None) or None
         headers = getattr(response, "headers", None)
         served_by = headers.get("X-Served-By") if status and headers is not None else None
+        location = headers.get("Location") if status and headers is not None else None
+        expected = redirect_expected(status, location, self.expect_location)
         client = context.get("client", "") if isinstance(context, dict) else ""
         elapsed = response_time / 1000.0
         sent_at = start_time if start_time is not None else time.time() - elapsed
-        self._write(LoadRecord(sent_at=sent_at, elapsed_s=elapsed, outcome=classify(status, exception),
+        failed = status is None or status >= 400 or (status >= 300 and not expected)
+        self._write(LoadRecord(sent_at=sent_at, elapsed_s=elapsed,
+                               outcome=classify(status, exception, expected_redirect=expected),
                                endpoint=name, client=client, status=status, served_by=served_by,
-                               detail=describe(exception) if status is None or status >= 400 else "")
+                               detail=describe(exception) if failed else "")
                     .to_json())
 
     def write_event(self, kind: str, detail: dict[str, Any]) -> None:
@@ -114,7 +123,8 @@ class Recorder:
 def on_init(environment: Environment, **_: Any) -> None:
     options = environment.parsed_options
     recorder = Recorder(environment, options.gameday_records if options else "",
-                        options.gameday_max_requests if options else 0)
+                        options.gameday_max_requests if options else 0,
+                        options.gameday_expect_location if options else "")
     environment.gameday_recorder = recorder
     environment.events.request.add_listener(recorder.on_request)
     gevent.spawn(recorder.flush_forever)

@@ -21,6 +21,7 @@ import gevent
 from locust import FastHttpUser, LoadTestShape, constant, constant_throughput, task
 from locust.env import Environment
 
+from gameday.load.records import redirect_expected
 from loadtest.listener import recorder_of
 from loadtest.shapes import SHAPES, ShapeParams, Tick
 
@@ -57,7 +58,14 @@ class _GamedayClient(FastHttpUser):
             gevent.sleep(1.0)  # the request budget is spent: idle until the shape or the runner stops us
             return
         path, name = next(self._paths)
-        self.client.get(path, name=name, headers=self.headers)
+        # Never followed (a redirect may point off this host, and the page asked for was not served): a 3xx
+        # is a failure in locust's own stats too, unless its Location is the one the run expects.
+        with self.client.get(path, name=name, headers=self.headers, allow_redirects=False,
+                             catch_response=True) as response:
+            status = response.status_code or 0
+            location = response.headers.get("Location") if response.headers is not None else None
+            if 300 <= status < 400 and not redirect_expected(status, location, self._recorder.expect_location):
+                response.failure(f"{status} redirect to {location or 'nowhere (no Location)'}")
 
 
 class KeepAliveClient(_GamedayClient):

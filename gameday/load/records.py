@@ -95,13 +95,23 @@ def read_record_file(path: Path) -> RecordFileContents:
     return contents
 
 
-def classify(status: int | None, exception: BaseException | None) -> Outcome:
-    """The outcome class of one request: the HTTP status when there was one, else the socket error."""
+def redirect_expected(status: int | None, location: str | None, expect_location: str) -> bool:
+    """Whether a 3xx is the answer the run expects: its Location starts with `expect_location` ("" never).
+    The load does not follow redirects: a client sent elsewhere did not get the page it asked for."""
+    return bool(status and 300 <= status < 400 and expect_location and location
+                and location.startswith(expect_location))
+
+
+def classify(status: int | None, exception: BaseException | None, *, expected_redirect: bool = False) -> Outcome:
+    """The outcome class of one request: the HTTP status when there was one, else the socket error. A 3xx
+    is `http_3xx` unless `expected_redirect` (see `redirect_expected`)."""
     if status is not None and status >= 100:
         if status >= 500:
             return Outcome.HTTP_5XX
         if status >= 400:
             return Outcome.HTTP_4XX
+        if status >= 300 and not expected_redirect:
+            return Outcome.HTTP_3XX
         return Outcome.OK if exception is None else Outcome.ERROR
     if exception is None:
         return Outcome.ERROR

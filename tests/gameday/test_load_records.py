@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from gameday.load.records import LoadRecord, classify, describe, read_record_file, root_cause
+from gameday.load.records import (
+    LoadRecord,
+    classify,
+    describe,
+    read_record_file,
+    redirect_expected,
+    root_cause,
+)
 from gameday.timeline import Outcome
 
 
@@ -48,11 +55,22 @@ def _raised(fn: object) -> BaseException:
 
 
 @pytest.mark.parametrize(("status", "outcome"), [
-    (200, Outcome.OK), (301, Outcome.OK), (404, Outcome.HTTP_4XX), (503, Outcome.HTTP_5XX),
+    (200, Outcome.OK), (301, Outcome.HTTP_3XX), (308, Outcome.HTTP_3XX), (404, Outcome.HTTP_4XX),
+    (503, Outcome.HTTP_5XX),
 ])
 def test_http_status_decides_when_there_is_an_answer(status: int, outcome: Outcome) -> None:
     error = RuntimeError("bad status") if status >= 400 else None
     assert classify(status, error) is outcome
+
+
+def test_a_redirect_is_good_only_where_the_run_expects_it() -> None:
+    login = "https://app.example/login"
+    assert redirect_expected(302, "https://app.example/login?next=/", login)
+    assert not redirect_expected(302, "https://elsewhere.example/", login)
+    assert not redirect_expected(302, "https://app.example/login", "")  # nothing expected: never
+    assert not redirect_expected(302, None, login) and not redirect_expected(200, login, login)
+    assert classify(302, None, expected_redirect=True) is Outcome.OK
+    assert classify(302, RuntimeError("302 redirect to https://elsewhere.example/")) is Outcome.HTTP_3XX
 
 
 def test_socket_errors_are_unwrapped_and_classified() -> None:
