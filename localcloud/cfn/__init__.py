@@ -5,7 +5,9 @@ internet gateways and their attachments, route tables, routes, subnet associatio
 (moto leaves them behind, and a VPC with a route table left then refuses to go), and registers the
 resource types in `localcloud.cfn.resources` and `localcloud.cfn.ipv6` with moto's template engine;
 Elastic IPs keep their `Tags`; `Fn::Cidr` evaluates; subnets, routes and security groups keep their IPv6;
-hosted zones with `VPCs` are private zones associated with them.
+hosted zones with `VPCs` are private zones associated with them. AWS's create-time validations that moto
+skips are raised by the API and CloudFormation alike (`localcloud.cfn.validations`), and a resource its
+service refuses fails the stack, which rolls back as on AWS (`localcloud.cfn.failures`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any
 from localcloud.cfn.cidr import cidr_function_patches
 from localcloud.cfn.deletion import DELETERS
 from localcloud.cfn.eip_tags import eip_tag_patches
+from localcloud.cfn.failures import failure_patches
 from localcloud.cfn.private_zones import private_zone_patches
 from localcloud.cfn.sg_rules import sg_rule_patches
+from localcloud.cfn.validations import validation_patches
 from localcloud.patching import Patches
 
 __all__ = ["CfnFixes", "DELETERS"]
@@ -39,7 +43,8 @@ class CfnFixes:
         from localcloud.cfn.ipv6 import ipv6_patches  # imports moto: not when localcloud is imported
 
         self._eip_tags = eip_tag_patches()
-        self._more = [cidr_function_patches(), ipv6_patches(), sg_rule_patches(), private_zone_patches()]
+        self._more = [cidr_function_patches(), ipv6_patches(), sg_rule_patches(), private_zone_patches(),
+                      validation_patches(), failure_patches()]
 
     def install(self) -> None:
         from moto.cloudformation import parsing

@@ -1,0 +1,154 @@
+"""AWS's create-time validations that moto skips, raised where AWS raises them.
+
+moto stores an Auto Scaling group with `MaxSize: 0` and `DesiredCapacity: 1`, a target group polled every
+600 s, a Lambda that may run an hour: AWS refuses each at create time, so a template with such a value never
+deploys there. These checks sit on moto's backend methods, which both the API and CloudFormation call, so
+`create_auto_scaling_group` answers AWS's error and a stack with the same resource fails (see
+`localcloud.cfn.failures`). Each error has AWS's code, message and HTTP status (400); checks moto already
+makes (a target group's timeout shorter than its interval, one launch source per group) are left to it.
+
+Range checks read like AWS's request validation ("1 validation error detected: Value '600' at
+'healthCheckIntervalSeconds' failed to satisfy constraint: Member must have value less than or equal to
+300"); botocore already refuses values below a documented minimum before sending, so these matter for
+values above the maximum and for CloudFormation, which botocore does not see.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from localcloud.patching import Patches
+
+# (request member, minimum, maximum) per service, from the API references
+TARGET_GROUP_RANGES = {
+    "healthcheck_interval_seconds": ("healthCheckIntervalSeconds", 5, 300),
+    "healthcheck_timeout_seconds": ("healthCheckTimeoutSeconds", 2, 120),
+    "healthy_threshold_count": ("healthyThresholdCount", 2, 10),
+    "unhealthy_threshold_count": ("unhealthyThresholdCount", 2, 10),
+}
+MODIFY_TARGET_GROUP_RANGES = {
+    "health_check_interval": TARGET_GROUP_RANGES["healthcheck_interval_seconds"],
+    "health_check_timeout": TARGET_GROUP_RANGES["healthcheck_timeout_seconds"],
+    "healthy_threshold_count": TARGET_GROUP_RANGES["healthy_threshold_count"],
+    "unhealthy_threshold_count": TARGET_GROUP_RANGES["unhealthy_threshold_count"],
+}
+HEALTH_CHECK_RANGES = {"failure_threshold": ("healthCheckConfig.failureThreshold", 1, 10)}
+HEALTH_CHECK_INTERVALS = (10, 30)
+LAMBDA_TIMEOUT = ("timeout", 1, 900)
+
+
+def _int(value: Any) -> int | None:
+    return None if value in (None, "") else int(value)
+
+
+def range_violations(values: dict[str, Any], ranges: dict[str, tuple[str, int, int]]) -> str | None:
+    """AWS's request-validation message for the values outside their range, or None."""
+    found = []
+    for key, (member, low, high) in ranges.items():
+        value = _int(values.get(key))
+        if value is not None and value > high:
+            found.append(f"Value '{value}' at '{member}' failed to satisfy constraint: "
+                         f"Member must have value less than or equal to {high}")
+        elif value is not None and value < low:
+            found.append(f"Value '{value}' at '{member}' failed to satisfy constraint: "
+                         f"Member must have value greater than or equal to {low}")
+    if not found:
+        return None
+    plural = "s" if len(found) > 1 else ""
+    return f"{len(found)} validation error{plural} detected: " + "; ".join(found)
+
+
+def group_size_error(min_size: int | None, max_size: int | None, desired: int | None) -> str | None:
+    """CreateAutoScalingGroup/UpdateAutoScalingGroup: MinSize ≤ MaxSize, then MinSize ≤ DesiredCapacity ≤ MaxSize."""
+    if min_size is not None and max_size is not None and min_size > max_size:
+        return f"Max bound, {max_size}, must be greater than or equal to min bound, {min_size}"
+    if desired is not None and min_size is not None and max_size is not None \
+            and not min_size <= desired <= max_size:
+        return f"Desired capacity:{desired} must be between the specified min size:{min_size} and max size:{max_size}"
+    return None
+
+
+def set_desired_error(group: Any, desired: int) -> str | None:
+    """SetDesiredCapacity outside the group's current bounds."""
+    if desired > group.max_size:
+        return f"New SetDesiredCapacity value {desired} is above max value {group.max_size} for the AutoScalingGroup."
+    if desired < group.min_size:
+        return f"New SetDesiredCapacity value {desired} is below min value {group.min_size} for the AutoScalingGroup."
+    return None
+
+
+def request_interval_error(value: Any) -> str | None:
+    """Route 53 health checks probe every 10 s (fast) or 30 s (standard): nothing in between."""
+    interval = _int(value)
+    if interval is None or interval in HEALTH_CHECK_INTERVALS:
+        return None
+    return f"Invalid parameter : RequestInterval must be 10 or 30, not {interval}"
+
+
+def validation_patches() -> Patches:
+    from moto.autoscaling.exceptions import ValidationError as AsgValidationError
+    from moto.autoscaling.models import AutoScalingBackend
+    from moto.awslambda.exceptions import LambdaClientError
+    from moto.awslambda.models import LambdaBackend
+    from moto.elbv2.exceptions import ValidationError as ElbValidationError
+    from moto.elbv2.models import ELBv2Backend
+    from moto.route53.exceptions import InvalidInput
+    from moto.route53.models import Route53Backend
+
+    patches = Patches("localcloud.cfn.validations")
+
+    def before(cls: type, name: str, check: Callable[[Any, dict[str, Any]], str | None],
+               error: Callable[[str], Exception]) -> None:
+        """moto's `cls.name`, refused with `error(message)` when `check(backend, arguments)` finds a fault."""
+        original = getattr(cls, name)
+        signature = inspect.signature(original)
+
+        @functools.wraps(original)
+        def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            arguments = signature.bind_partial(self, *args, **kwargs).arguments
+            message = check(self, arguments)
+            if message is not None:
+                raise error(message)
+            return original(self, *args, **kwargs)
+        patches.add(cls, name, checked)
+
+    def create_group(_: Any, a: dict[str, Any]) -> str | None:
+        return group_size_error(_int(a.get("min_size")), _int(a.get("max_size")), _int(a.get("desired_capacity")))
+
+    def update_group(backend: Any, a: dict[str, Any]) -> str | None:
+        group = backend.autoscaling_groups.get(a.get("name"))
+        if group is None:
+            return None  # moto's own "AutoScalingGroup name not found"
+        low, high = _int(a.get("min_size")), _int(a.get("max_size"))
+        return group_size_error(group.min_size if low is None else low, group.max_size if high is None else high,
+                                _int(a.get("desired_capacity")))
+
+    def set_desired(backend: Any, a: dict[str, Any]) -> str | None:
+        group, desired = backend.autoscaling_groups.get(a.get("group_name")), _int(a.get("desired_capacity"))
+        return None if group is None or desired is None else set_desired_error(group, desired)
+
+    def health_check(_: Any, a: dict[str, Any]) -> str | None:
+        values = a.get("health_check_args") or {}
+        return range_violations(values, HEALTH_CHECK_RANGES) or request_interval_error(values.get("request_interval"))
+
+    def lambda_timeout(config: Any) -> str | None:
+        return range_violations({"Timeout": (config or {}).get("Timeout")}, {"Timeout": LAMBDA_TIMEOUT})
+
+    def lambda_error(message: str) -> Exception:
+        return LambdaClientError("ValidationException", message)
+
+    before(AutoScalingBackend, "create_auto_scaling_group", create_group, AsgValidationError)
+    before(AutoScalingBackend, "update_auto_scaling_group", update_group, AsgValidationError)
+    before(AutoScalingBackend, "set_desired_capacity", set_desired, AsgValidationError)
+    before(ELBv2Backend, "create_target_group",
+           lambda _, a: range_violations(a.get("kwargs", {}), TARGET_GROUP_RANGES), ElbValidationError)
+    before(ELBv2Backend, "modify_target_group",
+           lambda _, a: range_violations(a, MODIFY_TARGET_GROUP_RANGES), ElbValidationError)
+    before(Route53Backend, "create_health_check", health_check, InvalidInput)
+    before(Route53Backend, "update_health_check", health_check, InvalidInput)
+    before(LambdaBackend, "create_function", lambda _, a: lambda_timeout(a.get("spec")), lambda_error)
+    before(LambdaBackend, "update_function_configuration", lambda _, a: lambda_timeout(a.get("body")), lambda_error)
+    return patches
