@@ -5,7 +5,9 @@ Fixtures and the CLI call `run_failover`; everything it decides is in the return
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import urllib.parse
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from typing import Any
 from gameday.analysis import FailoverResult, analyze
 from gameday.backends.base import Backend
 from gameday.clock import Clock
+from gameday.diagnosis import Diagnoser, summarize
 from gameday.errors import SystemUnderTestFailed
 from gameday.faults import Fault, RollbackJournal, injected
 from gameday.model import Prediction
@@ -26,6 +29,10 @@ from gameday.timeline import Event, Sample, Timeline
 log = logging.getLogger(__name__)
 
 LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128", "::ffff:127.0.0.0/104")
+DIAGNOSE_EVERY_S = 1.0  # ground truth asked at most this often while waiting for the steady state
+# A fatal cause must hold this long before the wait ends: a bootstrap's last command may fail after the
+# service already started, and the probes then see it steady within a few samples.
+FATAL_GRACE_S = 5.0
 
 
 class SteadyStateNotReached(SystemUnderTestFailed):
@@ -161,6 +168,12 @@ class FailoverRun:
     steady_probes: Sequence[str] = ()
     # The time profile the budget and prediction belong to (on aws: realistic unless --profile says otherwise).
     profile: str = ""
+    # Probes that must be steady before the fault but are not watched for a failover (e.g. the service's
+    # name resolving while clients use its address): the steady state is the service, not only one path to it.
+    ready_probes: Sequence[str] = ()
+    # Names the causes of a steady state that never comes (ground truth); None: the message says only what
+    # the probes saw.
+    diagnoser: Diagnoser | None = None
 
 
 def run_failover(run: FailoverRun) -> ScenarioResult:
@@ -196,20 +209,61 @@ def run_failover(run: FailoverRun) -> ScenarioResult:
 
 
 def _wait_steady(run: FailoverRun) -> None:
+    """Until every steady probe answered OK enough times in a row; a steady state that cannot come (ground
+    truth says so for FATAL_GRACE_S) or does not come within the timeout fails, naming its cause first."""
     policy = run.policy
-    deadline = run.clock.monotonic() + policy.steady_timeout_s
-    waiting = [run.primary_probe, *run.steady_probes]
+    started = run.clock.monotonic()
+    deadline = started + policy.steady_timeout_s
+    waiting = [run.primary_probe, *run.steady_probes, *run.ready_probes]
+    next_diagnosis = started + DIAGNOSE_EVERY_S
+    fatal_since: float | None = None
     while run.clock.monotonic() < deadline:
         waiting = [p for p in waiting if not _steady(run.timeline.samples_of(p), policy.steady_consecutive)]
         if not waiting:
             return
+        now = run.clock.monotonic()
+        if run.diagnoser is not None and now >= next_diagnosis:
+            next_diagnosis = now + DIAGNOSE_EVERY_S
+            fatal = run.diagnoser.fatal()
+            fatal_since = None if not fatal else (now if fatal_since is None else fatal_since)
+            if fatal_since is not None and now - fatal_since >= FATAL_GRACE_S:
+                raise SteadyStateNotReached(
+                    f"steady state cannot be reached: {summarize(fatal)}; {_not_steady(run, waiting[0])} "
+                    f"after {now - started:.0f} s", stack=run.stack_id, scenario=run.scenario, phase="steady state")
         run.clock.sleep(policy.poll_s)
-    samples = run.timeline.samples_of(waiting[0])
-    seen = _outcome_counts(samples)
+    causes = run.diagnoser.explain(_names_of(run, waiting)) if run.diagnoser is not None else []
+    why = f"{summarize(causes)}; " if causes else ""
     raise SteadyStateNotReached(
-        f"steady state never reached: {waiting[0]} did not answer OK {policy.steady_consecutive} "
-        f"times in a row within {policy.steady_timeout_s:.0f} s (saw {seen or 'no samples'})",
+        f"steady state never reached: {why}{_not_steady(run, waiting[0])} within {policy.steady_timeout_s:.0f} s",
         stack=run.stack_id, scenario=run.scenario, phase="steady state")
+
+
+def _not_steady(run: FailoverRun, probe: str) -> str:
+    seen = _outcome_counts(run.timeline.samples_of(probe))
+    return (f"{probe} did not answer OK {run.policy.steady_consecutive} times in a row "
+            f"(saw {seen or 'no samples'})")
+
+
+def _names_of(run: FailoverRun, probes: Sequence[str]) -> list[str]:
+    """The DNS names the not-yet-steady probes ask (a record that was never written is a cause)."""
+    names = []
+    for spec in run.probes:
+        if getattr(spec, "name", None) not in probes:
+            continue
+        qname = getattr(spec, "qname", None)
+        url = getattr(spec, "url", None)
+        host = qname or (urllib.parse.urlsplit(url).hostname if url else None)
+        if host and not _is_address(host):
+            names.append(host)
+    return names
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _steady(samples: Sequence[Sample], consecutive: int) -> bool:

@@ -18,12 +18,14 @@ from gameday import budgets
 from gameday.analysis import EVENT_PHASES, PHASE_ORDER, FailoverResult
 from gameday.backends.base import Backend
 from gameday.clock import Clock
+from gameday.diagnosis import Diagnoser
 from gameday.faults import Fault, RollbackJournal
 from gameday.load import LoadController, LoadSettings
 from gameday.model import Prediction
 from gameday.reports import RunReport
 from gameday.run import RunPaths
 from gameday.scenario import FailoverRun, Judgement, ScenarioResult, WatchPolicy, run_failover
+from gameday.stacks import DeployedStack
 from gameday.stopconditions import StopSpec
 from gameday.timeline import Event, Timeline
 from localcloud.profiles import Profile
@@ -45,6 +47,9 @@ class GameDay:
     load: LoadController = field(default_factory=lambda: LoadController(LoadSettings()))
     # Team kits' own budgets files by stack (ScenarioSpec.budgets): read when budgets_file names no such stack.
     kit_budgets: dict[str, Path] = field(default_factory=dict)
+    # The deployed stacks of the scenario being played (set by `kits.play`): where a steady state that never
+    # comes looks for its cause.
+    in_play: tuple[DeployedStack, ...] = ()
 
     def new_timeline(self, stack_id: str, scenario: str) -> Timeline:
         return Timeline(self.paths.run_id, self.clock.now(), self.clock.monotonic(),
@@ -63,7 +68,7 @@ class GameDay:
             load: Callable[[Timeline], AbstractContextManager[Any]] | None = None,
             judge: Callable[[FailoverRun, FailoverResult, float], Judgement] | None = None,
             dns_target: Sequence[str] | None = None, steady_probes: Sequence[str] = (),
-            record: bool = True) -> ScenarioResult:
+            ready_probes: Sequence[str] = (), record: bool = True) -> ScenarioResult:
         """Run one failover scenario. `record=False`: the caller reports (e.g. one result per variant out of
         one shared run)."""
         budget = self.budget(stack_id, budget_key or fault.name, scenario)
@@ -76,7 +81,8 @@ class GameDay:
             load=load, judge=judge, dns_target=dns_target, steady_probes=steady_probes,
             stop_conditions=stop.conditions(self.backend, budget) if stop else (),
             progress=ProgressWriter(self.progress, stack_id, scenario, primary_probe, self.backend),
-            profile=self.profile.name,
+            profile=self.profile.name, ready_probes=ready_probes,
+            diagnoser=Diagnoser(self.backend, self.in_play) if self.in_play else None,
         )
         result = run_failover(run)
         if record:

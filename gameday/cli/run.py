@@ -343,12 +343,19 @@ def _exit_code(paths: RunPaths, ended: Ended, data: dict[str, object]) -> int:
     asserted = [name for name, code in ended.codes.items() if code == TESTS_FAILED]
     if asserted:  # a scenario's own check after its verdict (e.g. measured vs model) failed: still a failure
         for name in asserted:
-            print(f"gameday run: FAILED {name}: a scenario check failed after its verdict; see "
-                  f"{paths.folder / 'parts' / (name + '.log')}", file=sys.stderr)
+            print(f"gameday run: FAILED {name}: {_failed_line(paths, name)}", file=sys.stderr)
         return 1
     if any(code not in (0, TESTS_FAILED, NO_TESTS_COLLECTED) for code in ended.codes.values()) or not data["passed"]:
         return 3
     return 0
+
+
+def _failed_line(paths: RunPaths, name: str) -> str:
+    """What pytest's short summary said failed (`-rfE`: "FAILED test - message"), else where the log is."""
+    log = paths.folder / "parts" / f"{name}.log"
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    said = [line.split(" - ", 1)[1] for line in lines if line.startswith(("FAILED ", "ERROR ")) and " - " in line]
+    return said[-1] if said else f"a scenario check failed after its verdict; see {log}"
 
 
 def _interrupted_by(ended: Ended) -> str | None:

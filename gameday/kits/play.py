@@ -14,6 +14,7 @@ from gameday.kits import Kits
 from gameday.kits.kit import DeployContext, Deployment, ScenarioSpec
 from gameday.scenario import ScenarioResult, Verdict
 from gameday.session import GameDay
+from gameday.stacks import DeployedStack
 
 log = logging.getLogger(__name__)
 
@@ -67,25 +68,35 @@ def play(game: GameDay, spec: ScenarioSpec, deployments: Deployments) -> list[Sc
         deployment = deployments.get(spec)
     except SystemUnderTestFailed as exc:  # e.g. a deployed stack that never reached its steady state
         return [record_not_run(game, spec, f"the stack never became ready: {exc}", Verdict.FAILED)]
-    except GamedayError as exc:
-        return [record_not_run(game, spec, f"could not deploy or adopt {spec.stack_id}: {exc}")]
+    except GamedayError as exc:  # the stack is what broke: an error in every report, never a silent table
+        return [record_not_run(game, spec, f"could not deploy or adopt {spec.stack_id}: {exc}", Verdict.ERROR)]
     except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: say so in the report, then stop the session
         record_not_run(game, spec, f"interrupted by {interrupt_signal(stop)} during the deploy")
         raise
     before = len(game.report.scenarios)
     journal = RollbackJournal(game.paths.journal)
     known = _entry_ids(journal)
+    game.in_play = _stacks_of(deployment)
     try:
         results = list(spec.run(game, deployment, spec))
     except KeyboardInterrupt as stop:
         record_not_run(game, spec, f"interrupted by {interrupt_signal(stop)} during {_phase(journal, known)}")
         raise
+    finally:
+        game.in_play = ()
     for result in results:
         if result not in game.report.scenarios[before:]:
             game.report.scenarios.append(result)
     if not results:
         return [record_not_run(game, spec, "the scenario returned no result")]
     return results
+
+
+def _stacks_of(deployment: Deployment) -> tuple[DeployedStack, ...]:
+    stacks = [*deployment.parts.values()]
+    for other in deployment.others.values():
+        stacks += [s for s in other.parts.values() if s not in stacks]
+    return tuple(stacks)
 
 
 def record_not_run(game: GameDay, spec: ScenarioSpec, reason: str,
