@@ -27,6 +27,7 @@ from localcloud.control import ControlServer, control_handler
 from localcloud.ec2.instances import FleetConfig
 from localcloud.ec2.physics import Ec2Physics, PhysicsConfig
 from localcloud.ec2.spot import spot_control
+from localcloud.ec2.userdata import system_resolver_unavailable
 from localcloud.errors import LocalCloudError
 from localcloud.events import EventLog
 from localcloud.hooks import MotoHooks, hooks_installed
@@ -67,8 +68,15 @@ def default_services() -> list[ServiceSpec]:
     from localcloud.fis import fis_services
     from localcloud.route53.services import dns_services
 
-    return [*dns_services(), *cloudmap_services(), *edge_services(), *net_services(), *compute_services(),
-            *fis_services()]
+    return [*dns_services(), *vpc_resolver_services(), *cloudmap_services(), *edge_services(), *net_services(),
+            *compute_services(), *fis_services()]
+
+
+def vpc_resolver_services() -> list[ServiceSpec]:
+    """Each VPC's own resolver (AWS's VPC+2) in front of the authoritative server: the instances' system resolver."""
+    from localcloud.resolver import VpcResolvers
+
+    return [ServiceSpec(VPC_RESOLVER, VpcResolvers.for_cloud)]
 
 
 def cloudmap_services() -> list[ServiceSpec]:
@@ -105,6 +113,7 @@ def edge_services() -> list[ServiceSpec]:
             ServiceSpec("ecs-elb", ContainerService)]
 
 
+VPC_RESOLVER = "vpc-resolver"  # the service whose resolvers instances get in /etc/resolv.conf
 # Ports an Elastic IP forwards: the instance's app, and HAProxy's TLS passthrough and health endpoint.
 PUBLIC_PORTS = (80, 443, 9000)
 
@@ -257,7 +266,8 @@ class LocalCloud:
         self._moto.start()
         self._on_stop("moto server", self._moto.stop)
         fleet = FleetConfig(self.endpoint_url, self.workdir, self._userdata_timeout_s, app_port, imds_port,
-                            self._user_env)
+                            self._user_env,
+                            vpc_resolver=self._vpc_resolver_of if self._runs_vpc_resolvers() else None)
         self._physics = Ec2Physics(self.loop, self.pool, self.events, self.profile, self.rng, control,
                                    PhysicsConfig(fleet, public_ports))
         self._physics.start()
@@ -276,6 +286,15 @@ class LocalCloud:
         for spec in self._services:
             self._start_service(spec)
         self._user_env.update(_vpc_resolver_env(self._started))
+        if self._runs_vpc_resolvers():
+            system_resolver_unavailable()  # probed (and warned about) now rather than at the first boot
+
+    def _runs_vpc_resolvers(self) -> bool:
+        return any(spec.name == VPC_RESOLVER for spec in self._services)
+
+    def _vpc_resolver_of(self, vpc_id: str) -> tuple[str, int]:
+        """The VPC's resolver for an instance's resolv.conf (worker thread: it may start unbound)."""
+        return self._started[VPC_RESOLVER].address_for(vpc_id)  # type: ignore[attr-defined]
 
     def _stop_control(self) -> None:
         if self._control is not None:

@@ -11,6 +11,9 @@ instead of a timeout. It can only send from loopback (`outgoing-interface`), its
 
 Zones added or removed while it runs are applied with `unbound-control` (stub_add / local_zone and
 their removals, then flush_zone), so the rest of the cache survives; the config file is rewritten too.
+
+`VpcResolvers` runs one such resolver per VPC, as AWS runs one at each VPC's base address plus two: the
+instances' system resolver (their /etc/resolv.conf), which sees the VPC's private zones.
 """
 
 from __future__ import annotations
@@ -21,16 +24,23 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import dns.exception
 import dns.message
 import dns.query
 
 from localcloud.errors import LocalCloudError
+from localcloud.route53.propagation import ZONE_EVENT
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+    from localcloud.events import EventLog
+    from localcloud.route53.dns import AuthoritativeDNS
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +95,7 @@ class CachingResolver:
     def describe(self) -> dict[str, Any]:
         """JSON-able facts (LocalCloud's /info)."""
         return {"host": self._host, "port": self._port, "running": self.running,
+                "pid": self._proc.pid if self._proc is not None else None,
                 "zones": {zone: _at(server) for zone, server in sorted(self._zones.items())},
                 "fallback": None if self.fallback is None else _at(self.fallback)}
 
@@ -236,6 +247,100 @@ class CachingResolver:
         (self._dir / "root.hints").write_text(". 3600000 NS root.localcloud.\nroot.localcloud. 3600000 A 127.0.0.1\n")
         (self._dir / "unbound.conf").write_text(
             render_config(self._dir, self._host, self._port, self._zones, self.fallback))
+
+
+class VpcResolvers:
+    """Each VPC's resolver (AWS's VPC+2): a `CachingResolver` on its own loopback address, port 53 (resolv.conf
+    has no port), whose stub zones are the zones visible in the VPC, all pointing at the authoritative server's
+    listener for that VPC (which answers the public zones and the VPC's private ones, a private zone shadowing a
+    public one of the same name). One unbound per VPC because unbound's views cannot hold stub zones, and split
+    horizon needs a different upstream per VPC.
+
+    Started on first use (`address_for`, when an instance boots in the VPC), since most VPCs of a game day never
+    run user data. A follower thread reads the event log and applies every zone creation and deletion to the
+    running resolvers. Thread-safe; `address_for` blocks while unbound starts (call it off the data-plane loop).
+    """
+
+    def __init__(self, dns: AuthoritativeDNS, allocate: Callable[[str], str], events: EventLog, *,
+                 port: int = 53, poll_s: float = 0.1) -> None:
+        self._dns = dns
+        self._allocate = allocate  # a loopback address for a purpose (the cloud's address pool)
+        self._events = events
+        self._port = port
+        self._poll_s = poll_s
+        self._resolvers: dict[str, CachingResolver] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._follower: threading.Thread | None = None
+
+    @classmethod
+    def for_cloud(cls, cloud: LocalCloud) -> VpcResolvers:
+        return cls(cloud.service("authoritative"), cloud.pool.allocate_service, cloud.events)  # type: ignore[arg-type]
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._follower = threading.Thread(target=self._follow, args=(len(self._events),),
+                                          name="localcloud-vpc-resolvers", daemon=True)
+        self._follower.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._follower is not None:
+            self._follower.join(timeout=15)
+            self._follower = None
+        with self._lock:
+            resolvers, self._resolvers = list(self._resolvers.values()), {}
+        for resolver in resolvers:
+            resolver.stop()
+
+    def describe(self) -> dict[str, Any]:
+        with self._lock:
+            return {vpc: resolver.describe() for vpc, resolver in sorted(self._resolvers.items())}
+
+    def address_for(self, vpc_id: str) -> Address:
+        """The VPC's resolver (host, port), started now if it is not running yet."""
+        with self._lock:
+            if self._stopping.is_set():
+                raise ResolverError("the VPC resolvers are stopped")
+            resolver = self._resolvers.get(vpc_id)
+            if resolver is None:
+                upstream = self._upstream(vpc_id)
+                resolver = CachingResolver(dict.fromkeys(self._visible(vpc_id), upstream),
+                                           host=self._allocate(f"resolver:{vpc_id}"), port=self._port,
+                                           fallback=upstream)
+                resolver.start()
+                self._resolvers[vpc_id] = resolver
+                log.info("VPC resolver of %s on %s:%s", vpc_id, *resolver.address)
+            return resolver.address
+
+    def _upstream(self, vpc_id: str) -> Address:
+        """The authoritative server's listener for clients in the VPC, opened now if nothing opened it yet."""
+        try:
+            return self._dns.vpc_address(vpc_id)
+        except KeyError:
+            return self._dns.add_vpc_listener(vpc_id, host=self._allocate(f"dns:{vpc_id}"), port=self._port)
+
+    def _visible(self, vpc_id: str) -> list[str]:
+        return sorted({zone.name for zone in self._dns.propagation.view() if zone.visible_to(vpc_id)})
+
+    def _follow(self, cursor: int) -> None:
+        """Sync every running resolver after each zone event, until stopped (bounded by the stop flag)."""
+        while not self._stopping.wait(self._poll_s):
+            events, cursor = self._events.since(cursor)
+            if any(event.kind == ZONE_EVENT for event in events):
+                self._sync()
+
+    def _sync(self) -> None:
+        with self._lock:
+            for vpc_id, resolver in self._resolvers.items():
+                wanted, upstream = set(map(_zone, self._visible(vpc_id))), self._upstream(vpc_id)
+                try:
+                    for zone in sorted(wanted - set(resolver.zones)):
+                        resolver.add_zone(zone, upstream)
+                    for zone in sorted(set(resolver.zones) - wanted):
+                        resolver.remove_zone(zone)
+                except Exception:  # one VPC's failure must not stop the others following their zones
+                    log.exception("the VPC resolver of %s could not follow its zones", vpc_id)
 
 
 def render_config(directory: Path, host: str, port: int, zones: Mapping[str, Address],

@@ -32,6 +32,7 @@ port back black-holed (an instance that is gone hangs connections; it does not r
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -79,6 +80,7 @@ class FleetConfig:
     app_port: int = 80
     imds_port: int = 8169
     user_env: Mapping[str, str] = field(default_factory=dict)  # read at each boot; the cloud fills it later
+    vpc_resolver: Callable[[str], tuple[str, int]] | None = None  # a VPC's resolver (host, port); blocks
 
 
 @dataclass
@@ -225,7 +227,8 @@ class Fleet:
             runtime.host.release(self._config.app_port)
             run = UserDataRun(launch.instance_id, launch.user_data, self.home_of(launch.instance_id),
                               self._config.endpoint_url, self.imds_url(launch.address),
-                              self._config.userdata_timeout_s, dict(self._config.user_env))
+                              self._config.userdata_timeout_s, dict(self._config.user_env),
+                              self._vpc_resolver(launch))
 
             def spawned(pgid: int) -> None:
                 runtime.process_group = pgid
@@ -242,6 +245,13 @@ class Fleet:
             runtime.host.release(self._config.app_port)
         else:
             self._serve_app(runtime)
+
+    def _vpc_resolver(self, launch: Launch) -> Callable[[], tuple[str, int]] | None:
+        """The instance's VPC resolver, for the user data's resolv.conf (None: the cloud runs none)."""
+        vpc_id = launch.instance.vpc_id
+        if self._config.vpc_resolver is None or not vpc_id:
+            return None
+        return functools.partial(self._config.vpc_resolver, str(vpc_id))
 
     def _serve_app(self, runtime: _Runtime) -> bool:
         port = self._config.app_port
