@@ -21,6 +21,7 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from gameday import stacks
 from gameday.backends.base import Backend
+from gameday.diagnosis import Diagnoser, summarize
 from gameday.dnsnames import resolve_name
 from gameday.errors import BackendError, ConfigError, DeployError
 from gameday.faults.resources import instance_ipv6
@@ -182,7 +183,7 @@ def ready_variant(backend: Backend, variant: str, origin: DeployedStack, edge: D
         raise DeployError(f"{variant}: {origin.output('OriginName')} never named {instance} ({ipv6}) "
                           f"at the VPC's DNS server within {timeout_s:.0f} s (it answers "
                           f"{sorted(aaaa_at(vpc_dns, origin.output('OriginName'))) or 'nothing'}): "
-                          f"the record does not follow{console_tail(backend, instance)}")
+                          f"the record does not follow{_why(backend, origin, instance)}")
     return VariantStacks(variant, origin, edge, resolve_name(backend, edge.output("DistributionDomainName")),
                          vpc_dns, instance, ipv6)
 
@@ -220,8 +221,16 @@ def current(backend: Backend, variant: VariantStacks, timeout_s: float = READY_T
     ipv6 = ipv6_of(backend, instance)
     if not wait_aaaa(variant.vpc_dns, variant.origin_name, {ipv6}, timeout_s):
         raise DeployError(f"{variant.variant}: {variant.origin_name} does not name the serving instance "
-                          f"{instance} ({ipv6}) after {timeout_s:.0f} s: no steady state")
+                          f"{instance} ({ipv6}) after {timeout_s:.0f} s: no steady state"
+                          f"{_why(backend, variant.origin, instance)}")
     return replace(variant, instance_id=instance, ipv6=ipv6)
+
+
+def _why(backend: Backend, origin: DeployedStack, instance_id: str) -> str:
+    """The causes ground truth names (the user data's error, a Lambda's, a lifecycle action nobody completed,
+    the record the zone lacks), else the end of the instance's console."""
+    causes = Diagnoser(backend, [origin]).explain([origin.output("OriginName")])
+    return f"; cause: {summarize(causes)}" if causes else console_tail(backend, instance_id)
 
 
 def console_tail(backend: Backend, instance_id: str, limit: int = 400) -> str:
