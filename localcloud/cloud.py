@@ -31,6 +31,7 @@ from localcloud.ec2.userdata import system_resolver_unavailable
 from localcloud.errors import LocalCloudError
 from localcloud.events import EventLog
 from localcloud.hooks import MotoHooks, hooks_installed
+from localcloud.iam import CredentialRegistry, IamEnforcer
 from localcloud.loop import LoopThread
 from localcloud.motoserver import MotoServer
 from localcloud.net.pool import AddressPool
@@ -130,6 +131,7 @@ class LocalCloud:
         self.pool = AddressPool()
         self.aliases = AliasTable()  # outside alias targets (CloudFront, ALB names) the cloud's DNS answers
         self.loop = LoopThread()
+        self.credentials = CredentialRegistry()  # role sessions of instances and functions; their calls meet IAM
         self._services = list(default_services() if services is None else services)
         self._userdata_timeout_s = userdata_timeout_s
         self._ports = (app_port, imds_port, tuple(public_ports))
@@ -262,7 +264,7 @@ class LocalCloud:
         _check_bind(self.pool.allocate_service("port-check"), app_port)
         control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="localcloud-control")
         self._on_stop("control worker", lambda: control.shutdown(wait=True, cancel_futures=True))
-        self._moto = MotoServer()
+        self._moto = MotoServer(wrap=lambda app: IamEnforcer(app, self.credentials, self.events))
         self._moto.start()
         self._on_stop("moto server", self._moto.stop)
         fleet = FleetConfig(self.endpoint_url, self.workdir, self._userdata_timeout_s, app_port, imds_port,

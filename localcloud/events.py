@@ -39,6 +39,7 @@ ASG_LIFECYCLE_HEARTBEAT = "localcloud.asg.lifecycle_heartbeat"
 ASG_LIFECYCLE_COMPLETE = "localcloud.asg.lifecycle_complete"
 LAMBDA_INVOKE = "localcloud.lambda.invoke"
 LAMBDA_RESULT = "localcloud.lambda.result"
+IAM_DENIED = "localcloud.iam.denied"  # a role's session was refused a call (principal, action, resource, reason)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Built from the same parts as moto's ThreadedMotoServer, plus what it lacks: the listening socket is
 closed on stop, and keep-alive connections (boto3 pools them) are shut down so their handler
-threads end instead of waiting for the client.
+threads end instead of waiting for the client. `wrap` puts WSGI middleware in front of moto's app
+(localcloud's IAM enforcement for role sessions).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from localcloud.errors import LocalCloudError
@@ -18,9 +20,10 @@ log = logging.getLogger(__name__)
 
 
 class MotoServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, wrap: Callable[[Any], Any] | None = None) -> None:
         self._host = host
         self._port = port
+        self._wrap = wrap
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._werkzeug_level: int | None = None
@@ -41,6 +44,8 @@ class MotoServer:
         self._werkzeug_level = werkzeug_log.level
         werkzeug_log.setLevel(logging.ERROR)  # one log line per API call otherwise
         app = DomainDispatcherApplication(create_backend_app)
+        if self._wrap is not None:
+            app = self._wrap(app)
         self._server = _server_class()(self._host, self._port, app, handler=_handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="localcloud-moto", daemon=True)

@@ -3,57 +3,38 @@
 Scripts reach it through `AWS_EC2_METADATA_SERVICE_ENDPOINT` (botocore's own setting), so the AWS CLI
 picks up the instance role's credentials exactly as on EC2. Values are read from moto on every
 request: an Elastic IP associated a second ago shows up as `public-ipv4`. A Spot interruption puts
-its rebalance recommendation and its notice here (both 404 before, as on EC2).
+its rebalance recommendation and its notice here (both 404 before, as on EC2). The role's credentials
+are registered (with `registry`) as a session named after the instance when served, so calls made with
+them are evaluated against the role's policies.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-import string
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from localcloud.ec2 import moto_state
+from localcloud.iam.credentials import CredentialRegistry, Credentials, Principal, iso
 from localcloud.net.http import HttpServerProtocol, Request, Response, text
 from localcloud.net.listener import ProtocolFactory
 
 TOKEN_TTL_HEADER = "x-aws-ec2-metadata-token-ttl-seconds"
 TOKEN_HEADER = "x-aws-ec2-metadata-token"
 MAX_TOKEN_TTL = 21600
-CREDENTIALS_TTL = 6 * 3600
-_KEY_ALPHABET = string.ascii_uppercase + string.digits
 
 Tree = dict[str, Any]  # name -> str (leaf) or Tree (directory)
 
 
-@dataclass(frozen=True)
-class Credentials:
-    access_key_id: str
-    secret_access_key: str
-    token: str
-    issued_at: float  # epoch seconds
-    expires_at: float
-
-    @classmethod
-    def issue(cls, now: float) -> Credentials:
-        return cls("ASIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16)),
-                   secrets.token_urlsafe(30)[:40], secrets.token_urlsafe(96), now, now + CREDENTIALS_TTL)
-
-    def to_json(self) -> str:
-        return json.dumps({"Code": "Success", "LastUpdated": _iso(self.issued_at), "Type": "AWS-HMAC",
-                           "AccessKeyId": self.access_key_id, "SecretAccessKey": self.secret_access_key,
-                           "Token": self.token, "Expiration": _iso(self.expires_at)}, indent=2)
-
-
 class Imds:
     def __init__(self, instance: Any, *, region: str, credentials: Credentials, user_data: bytes | None,
-                 monotonic: Callable[[], float] = time.monotonic, max_tokens: int = 1000) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, max_tokens: int = 1000,
+                 registry: CredentialRegistry | None = None) -> None:
         self._instance = instance
+        self._registry = registry
         self._region = region
         self._credentials = credentials
         self._user_data = user_data
@@ -139,13 +120,16 @@ class Imds:
             tree["ipv6"] = ipv6
         if self._spot_notice is not None:
             notice, termination = self._spot_notice
-            tree["events"] = {"recommendations": {"rebalance": json.dumps({"noticeTime": _iso(notice)})}}
-            tree["spot"] = {"instance-action": json.dumps({"action": "terminate", "time": _iso(termination)}),
-                            "termination-time": _iso(termination)}
+            tree["events"] = {"recommendations": {"rebalance": json.dumps({"noticeTime": iso(notice)})}}
+            tree["spot"] = {"instance-action": json.dumps({"action": "terminate", "time": iso(termination)}),
+                            "termination-time": iso(termination)}
         role = moto_state.role(inst)
         if role is not None:
+            if self._registry is not None:
+                self._registry.register(self._credentials.access_key_id,
+                                        Principal(str(inst.owner_id), role.name, str(inst.id)))
             tree["iam"] = {
-                "info": json.dumps({"Code": "Success", "LastUpdated": _iso(self._credentials.issued_at),
+                "info": json.dumps({"Code": "Success", "LastUpdated": iso(self._credentials.issued_at),
                                     "InstanceProfileArn": role.profile_arn, "InstanceProfileId": role.profile_id}),
                 "security-credentials": {role.name: self._credentials.to_json()},
             }
@@ -201,7 +185,3 @@ def _lookup(tree: Tree, parts: list[str]) -> Response:
 def _hostname(address: str, region: str) -> str:
     suffix = "ec2.internal" if region == "us-east-1" else f"{region}.compute.internal"
     return f"ip-{address.replace('.', '-')}.{suffix}"
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

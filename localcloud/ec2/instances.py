@@ -45,6 +45,7 @@ from localcloud.ec2.app import app_factory
 from localcloud.ec2.imds import Credentials, Imds
 from localcloud.ec2.userdata import UserDataRun, run_user_data
 from localcloud.events import INSTANCE_BOOTED, INSTANCE_RUNNING, EventLog
+from localcloud.iam.credentials import CredentialRegistry
 from localcloud.net.hosts import Host, HostTable
 from localcloud.net.listener import Mode
 
@@ -80,6 +81,7 @@ class FleetConfig:
     app_port: int = 80
     imds_port: int = 8169
     user_env: Mapping[str, str] = field(default_factory=dict)  # read at each boot; the cloud fills it later
+    credentials: CredentialRegistry | None = None  # where IMDS registers the role credentials it serves
     vpc_resolver: Callable[[str], tuple[str, int]] | None = None  # a VPC's resolver (host, port); blocks
 
 
@@ -143,7 +145,7 @@ class Fleet:
             return
         inst = launch.instance
         imds = Imds(inst, region=str(inst.ec2_backend.region_name), credentials=Credentials.issue(time.time()),
-                    user_data=launch.user_data)
+                    user_data=launch.user_data, registry=self._config.credentials)
         runtime = _Runtime(launch, host, imds)
         self._instances[launch.instance_id] = runtime
         self.home_of(launch.instance_id).mkdir(exist_ok=True)

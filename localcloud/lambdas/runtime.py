@@ -2,7 +2,8 @@
 
 moto cannot run a function without Docker. Here each invocation is `bootstrap.py` in its own process
 (boto3 importable, localcloud's own process and environment out of reach), with Lambda's reserved
-variables, the function's Environment, fake credentials and AWS_ENDPOINT_URL at moto. The run is
+variables, the function's Environment, its execution role's temporary credentials (a session named after the
+function, registered so its calls are evaluated against the role's policies) and AWS_ENDPOINT_URL at moto. The run is
 bounded by the function's Timeout (never below MIN_TIMEOUT_S: starting python and importing boto3
 on a busy host takes seconds that Lambda's warm runtime does not pay). Its output is the function's
 log, kept per function under the work directory and in the result event's tail.
@@ -25,11 +26,12 @@ import uuid
 import zipfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from localcloud.events import LAMBDA_INVOKE, LAMBDA_RESULT, EventLog
+from localcloud.iam.credentials import CredentialRegistry, Principal, role_name_of
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class FunctionCode:
 
     name: str
     arn: str
+    role_arn: str  # the execution role
     handler: str
     runtime: str
     timeout_s: float
@@ -55,8 +58,8 @@ class FunctionCode:
 
     @classmethod
     def of(cls, fn: Any) -> FunctionCode:
-        return cls(str(fn.function_name), str(fn.function_arn), str(fn.handler or ""), str(fn.run_time or ""),
-                   float(fn.timeout or 3), int(fn.memory_size or 128),
+        return cls(str(fn.function_name), str(fn.function_arn), str(fn.role or ""), str(fn.handler or ""),
+                   str(fn.run_time or ""), float(fn.timeout or 3), int(fn.memory_size or 128),
                    {str(k): str(v) for k, v in (fn.environment_vars or {}).items()}, bytes(fn.code_bytes or b""))
 
 
@@ -75,9 +78,8 @@ class RuntimeConfig:
     endpoint_url: str
     region: str
     workdir: Path
+    registry: CredentialRegistry  # the cloud's, whose API evaluates the functions' calls against their roles
     python: str = sys.executable
-    credentials: Mapping[str, str] = field(default_factory=lambda: {
-        "AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "localcloud", "AWS_SESSION_TOKEN": "localcloud"})
 
 
 class LambdaRuntime:
@@ -215,9 +217,15 @@ class LambdaRuntime:
             "AWS_ENDPOINT_URL": self._config.endpoint_url,
             "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
             "AWS_SHARED_CREDENTIALS_FILE": str(home / ".aws" / "credentials"),
-            **self._config.credentials,
+            **self._role_credentials(code),
         }
         return {**code.environment, **reserved}  # as on Lambda, a function cannot override reserved keys
+
+    def _role_credentials(self, code: FunctionCode) -> dict[str, str]:
+        """The execution role's session for this function, as Lambda names it (`assumed-role/<role>/<function>`)."""
+        account = code.arn.split(":")[4] if code.arn.count(":") >= 5 else ""
+        principal = Principal(account, role_name_of(code.role_arn), code.name)
+        return self._config.registry.credentials_for(principal).environment()
 
     def _append_log(self, function: str, text: str) -> None:
         path = self.log_path(function)

@@ -62,7 +62,7 @@ class LambdaService:
 
     def start(self) -> None:
         cloud = self._cloud
-        self._runtime = LambdaRuntime(RuntimeConfig(cloud.endpoint_url, cloud.region, cloud.workdir),
+        self._runtime = LambdaRuntime(RuntimeConfig(cloud.endpoint_url, cloud.region, cloud.workdir, cloud.credentials),
                                       cloud.events, self._later)
         self._plan()
         self._patches.install()
