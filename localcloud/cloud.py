@@ -268,7 +268,7 @@ class LocalCloud:
         self._moto.start()
         self._on_stop("moto server", self._moto.stop)
         fleet = FleetConfig(self.endpoint_url, self.workdir, self._userdata_timeout_s, app_port, imds_port,
-                            self._user_env,
+                            self._user_env, credentials=self.credentials,
                             vpc_resolver=self._vpc_resolver_of if self._runs_vpc_resolvers() else None)
         self._physics = Ec2Physics(self.loop, self.pool, self.events, self.profile, self.rng, control,
                                    PhysicsConfig(fleet, public_ports))
