@@ -1,5 +1,6 @@
 """Fault `objects-missing`: delete objects from a bucket (a failed deploy, a bad sync); the revert puts
-back the exact bytes and content type, recorded in the journal before the delete (objects are small)."""
+back the exact bytes, content type and user metadata, recorded in the journal before the delete (objects
+are small)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class ObjectsMissing:
 
     def plan(self) -> FaultPlan:
         s3 = self.backend.client("s3", region=self.region)
-        saved: dict[str, dict[str, str]] = {}
+        saved: dict[str, dict[str, Any]] = {}
         total = 0
         for key in self.keys:
             try:
@@ -49,7 +50,8 @@ class ObjectsMissing:
             if total > MAX_SAVED_BYTES:
                 raise FaultError(f"objects in {self.bucket} exceed {MAX_SAVED_BYTES} bytes: refusing to delete what "
                                  "the journal cannot restore", fault=self.name, target=self.target)
-            saved[key] = {"body": base64.b64encode(body).decode(), "content_type": found.get("ContentType", "")}
+            saved[key] = {"body": base64.b64encode(body).decode(), "content_type": found.get("ContentType", ""),
+                          "metadata": dict(found.get("Metadata", {}))}
         absent = [k for k in self.keys if k not in saved]
         target = Target("s3:bucket", self.bucket, {}, note=f"{len(saved)} object(s)" + (
             f"; already missing: {', '.join(absent)}" if absent else ""))
@@ -83,7 +85,9 @@ def restore_objects(backend: Backend, params: Mapping[str, Any]) -> None:
                 return
             if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
                 raise
-        extra = {"ContentType": saved["content_type"]} if saved.get("content_type") else {}
+        extra: dict[str, Any] = {"ContentType": saved["content_type"]} if saved.get("content_type") else {}
+        if saved.get("metadata"):  # what the object says of itself (e.g. which bucket it is in)
+            extra["Metadata"] = dict(saved["metadata"])
         s3.put_object(Bucket=params["bucket"], Key=key, Body=base64.b64decode(saved["body"]), **extra)
 
 

@@ -143,8 +143,11 @@ class Edge:
 
 
 def _passed_headers(upstream: UpstreamResponse) -> tuple[tuple[str, str], ...]:
-    keep = ("etag", "last-modified", "x-amz-bucket-region", ORIGIN_ADDRESS_HEADER, ORIGIN_SERVED_BY_HEADER)
-    return tuple((k, v) for k, v in upstream.headers.items() if k in keep)
+    """The origin's headers a viewer gets, as CloudFront forwards them: an S3 object's user metadata
+    (`x-amz-meta-*`), a redirect's Location and the origin's `Server` (`AmazonS3` for a bucket) included."""
+    keep = ("etag", "last-modified", "location", "server", "x-amz-bucket-region", ORIGIN_ADDRESS_HEADER,
+            ORIGIN_SERVED_BY_HEADER)
+    return tuple((k, v) for k, v in upstream.headers.items() if k in keep or k.startswith("x-amz-meta-"))
 
 
 def s3_region(origin: Origin) -> str | None:

@@ -167,9 +167,11 @@ class _ObjectHandler:
                 return _error(404, "NoSuchKey", "The specified key does not exist.", region)
             return _error(403, "AccessDenied", "Access Denied", region)
         content_type = str(found.metadata.get("content-type") or "binary/octet-stream")
+        user_metadata = tuple((str(k), str(v)) for k, v in found.metadata.items()
+                              if str(k).lower().startswith("x-amz-meta-"))  # S3 returns it as headers
         return Response(200, bytes(found.value), content_type=content_type,
                         headers=(("ETag", found.etag), ("Last-Modified", formatdate(usegmt=True)),
-                                 ("x-amz-bucket-region", region), ("Server", "AmazonS3")))
+                                 ("x-amz-bucket-region", region), ("Server", "AmazonS3"), *user_metadata))
 
     def _locate(self, request: Request) -> tuple[str | None, str]:
         endpoint = region_of_endpoint(request.header("host"))

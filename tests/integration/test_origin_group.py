@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -14,6 +16,7 @@ from gameday.dnsnames import resolve_name
 from gameday.errors import ConfigError
 from gameday.faults import RegionUnreachable, RollbackJournal
 from gameday.kits.blocks.origin_failover import measure
+from gameday.kits.blocks.template_kit import empty_bucket
 from gameday.kits.kit import DeployContext, Deployment
 from gameday.kits.origin_group import KIT, model
 from gameday.kits.origin_group.scenarios import HIT_PROBE, MISS_PROBE, SCENARIOS, cdn_probes
@@ -46,6 +49,11 @@ def served_by(backend: Backend, deployment: Deployment, path: str = "/index.html
     with _DIRECT.open(f"http://{address}{path}", timeout=30) as response:
         assert response.status == 200
         return str(response.headers["X-Served-By"])
+
+
+def replica_identity(deployment: Deployment) -> str:
+    """What the probes read as who served: the object's own `x-amz-meta-served-by`, passed on by CloudFront."""
+    return f"replica/{deployment.output('ReplicaBucketName')}"
 
 
 def test_the_replica_is_its_own_stack_in_the_replica_region(origin_group: Deployment) -> None:
@@ -83,7 +91,7 @@ def test_unreachable_primary_costs_attempts_times_timeout(origin_group: Deployme
     penalty = measure(result.timeline, MISS_PROBE, result.fault_at, settle_s=predicted.mean_s + 0.5)
     assert penalty.errors == 0 and penalty.p50_s is not None
     assert abs(penalty.p50_s - predicted.mean_s) <= 0.2 * predicted.mean_s, penalty.describe()
-    assert set(penalty.served_by) == {"replica-s3"}
+    assert set(penalty.served_by) == {replica_identity(origin_group)}
     cached = measure(result.timeline, HIT_PROBE, result.fault_at, settle_s=predicted.mean_s + 0.5)
     assert cached.errors == 0 and cached.p50_s is not None and cached.p50_s < 0.5  # hits never reach an origin
     assert served_by(game_day.backend, origin_group) == "primary-s3"  # reverted: failback is immediate
@@ -100,7 +108,7 @@ def test_denying_policy_fails_over_per_request_and_is_restored(origin_group: Dep
     assert result.passed, result.message
     assert result.fault_at is not None
     penalty = measure(result.timeline, MISS_PROBE, result.fault_at, settle_s=0.5)
-    assert penalty.served_by == {"replica-s3": penalty.requests} and penalty.errors == 0
+    assert penalty.served_by == {replica_identity(origin_group): penalty.requests} and penalty.errors == 0
     assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(before)
     assert served_by(game_day.backend, origin_group) == "primary-s3"
 
@@ -113,9 +121,10 @@ def test_missing_objects_fail_over_and_are_put_back(origin_group: Deployment, ga
     assert result.passed, result.message
     assert result.fault_at is not None
     penalty = measure(result.timeline, MISS_PROBE, result.fault_at, settle_s=0.5)
-    assert penalty.served_by == {"replica-s3": penalty.requests}
-    body = game_day.backend.client("s3").get_object(Bucket=bucket, Key="index.html")["Body"].read()
-    assert b"Hello from the origin group." in body
+    assert penalty.served_by == {replica_identity(origin_group): penalty.requests}
+    put_back = game_day.backend.client("s3").get_object(Bucket=bucket, Key="index.html")
+    assert b"Hello from the origin group." in put_back["Body"].read()
+    assert put_back["Metadata"] == {"served-by": f"primary/{bucket}"}  # who it is, not only its bytes
     assert {"fault.inject", "fault.revert"} <= {e.kind for e in result.timeline.events}
 
 
@@ -138,3 +147,45 @@ def test_a_scenario_that_breaks_midway_still_reverts_the_fault(origin_group: Dep
 
     assert served_by(game_day.backend, origin_group) == "primary-s3"  # reachable again
     assert [e.kind for e in run.timeline.events if e.kind.startswith("fault.")] == ["fault.inject", "fault.revert"]
+
+
+def _move_bucket(backend: Backend, bucket: str, source: str, destination: str, policy: str) -> None:
+    """The bucket deleted in `source` and made again, same name, policy and objects, in `destination`."""
+    old = backend.client("s3", region=source)
+    objects: dict[str, Any] = {}
+    for item in old.list_objects_v2(Bucket=bucket).get("Contents", []):
+        got = old.get_object(Bucket=bucket, Key=item["Key"])
+        objects[item["Key"]] = (got["Body"].read(), got["ContentType"], got["Metadata"])
+    empty_bucket(old, bucket)
+    old.delete_bucket(Bucket=bucket)
+    new = backend.client("s3", region=destination)
+    new.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": destination})
+    new.put_bucket_policy(Bucket=bucket, Policy=policy)
+    for key, (body, content_type, metadata) in objects.items():
+        new.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata)
+
+
+@contextmanager
+def replica_in(backend: Backend, deployment: Deployment, region: str) -> Iterator[None]:
+    """The replica bucket lives in `region` while the distribution still addresses it in its own."""
+    bucket, home = deployment.output("ReplicaBucketName"), deployment.part("replica").region
+    policy = backend.client("s3", region=home).get_bucket_policy(Bucket=bucket)["Policy"]
+    _move_bucket(backend, bucket, home, region, policy)
+    try:
+        yield
+    finally:
+        _move_bucket(backend, bucket, region, home, policy)
+
+
+def test_a_replica_addressed_in_the_wrong_region_fails_the_scenario(origin_group: Deployment,
+                                                                    game_day: GameDay) -> None:
+    """Every failed-over request gets S3's 301 PermanentRedirect through CloudFront: no user got the page,
+    so the scenario fails naming the redirects (a 3xx was once counted as served)."""
+    with replica_in(game_day.backend, origin_group, "eu-west-1"):
+        result = play(game_day, origin_group, "deny-bucket-policy")
+
+    assert not result.passed and "http_3xx:301" in result.message, result.message
+    assert result.fault_at is not None
+    redirected = [s for s in result.timeline.samples_of(MISS_PROBE) if s.status == 301]
+    assert redirected and all(not s.good and "301 redirect" in s.detail for s in redirected)
+    assert served_by(game_day.backend, origin_group) == "primary-s3"  # reverted, the replica back home

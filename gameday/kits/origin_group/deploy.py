@@ -12,6 +12,9 @@ from gameday.stacks import STACKS_DIR, DeployedStack
 
 STACK = "origin-group"
 REPLICA_REGION = "us-west-2"  # the template's default; --param origin-group.ReplicaRegion=... moves it
+ROLES = ("primary", "replica")  # the order of `buckets`
+SERVED_BY_METADATA = "served-by"  # S3 user metadata: the header `x-amz-meta-served-by`, "<role>/<bucket>"
+SERVED_BY_HEADER = f"x-amz-meta-{SERVED_BY_METADATA}"
 SITE_OBJECTS: Mapping[str, str] = {
     "index.html": "<html><body>Hello from the origin group.</body></html>\n",
     "static/logo.txt": "a cached asset\n",
@@ -54,11 +57,14 @@ def buckets(deployment: Deployment) -> list[tuple[str, str]]:
 
 
 def seed_site(ctx: DeployContext, deployment: Deployment) -> None:
-    """The same objects in both buckets (what replication would have copied)."""
-    for bucket, region in buckets(deployment):
+    """The same objects in both buckets (what replication would have copied), each saying which bucket it
+    is in: S3 returns user metadata as `x-amz-meta-*` headers and CloudFront passes them on, so a client
+    sees who served (the probes' identity)."""
+    for role, (bucket, region) in zip(ROLES, buckets(deployment), strict=True):
         s3 = ctx.backend.client("s3", region=region)
         for key, body in SITE_OBJECTS.items():
-            s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="text/html")
+            s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="text/html",
+                          Metadata={SERVED_BY_METADATA: f"{role}/{bucket}"})
 
 
 def empty_buckets(ctx: DeployContext, deployment: Deployment) -> None:

@@ -15,7 +15,7 @@ from gameday.faults import DenyBucketPolicy, Fault, ObjectsMissing, RegionUnreac
 from gameday.kits.blocks.origin_failover import penalty_judge
 from gameday.kits.kit import Deployment, FaultSpec, Predictor, ScenarioSpec
 from gameday.kits.origin_group import model
-from gameday.kits.origin_group.deploy import STACK
+from gameday.kits.origin_group.deploy import ROLES, SERVED_BY_HEADER, STACK
 from gameday.kits.play import record_not_run
 from gameday.probes import HttpProbe
 from gameday.scenario import ScenarioResult, WatchPolicy
@@ -23,14 +23,23 @@ from gameday.session import GameDay
 
 MISS_PROBE = "http:cdn-miss"
 HIT_PROBE = "http:cdn-hit"
+PRIMARY_PROBE = "http:cdn-primary"  # steady only when the primary itself serves: nothing failed over yet
 WATCH_S = 4.0  # after the expected penalty: long enough for ~16 cache misses at 4 Hz to be judged
 PRIMARY_BUCKET = "the primary bucket of the distribution's origin group (output PrimaryBucketName)"
 
 
 def cdn_probes(address: str, *, timeout_s: float, rate_hz: float = 4.0) -> list[HttpProbe]:
-    """A cache-miss page (CachingDisabled: every request reaches an origin) and a cached asset."""
-    return [HttpProbe(MISS_PROBE, f"http://{address}/index.html", rate_hz=rate_hz, timeout_s=timeout_s),
-            HttpProbe(HIT_PROBE, f"http://{address}/static/logo.txt", rate_hz=rate_hz, timeout_s=timeout_s)]
+    """A cache-miss page (CachingDisabled: every request reaches an origin) and a cached asset, good only when
+    one of the group's buckets served them (a 2xx from anyone else is a fallback; S3's 301 for a bucket
+    asked in the wrong region is an error); and the page again, good only from the primary bucket (the
+    steady state: before the fault nothing may have failed over already)."""
+    def probe(name: str, path: str, expect: tuple[str, ...]) -> HttpProbe:
+        return HttpProbe(name, f"http://{address}/{path}", rate_hz=rate_hz, timeout_s=timeout_s,
+                         identity_header=SERVED_BY_HEADER, expect_identity=expect)
+
+    group = tuple(f"{role}/" for role in ROLES)
+    return [probe(MISS_PROBE, "index.html", group), probe(HIT_PROBE, "static/logo.txt", group),
+            probe(PRIMARY_PROBE, "index.html", group[:1])]
 
 
 def deny_primary(backend: Backend, deployment: Deployment) -> Fault:
@@ -62,6 +71,7 @@ def run_penalty(game: GameDay, deployment: Deployment, spec: ScenarioSpec) -> li
         return [game.run(
             stack_id=STACK, scenario=spec.name, fault=fault, budget_key=spec.budget_key, prediction=prediction,
             probes=cdn_probes(address, timeout_s=min(60.0, 2 * expected + 5)), primary_probe=MISS_PROBE,
+            ready_probes=(PRIMARY_PROBE,),
             policy=WatchPolicy(steady_consecutive=10, fixed_watch_s=WATCH_S + expected, tail_s=0.5),
             judge=penalty_judge(MISS_PROBE, settle_s=expected + 0.5), stop=spec.stop)]
     except ConfigError as exc:  # the fault refuses this backend (region-unreachable needs localcloud)
