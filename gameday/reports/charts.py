@@ -20,7 +20,8 @@ LEAD_S = 5.0  # shown before the fault
 GAP_S = 2.0  # no sample for this long: the lane shows the hole
 
 OUTCOME_COLOURS = {
-    "ok": "#2e9d4f", "http_4xx": "#e0a100", "http_5xx": "#e06c00", "refused": "#c62828",
+    "ok": "#2e9d4f", "fallback": "#9e9d24", "http_3xx": "#f9a825", "http_4xx": "#e0a100", "http_5xx": "#e06c00",
+    "refused": "#c62828",
     "timeout": "#8e24aa", "connect_timeout": "#6a1b9a", "reset": "#ad1457", "closed": "#d84315",
     "blocked": "#455a64",
 }
