@@ -29,9 +29,10 @@ def parameters(ctx: DeployContext, deployed: Mapping[str, DeployedStack]) -> Map
             "RecordTtl": str(round(scaled(ctx.profile, "route53.record_ttl", 60)))}
 
 
-# Node 1 (first in the outputs NodeGroups / NodeIps) dies; the budget keys are in ./budgets.toml.
+# Node 1 (first in the outputs NodeGroups / NodeIps) dies; the budget keys are in ./budgets.toml. The nodes
+# name themselves in X-Served-By by instance id: a 2xx from anyone else is not the service.
 NODE_LOSS = NodeLoss(STACK, TEMPLATE, name_output="ServiceName", groups_output="NodeGroups",
-                     addresses_output="NodeIps", node=0, back_budget="replacement")
+                     addresses_output="NodeIps", node=0, back_budget="replacement", expect_identity="i-")
 
 KIT = TemplateKit(
     STACK, "two nodes in ASGs of one, each claiming its Elastic IP at boot; multivalue health-checked records",

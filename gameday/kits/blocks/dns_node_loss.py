@@ -47,6 +47,10 @@ class NodeLoss:
     node: int = 0
     back_budget: str = "replacement"  # the budget key of "address comes back"
     steady_timeout_s: float = STEADY_TIMEOUT_S
+    # Who may serve the client a 2xx: prefixes of the identity header (X-Served-By) the nodes send, e.g.
+    # "i-" for instances that name themselves by id. Any other 2xx is a `fallback`, in the steady state too.
+    # None: the stack's nodes do not say who they are, and any 2xx counts as the service.
+    expect_identity: str | tuple[str, ...] | None = None
 
     def leave_prediction(self, profile: Profile, stack: DeployedStack | None) -> Prediction:
         config = config_of(self.stack_id, stack, self.template)
@@ -90,7 +94,8 @@ class NodeLoss:
 
     def probes(self, game: GameDay, name: str, server: tuple[str, int]) -> list[HttpProbe | DnsProbe]:
         found: list[HttpProbe | DnsProbe] = [
-            HttpProbe(CLIENT, f"http://{name}/", rate_hz=RATE_HZ, timeout_s=CLIENT_TIMEOUT_S, dns_server=server),
+            HttpProbe(CLIENT, f"http://{name}/", rate_hz=RATE_HZ, timeout_s=CLIENT_TIMEOUT_S, dns_server=server,
+                      expect_identity=self.expect_identity),
             DnsProbe(AUTHORITATIVE, name, "A", server=server, rate_hz=RATE_HZ)]
         found += [DnsProbe(f"dns:{r.name}", name, "A", server=(r.host, r.port), rate_hz=5.0)
                   for r in game.backend.resolvers() if r.kind == "caching"]

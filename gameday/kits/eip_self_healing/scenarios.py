@@ -19,13 +19,17 @@ from gameday.stopconditions import StopSpec
 STACK = "eip-self-healing"
 RATE_HZ = 20.0
 PRIMARY = "http:eip"
+# Who served: the web instance names itself (X-Served-By: its instance id). A 2xx from anything else at the
+# address (another instance's page, a parked page) is not the service, before the fault or after.
+INSTANCE_IDENTITY = "i-"
 
 
 def probes(stack: DeployedStack, resolvers: Sequence[Resolver]) -> list[HttpProbe | DnsProbe]:
     url = stack.output("ServiceUrl")
     found: list[HttpProbe | DnsProbe] = [
-        HttpProbe(PRIMARY, url, rate_hz=RATE_HZ, timeout_s=0.5),
-        HttpProbe("http-keepalive:eip", url, rate_hz=RATE_HZ, timeout_s=0.5, keepalive=True),
+        HttpProbe(PRIMARY, url, rate_hz=RATE_HZ, timeout_s=0.5, expect_identity=INSTANCE_IDENTITY),
+        HttpProbe("http-keepalive:eip", url, rate_hz=RATE_HZ, timeout_s=0.5, keepalive=True,
+                  expect_identity=INSTANCE_IDENTITY),
     ]
     found += [DnsProbe(f"dns:{r.name}", stack.output("AppName"), "A", server=(r.host, r.port), rate_hz=5.0)
               for r in resolvers]

@@ -11,6 +11,7 @@ connection, so its outage ends when the dead address leaves DNS. Run under locus
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from gameday.backends.base import Backend
 from gameday.faults import BackendLoss, BlockAzNacl, BlockAzSecurityGroups, BlueGreenSwitch, Fault, TerminateInstance
@@ -39,25 +40,40 @@ RATE_HZ = 10.0
 CLIENT_TIMEOUT_S = 2.0
 UNPREDICTED_S = 30.0  # the watch's worst case when a scenario has no predictor
 NO_AUTHORITATIVE = "the backend names no authoritative DNS server to probe (the client probe resolves there)"
+# Who served: each backend names itself "<fleet>/<instance id>" (X-Served-By, through the TLS passthrough).
+# The scenarios start from the blue fleet (the switch goes to green, the loss stops blue), so the steady state
+# is blue serving; green serving is good only once the switch to it is the fault.
+ACTIVE_FLEET = "blue/"
+FLEETS = (ACTIVE_FLEET, "green/")
+ACTIVE_PROBE = "https:www-blue"
 
 
-def probes(stack: Proxies, backend: Backend, *, keepalive: tuple[str, ...] = (),
-           per_node: bool = False) -> list[HttpProbe | DnsProbe | HealthProbe]:
+def probes(stack: Proxies, backend: Backend, *, keepalive: tuple[str, ...] = (), per_node: bool = False,
+           serving: tuple[str, ...] = (ACTIVE_FLEET,)) -> list[HttpProbe | DnsProbe | HealthProbe]:
+    """The client, DNS and health probes; HTTP answers are good only from the fleets in `serving`."""
+    def https(name: str, host: str, rate_hz: float, **more: Any) -> HttpProbe:
+        return HttpProbe(name, f"https://{host}/", rate_hz=rate_hz, timeout_s=CLIENT_TIMEOUT_S, verify_tls=False,
+                         expect_identity=serving, **more)
+
     found: list[HttpProbe | DnsProbe | HealthProbe] = [
-        HttpProbe(CLIENT_PROBE, f"https://{stack.name}/", rate_hz=RATE_HZ, timeout_s=CLIENT_TIMEOUT_S,
-                  dns_server=stack.authoritative, verify_tls=False),
+        https(CLIENT_PROBE, stack.name, RATE_HZ, dns_server=stack.authoritative),
         DnsProbe("dns:authoritative", stack.name, "A", server=stack.authoritative, rate_hz=RATE_HZ),
     ]
     found += [DnsProbe(f"dns:{r.name}", stack.name, "A", server=(r.host, r.port), rate_hz=5.0)
               for r in backend.resolvers() if r.kind == "caching"]
     found += [HealthProbe(f"health:{slot}", f"http://{ip}:9000/health", rate_hz=4.0, timeout_s=CLIENT_TIMEOUT_S)
               for slot, ip in stack.ips.items()]
-    found += [HttpProbe(f"https-keepalive:{slot}", f"https://{stack.ips[slot]}/", rate_hz=10.0,
-                        timeout_s=CLIENT_TIMEOUT_S, keepalive=True, verify_tls=False) for slot in keepalive]
+    found += [https(f"https-keepalive:{slot}", stack.ips[slot], 10.0, keepalive=True) for slot in keepalive]
     if per_node:  # which fleet each HAProxy serves from
-        found += [HttpProbe(f"https:{slot}", f"https://{ip}/", rate_hz=5.0, timeout_s=CLIENT_TIMEOUT_S,
-                            verify_tls=False) for slot, ip in stack.ips.items()]
+        found += [https(f"https:{slot}", ip, 5.0) for slot, ip in stack.ips.items()]
     return found
+
+
+def active_fleet_probe(stack: Proxies) -> HttpProbe:
+    """The client's view again, good only from the fleet the scenario starts from: with both fleets good for
+    the client, this keeps a stack already serving green (the switch has nothing to do) from looking steady."""
+    return HttpProbe(ACTIVE_PROBE, f"https://{stack.name}/", rate_hz=RATE_HZ, timeout_s=CLIENT_TIMEOUT_S,
+                     verify_tls=False, dns_server=stack.authoritative, expect_identity=ACTIVE_FLEET)
 
 
 # The faults, built against the deployment exactly as the runs use them.
@@ -93,8 +109,9 @@ def lose_backend(backend: Backend, deployment: Deployment) -> Fault:
 # The runs.
 
 def _play(game: GameDay, deployment: Deployment, spec: ScenarioSpec, *, judge: Judge, watch_s: float,
-          keepalive: tuple[str, ...] = (), per_node: bool = False) -> list[ScenarioResult]:
-    """Steady state first (its absence is a failed result, with why), then the fault, watched for a fixed time."""
+          keepalive: tuple[str, ...] = (), switching: bool = False) -> list[ScenarioResult]:
+    """Steady state first (its absence is a failed result, with why), then the fault, watched for a fixed time.
+    `switching`: the fault moves the service to the other fleet (both serve; per-node probes show which)."""
     authoritative = authoritative_server(game.backend)
     if authoritative is None:
         return [record_not_run(game, spec, NO_AUTHORITATIVE)]
@@ -104,9 +121,12 @@ def _play(game: GameDay, deployment: Deployment, spec: ScenarioSpec, *, judge: J
         return [record_not_run(game, spec, f"steady state not reached: {reason}", Verdict.FAILED)]
     # locust verifies TLS; HAProxy's own endpoint takes the load
     load = game.load_for(f"http://{stack.ips['a1']}:9000/health", spec.name)
+    found = probes(stack, game.backend, keepalive=keepalive, per_node=switching,
+                   serving=FLEETS if switching else (ACTIVE_FLEET,))
+    ready = [active_fleet_probe(stack)] if switching else []
     return [game.run(
         stack_id=STACK, scenario=spec.name, fault=spec.faults[0].build(game.backend, deployment),
-        probes=probes(stack, game.backend, keepalive=keepalive, per_node=per_node), primary_probe=CLIENT_PROBE,
+        probes=[*found, *ready], primary_probe=CLIENT_PROBE, ready_probes=[p.name for p in ready],
         budget_key=spec.budget_key, prediction=_predict(game, deployment, spec), stop=spec.stop,
         policy=WatchPolicy(fixed_watch_s=watch_s, tail_s=CLIENT_TIMEOUT_S + 1.0), judge=judge, load=load)]
 
@@ -156,7 +176,7 @@ def run_block_az_nacl(game: GameDay, deployment: Deployment, spec: ScenarioSpec)
 
 def run_blue_green_switch(game: GameDay, deployment: Deployment, spec: ScenarioSpec) -> list[ScenarioResult]:
     return _play(game, deployment, spec, judge=switch_judge, watch_s=1.5 * _worst_s(game, deployment, spec) + 3.0,
-                 per_node=True)
+                 switching=True)
 
 
 def run_backend_loss(game: GameDay, deployment: Deployment, spec: ScenarioSpec) -> list[ScenarioResult]:
