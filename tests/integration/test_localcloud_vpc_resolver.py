@@ -129,7 +129,7 @@ def user_data_output(cloud: LocalCloud, iid: str) -> dict[str, str]:
 
 
 def resolver_of(cloud: LocalCloud, vpc: str) -> tuple[str, int]:
-    return cloud.service("vpc-resolver").describe()[vpc]["host"], 53  # type: ignore[no-any-return]
+    return str(cloud.service("vpc-resolver").describe()[vpc]["host"]), 53
 
 
 def ask(server: tuple[str, int], name: str) -> list[str]:
