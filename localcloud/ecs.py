@@ -1,11 +1,21 @@
 """ECS's service scheduler for localcloud: tasks are HTTP servers on their own loopback addresses that
 follow each service's desired count (moto only stores the count).
 
-A missing task starts `ecs.scheduler_reaction` after the scheduler notices, serves the instance app
-(`/` and `/health`, `X-Served-By: <task id>`) on its container port and is registered with the
-service's target groups. A task that is no longer wanted is deregistered at once (DEACTIVATING: no new
-requests) and stops serving after the stop timeout (the container's `stopTimeout`, else the profile's,
-scaled like AWS's 30 s default: the worst case of a container that ignores SIGTERM).
+A task serves only what its image serves. localcloud runs no containers, so it knows a few images by
+what they answer (`IMAGES`): the nginx image, with no command or entry point override, answers `/` with
+its welcome page and every other path with its 404 page, `Server: nginx/<version>`, as stock nginx does.
+A task whose image (or override) localcloud does not know never pretends to be the service: it stops
+before it runs, with a stopped reason naming the image and what localcloud can run (the event
+`localcloud.ecs.task`, state STOPPED, `stopped_reason`), as a task that never became healthy on AWS; the
+scheduler starts another after a back-off that doubles with each such stop (ECS throttles a service whose
+tasks keep failing to start). On AWS a task is told apart by its own address, and so it is here: the
+probe's peer, or the target the load balancer picked.
+
+A missing task starts `ecs.scheduler_reaction` after the scheduler notices, serves on its container port
+and is registered with the service's target groups. A task that is no longer wanted is deregistered at
+once (DEACTIVATING: no new requests) and stops serving after the stop timeout (the container's
+`stopTimeout`, else the profile's, scaled like AWS's 30 s default: the worst case of a container that
+ignores SIGTERM).
 """
 
 from __future__ import annotations
@@ -18,8 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from localcloud.ec2.app import app_factory
 from localcloud.net.hosts import Host
+from localcloud.net.http import Handler, HttpServerProtocol, Request, Response
+from localcloud.net.listener import ProtocolFactory
 from localcloud.net.pool import AddressPool
 
 if TYPE_CHECKING:
@@ -29,6 +40,83 @@ log = logging.getLogger(__name__)
 
 TASK_EVENT = "localcloud.ecs.task"
 Emit = Callable[..., object]
+MAX_BACKOFF_DOUBLINGS = 6  # a service whose tasks keep stopping retries at most 64 reactions apart
+
+# The nginx image by any of its names, any tag; the version its `Server` header names per moving tag
+NGINX_REPOSITORIES = ("nginx", "library/nginx", "docker.io/nginx", "docker.io/library/nginx",
+                      "public.ecr.aws/nginx/nginx", "public.ecr.aws/docker/library/nginx")
+NGINX_CHANNELS = {"stable": "1.28.0", "mainline": "1.29.0", "latest": "1.29.0"}
+NGINX_WELCOME = """<!DOCTYPE html>
+<html>
+<head>
+<title>Welcome to nginx!</title>
+</head>
+<body>
+<h1>Welcome to nginx!</h1>
+<p>If you see this page, the nginx web server is successfully installed and
+working. Further configuration is required.</p>
+<p><em>Thank you for using nginx.</em></p>
+</body>
+</html>
+"""
+
+
+@dataclass(frozen=True)
+class Container:
+    """What a task runs: its task definition's first container image, and whether the definition overrides
+    the image's own command (`command` or `entryPoint`): then the image no longer serves what it serves."""
+
+    image: str
+    overridden: bool = False
+
+
+def _repository_and_tag(image: str) -> tuple[str, str]:
+    name = image.split("@", 1)[0]
+    repository, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
+    return repository.lower(), tag or "latest"
+
+
+def nginx_version(tag: str) -> str:
+    """The version stock nginx names for an image tag: `1.27.3-alpine` -> 1.27.3, `stable-alpine` -> the channel's."""
+    base = tag.split("-", 1)[0]
+    if base and base[0].isdigit():
+        return base
+    return NGINX_CHANNELS.get(base, NGINX_CHANNELS["latest"])
+
+
+def nginx_handler(version: str) -> Handler:
+    """Stock nginx's default site: the welcome page at `/` (and `/index.html`), its 404 page elsewhere,
+    its 405 page for a method other than GET and HEAD on a static file."""
+    server = (("Server", f"nginx/{version}"),)
+
+    def page(status: int, title: str) -> Response:
+        body = (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n"
+                f"<hr><center>nginx/{version}</center>\r\n</body>\r\n</html>\r\n")
+        return Response(status, body.encode(), content_type="text/html", headers=server)
+
+    welcome = Response(200, NGINX_WELCOME.encode(), content_type="text/html", headers=server)
+    not_found, not_allowed = page(404, "404 Not Found"), page(405, "405 Not Allowed")
+
+    def handle(request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return not_allowed
+        return welcome if request.path in ("/", "/index.html") else not_found
+
+    return handle
+
+
+def image_handler(container: Container) -> Handler | None:
+    """What the task's container answers on HTTP, for the images localcloud knows; None for any other."""
+    repository, tag = _repository_and_tag(container.image)
+    if repository in NGINX_REPOSITORIES and not container.overridden:
+        return nginx_handler(nginx_version(tag))
+    return None
+
+
+def unknown_image_reason(container: Container) -> str:
+    override = " with a command override" if container.overridden else ""
+    return (f"localcloud does not know what image {container.image}{override} serves; it runs: nginx "
+            f"({', '.join(NGINX_REPOSITORIES)}; any tag, no command override)")
 
 
 @dataclass
@@ -42,14 +130,18 @@ class Task:
     groups: tuple[str, ...] = ()
     stop_after: float = 0.0
     leaving: bool = False  # the scheduler decided to stop it; it acts `ecs.scheduler_reaction` later
+    container: Container = Container("")
 
 
 class Reconciler:
     """Loop thread only: `tick()` compares moto's services with the running tasks and acts."""
 
     def __init__(self, pool: AddressPool, groups: dict[str, TargetGroup], delay: Callable[[str], float],
-                 stop_timeout: Callable[[Any], float], emit: Emit, moto_groups: Callable[[], dict[str, Any]]) -> None:
+                 stop_timeout: Callable[[Any], float], emit: Emit, moto_groups: Callable[[], dict[str, Any]],
+                 container: Callable[[Any], Container]) -> None:
         self._pool = pool
+        self._container = container
+        self._failed_starts: dict[str, int] = {}  # per service: tasks in a row that stopped before running
         self._groups = groups
         self._delay = delay
         self._stop_timeout = stop_timeout
@@ -107,15 +199,24 @@ class Reconciler:
         port = int(balancers[0].get("containerPort", 80)) if balancers else 80
         task = Task(f"{service.name}-{next(self._ids):03d}-{secrets.token_hex(3)}", key, port,
                     groups=tuple(str(b["targetGroupArn"]) for b in balancers if b.get("targetGroupArn")),
-                    stop_after=self._stop_timeout(service))
+                    stop_after=self._stop_timeout(service), container=self._container(service))
+        backoff = 2 ** min(self._failed_starts.get(key, 0), MAX_BACKOFF_DOUBLINGS)
         loop = asyncio.get_running_loop()
-        task.timer = loop.call_later(self._delay("ecs.scheduler_reaction"), self._run, task)
+        task.timer = loop.call_later(self._delay("ecs.scheduler_reaction") * backoff, self._run, task)
         self._emit(TASK_EVENT, task.task_id, service=key, state="PROVISIONING")
         return task
 
     def _run(self, task: Task) -> None:
         if task.state != "PROVISIONING":
             return
+        handler = image_handler(task.container)
+        if handler is None:
+            self._failed_starts[task.service] = self._failed_starts.get(task.service, 0) + 1
+            task.state, task.timer = "STOPPED", None
+            self._emit(TASK_EVENT, task.task_id, service=task.service, state="STOPPED", image=task.container.image,
+                       stopped_reason=unknown_image_reason(task.container))
+            return
+        self._failed_starts.pop(task.service, None)
         host = Host(asyncio.get_running_loop(), self._pool.allocate(f"task:{task.task_id}"), (task.port,))
         try:
             host.open()
@@ -123,7 +224,7 @@ class Reconciler:
             log.exception("task %s gets no data plane", task.task_id)
             task.state = "STOPPED"
             return
-        host.serve(task.port, app_factory(task.task_id))
+        host.serve(task.port, _factory(handler))
         task.host, task.state, task.timer = host, "RUNNING", None
         self._emit(TASK_EVENT, task.task_id, service=task.service, state="RUNNING", address=host.address)
         for arn in task.groups:
@@ -161,3 +262,7 @@ class Reconciler:
                 moto_group.register([{"Id": address, "Port": port}])
             else:
                 moto_group.deregister([{"Id": address, "Port": port}])
+
+
+def _factory(handler: Handler) -> ProtocolFactory:
+    return lambda: HttpServerProtocol(handler)

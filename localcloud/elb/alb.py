@@ -160,9 +160,14 @@ class LoadBalancer:
                                  connect_timeout_s=10.0, read_timeout_s=60.0)
         except UpstreamError as exc:
             return text(502 if exc.stage == "connect" else 504, f"{exc}\n", headers=(("Server", "awselb/2.0"),))
-        served = tuple((k, v) for k, v in answer.headers.items() if k == "x-served-by")
+        # A target's answer passes with its own headers (its Server among them); awselb/2.0 signs only the
+        # load balancer's own answers (503, 502, 504), as on AWS.
+        passed = tuple((k, v) for k, v in answer.headers.items() if k not in _NOT_PASSED)
         return Response(answer.status, answer.body, content_type=answer.headers.get("content-type", "text/plain"),
-                        headers=(*served, ("Server", "awselb/2.0")))
+                        headers=passed)
+
+
+_NOT_PASSED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-type"})
 
 
 async def cancel_checks(groups: list[TargetGroup]) -> None:

@@ -13,7 +13,7 @@ import ssl
 from typing import TYPE_CHECKING, Any
 
 from localcloud.cfn.ecs_elb import service_load_balancers_patch
-from localcloud.ecs import Reconciler
+from localcloud.ecs import Container, Reconciler
 from localcloud.elb.alb import HealthCheck, LoadBalancer, TargetGroup, cancel_checks
 from localcloud.elb.tls import server_context
 from localcloud.net.async_http import AsyncHttpServer
@@ -45,7 +45,8 @@ class ContainerService:
         self._patches.install()
         self._tls = server_context(self._cloud.workdir)
         self._reconciler = Reconciler(self._cloud.pool, self._groups, self._delay, self._stop_timeout,
-                                      self._cloud.events.emit, lambda: self._elbv2().target_groups)
+                                      self._cloud.events.emit, lambda: self._elbv2().target_groups,
+                                      self._container)
         self._cloud.loop.call(self._start_ticker)
 
     def stop(self) -> None:
@@ -163,14 +164,21 @@ class ContainerService:
                            healthy_threshold=int(group.healthy_threshold_count),
                            unhealthy_threshold=int(group.unhealthy_threshold_count))
 
-    def _stop_timeout(self, service: Any) -> float:
+    def _first_container(self, service: Any) -> dict[str, Any]:
+        """The service's task definition's first container, as registered ({} when there is none)."""
         from moto.ecs.models import ecs_backends
 
         from localcloud.cloud import ACCOUNT_ID
 
         backend = ecs_backends[ACCOUNT_ID][self._cloud.region]
-        seconds = None
         with contextlib.suppress(Exception):
-            definition = backend.describe_task_definition(service.task_definition)
-            seconds = definition.container_definitions[0].get("stopTimeout")
+            return dict(backend.describe_task_definition(service.task_definition).container_definitions[0])
+        return {}
+
+    def _stop_timeout(self, service: Any) -> float:
+        seconds = self._first_container(service).get("stopTimeout")
         return scaled(self._cloud.profile, "ecs.stop_timeout", float(seconds) if seconds else None)
+
+    def _container(self, service: Any) -> Container:
+        first = self._first_container(service)
+        return Container(str(first.get("image", "")), overridden=bool(first.get("command") or first.get("entryPoint")))

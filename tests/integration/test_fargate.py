@@ -5,14 +5,18 @@ interval x threshold + propagation (+ what is left of the TTL behind a caching r
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from gameday.kits.blocks.template_kit import TemplatePart, main_part
 from gameday.kits.dns_failover_fargate import KIT
+from gameday.kits.dns_failover_fargate.deploy import parameters
 from gameday.kits.dns_failover_fargate.model import alias_ttl, authoritative_prediction
-from gameday.kits.dns_failover_fargate.scenarios import SCENARIOS, client_probe, client_times
+from gameday.kits.dns_failover_fargate.scenarios import SCENARIOS, STACK, client_probe, client_times
 from gameday.kits.kit import DeployContext
 from gameday.session import GameDay
+from gameday.stacks import STACKS_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -54,3 +58,29 @@ def test_scale_to_zero_fails_over_as_predicted_and_back(game_day: GameDay) -> No
     assert 503 in statuses  # the ALB with no registered target, until DNS moved
     listed = backend.client("acm").list_certificates()["CertificateSummaryList"]
     assert certificate not in {c["CertificateArn"] for c in listed}  # deleted with the stack
+
+
+
+def test_a_stack_already_on_the_fallback_page_fails_its_steady_state_saying_so(game_day: GameDay,
+                                                                               tmp_path: Path) -> None:
+    """PRIMARY and SECONDARY swapped: app.<zone> answers the fallback page (a 200) from the start. The steady
+    state takes only the service's own answers (Server: nginx/...), so the scenario fails there, naming the
+    fallback, and no fault is injected: "failing over" from the fallback page would prove nothing."""
+    template = (STACKS_DIR / STACK / "template.yaml").read_text()
+    assert template.count("Failover: PRIMARY") == template.count("Failover: SECONDARY") == 1
+    swapped = template.replace("Failover: PRIMARY", "Failover: TEMPORARY").replace(
+        "Failover: SECONDARY", "Failover: PRIMARY").replace("Failover: TEMPORARY", "Failover: SECONDARY")
+    (tmp_path / "template.yaml").write_text(swapped)
+    kit = replace(KIT, template_parts=(TemplatePart(main_part(STACK, tmp_path), parameters),))
+    ctx = DeployContext(game_day.backend, game_day.profile, f"{game_day.paths.run_id}-swap")
+    spec = SCENARIOS[0]
+    deployment = kit.deploy(ctx, spec.deployment)
+    try:
+        [result] = spec.run(game_day, deployment, spec)
+    finally:
+        kit.delete(ctx, deployment)
+
+    assert not result.passed
+    assert result.fault_at is None, "the fault must not be injected from the fallback page"
+    assert "steady state never reached" in result.message and "http:service@caching" in result.message
+    assert "fallback" in result.message, result.message

@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from localcloud.ecs import Reconciler
+from localcloud.ecs import Container, Reconciler
 from localcloud.elb import HealthCheck, TargetGroup
 from localcloud.net.pool import AddressPool
 
@@ -32,7 +32,7 @@ async def _follow_desired_count(pool: AddressPool) -> dict[str, Any]:
     group = TargetGroup("tg", CHECK, lambda *a, **k: None, lambda: None)
     reconciler = Reconciler(pool, {"tg": group}, lambda key: REACTION_S, lambda service: STOP_S,
                             lambda kind, subject, **detail: events.append((subject, detail["state"])),
-                            dict)
+                            dict, lambda service: Container("public.ecr.aws/nginx/nginx:stable"))
     service = FakeService()
     seen: dict[str, Any] = {}
     try:

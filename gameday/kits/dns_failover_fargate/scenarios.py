@@ -24,7 +24,11 @@ from gameday.stopconditions import StopSpec
 from gameday.timeline import Sample, Timeline
 
 STACK = "dns-failover-fargate"
-FALLBACK_ORIGIN = "fallback-s3"  # the distribution's origin id: what CloudFront names as X-Served-By
+# Who answered, as AWS tells it too: the `Server` header. The tasks (stock nginx) send `nginx/<version>`
+# and the ALB passes it on; CloudFront passes the fallback bucket's `AmazonS3`.
+IDENTITY_HEADER = "server"
+SERVICE_IDENTITY = "nginx/"
+FALLBACK_IDENTITY = "AmazonS3"
 POLICY = WatchPolicy(steady_consecutive=10, stable_window_s=2.0, watch_timeout_s=60.0, tail_s=25.0)
 
 Judge = Callable[[FailoverRun, FailoverResult, float], Judgement]
@@ -44,13 +48,23 @@ def primary_resolver(resolvers: Sequence[Resolver]) -> Resolver | None:
     return None
 
 
-def fargate_probes(stack: DeployedStack, resolvers: Sequence[Resolver], *,
+def service_probe(resolver: Resolver) -> str:
+    return f"http:service@{resolver.name}"
+
+
+def fargate_probes(stack: DeployedStack, resolvers: Sequence[Resolver], primary: Resolver, *,
                    rate_hz: float = 5.0) -> list[HttpProbe | DnsProbe]:
-    """Per resolver: a client resolving app.<zone> through it at every request, and the DNS answers."""
+    """Per resolver: a client resolving app.<zone> through it at every request (the fallback page is what it
+    should get during the fault), and the DNS answers; behind the primary resolver, a client that takes only
+    the service's own answers as good (the steady state: the fallback page is `fallback` there)."""
     name = stack.output("AppName")
     probes: list[HttpProbe | DnsProbe] = [
-        HttpProbe(client_probe(r), f"http://{name}/", rate_hz=rate_hz, timeout_s=2.0, dns_server=(r.host, r.port))
+        HttpProbe(client_probe(r), f"http://{name}/", rate_hz=rate_hz, timeout_s=2.0, dns_server=(r.host, r.port),
+                  identity_header=IDENTITY_HEADER)
         for r in resolvers]
+    probes.append(HttpProbe(service_probe(primary), f"http://{name}/", rate_hz=rate_hz, timeout_s=2.0,
+                            dns_server=(primary.host, primary.port), identity_header=IDENTITY_HEADER,
+                            expect_identity=SERVICE_IDENTITY))
     probes += [DnsProbe(f"dns:{r.name}", name, "A", server=(r.host, r.port), rate_hz=rate_hz) for r in resolvers]
     return probes
 
@@ -64,11 +78,11 @@ def _settled(samples: list[Sample], since: float, until: float, wanted: Callable
 
 
 def is_fallback(sample: Sample) -> bool:
-    return sample.status == 200 and sample.served_by == FALLBACK_ORIGIN
+    return sample.status == 200 and (sample.served_by or "").startswith(FALLBACK_IDENTITY)
 
 
 def is_service(sample: Sample) -> bool:
-    return sample.status == 200 and sample.served_by not in (None, FALLBACK_ORIGIN)
+    return sample.status == 200 and (sample.served_by or "").startswith(SERVICE_IDENTITY)
 
 
 @dataclass(frozen=True)
@@ -146,7 +160,8 @@ def run_scale_to_zero(game: GameDay, deployment: Deployment, spec: ScenarioSpec)
     stack = deployment.main
     return [game.run(
         stack_id=STACK, scenario=spec.name, fault=spec.faults[0].build(game.backend, deployment),
-        probes=fargate_probes(stack, resolvers), primary_probe=client, budget_key=spec.budget_key,
+        probes=fargate_probes(stack, resolvers, primary), primary_probe=client, budget_key=spec.budget_key,
+        ready_probes=[service_probe(primary)],
         prediction=spec.predict(game.profile, stack) if spec.predict else None, policy=POLICY,
         stop=replace(spec.stop, probe=client),  # the floor watches the client the verdict stands on
         judge=fallback_judge(resolvers, client, game.budget(STACK, "failback", spec.name)),

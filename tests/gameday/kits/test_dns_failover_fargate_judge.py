@@ -9,7 +9,7 @@ from typing import Any, cast
 from gameday.backends.base import Resolver
 from gameday.clock import FakeClock
 from gameday.kits.dns_failover_fargate.scenarios import (
-    FALLBACK_ORIGIN,
+    FALLBACK_IDENTITY,
     SCENARIOS,
     client_probe,
     fallback_judge,
@@ -28,9 +28,10 @@ AUTHORITATIVE = Resolver("authoritative", "127.0.0.2", 53, "authoritative")
 FAULT_AT = 1_010.0
 REVERT_AT = 1_030.0
 RATE_HZ = 5.0
+NGINX = "nginx/1.28.0"  # the tasks' Server header
 
 
-def _timeline(*, before: str, during: str = FALLBACK_ORIGIN, after: str = "task-1") -> Timeline:
+def _timeline(*, before: str, during: str = FALLBACK_IDENTITY, after: str = NGINX) -> Timeline:
     """The caching client's answers (served_by): `before` the fault, the ALB's 503s for 8 s, `during` the
     fault, `after` the revert."""
     timeline = Timeline.begin("synthetic", FakeClock(start_at=1_000.0))
@@ -54,14 +55,14 @@ def _judge(timeline: Timeline) -> Any:
 
 
 def test_service_then_fallback_then_service_passes() -> None:
-    judged = _judge(_timeline(before="task-1"))
+    judged = _judge(_timeline(before=NGINX))
 
     assert judged.verdict is Verdict.PASSED, judged.message
     assert judged.headline is not None and judged.headline.seconds == 8.0
 
 
 def test_fallback_page_before_the_fault_fails_the_steady_state() -> None:
-    judged = _judge(_timeline(before=FALLBACK_ORIGIN))
+    judged = _judge(_timeline(before=FALLBACK_IDENTITY))
 
     assert judged.verdict is Verdict.FAILED
     assert "the service never answered before the fault" in judged.message
