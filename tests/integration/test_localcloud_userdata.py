@@ -38,6 +38,9 @@ def instance_profile(cloud: LocalCloud) -> str:
     trust = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     iam.create_role(RoleName="web", AssumeRolePolicyDocument=json.dumps(trust))
+    claim = {"Effect": "Allow", "Action": "ec2:AssociateAddress", "Resource": "*"}  # IAM is enforced for the role
+    iam.put_role_policy(RoleName="web", PolicyName="claim",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [claim]}))
     iam.create_instance_profile(InstanceProfileName="web")
     iam.add_role_to_instance_profile(InstanceProfileName="web", RoleName="web")
     return "web"
