@@ -79,6 +79,11 @@ class DnsDriver:
         matching = [rrset for rrset in response.answer if rrset.rdtype == self._rdtype]
         if rcode == dns.rcode.NOERROR and matching:
             answers = tuple(sorted(rd.to_text() for rrset in matching for rd in rrset))
+            expected = tuple(sorted(self._spec.expect_answers))
+            if expected and answers != expected:
+                notes.append(f"expected {','.join(expected)}")
+                return attempt.finish(Outcome.FALLBACK, answers=answers, ttl=min(r.ttl for r in matching),
+                                      peer=self._peer, detail=" ".join(notes))
             return attempt.finish(Outcome.OK, answers=answers, ttl=min(r.ttl for r in matching),
                                   peer=self._peer, detail=" ".join(notes))
         # Negative answers carry the SOA whose TTL says how long resolvers may cache the failure.

@@ -209,6 +209,9 @@ class DnsProbe:
     server: tuple[str, int]
     rate_hz: float
     timeout_s: float = 1.0
+    # The answer set the service's name must have (e.g. its Elastic IP): any other answer is a `fallback`
+    # (the name points elsewhere). Empty: any answer of the type is good (a failover changes the answers).
+    expect_answers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_common(self.name, self.rate_hz, self.timeout_s)

@@ -107,3 +107,20 @@ def test_record_flip_is_seen_on_the_next_sample() -> None:
     assert {s.answers for s in samples if s.sent_at < flipped_at} == {("127.0.0.1",)}
     after = [s.answers for s in samples if s.sent_at > flipped_at + 2.5 / RATE_HZ]
     assert after and all(a == ("127.0.0.2",) for a in after)
+
+
+@pytest.mark.parametrize(("expected", "outcome"), [
+    (("127.0.0.3", "127.0.0.9"), Outcome.OK),  # the same set, in any order
+    (("127.0.0.3",), Outcome.FALLBACK),  # one more address than the service has
+    (("127.0.0.4",), Outcome.FALLBACK),  # the name points elsewhere
+])
+def test_an_expected_answer_set_classes_any_other_as_fallback(expected: tuple[str, ...], outcome: Outcome) -> None:
+    timeline = Timeline.begin("test")
+    with ScriptedDnsServer(DnsMode(answers=("127.0.0.9", "127.0.0.3"), ttl=30)) as server:
+        spec = DnsProbe("dns", "app.gameday.test.", "A", server=server.address, rate_hz=RATE_HZ,
+                        timeout_s=TIMEOUT_S, expect_answers=tuple(reversed(expected)))
+        with ProbeRunner(timeline, [spec], duration_s=0.2) as runner:
+            assert runner.wait_done(10.0)
+    sample = timeline.samples_of("dns")[-1]
+    assert (sample.outcome, sample.answers) == (outcome, ("127.0.0.3", "127.0.0.9"))
+    assert ("expected" in sample.detail) is (outcome is Outcome.FALLBACK)

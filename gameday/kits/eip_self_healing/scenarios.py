@@ -31,9 +31,15 @@ def probes(stack: DeployedStack, resolvers: Sequence[Resolver]) -> list[HttpProb
         HttpProbe("http-keepalive:eip", url, rate_hz=RATE_HZ, timeout_s=0.5, keepalive=True,
                   expect_identity=INSTANCE_IDENTITY),
     ]
-    found += [DnsProbe(f"dns:{r.name}", stack.output("AppName"), "A", server=(r.host, r.port), rate_hz=5.0)
+    found += [DnsProbe(f"dns:{r.name}", stack.output("AppName"), "A", server=(r.host, r.port), rate_hz=5.0,
+                       expect_answers=(stack.output("PublicIp"),))
               for r in resolvers]
     return found
+
+
+def name_probes(found: Sequence[HttpProbe | DnsProbe]) -> list[str]:
+    """The service's name must resolve to its address before the fault: clients use the name, not the IP."""
+    return [p.name for p in found if isinstance(p, DnsProbe)]
 
 
 def terminate_web_instance(backend: Backend, deployment: Deployment) -> Fault:
@@ -43,9 +49,9 @@ def terminate_web_instance(backend: Backend, deployment: Deployment) -> Fault:
 def run_terminate_instance(game: GameDay, deployment: Deployment, spec: ScenarioSpec) -> list[ScenarioResult]:
     stack = deployment.main
     fault = spec.faults[0].build(game.backend, deployment)
-    resolvers = public_resolvers(game.backend.resolvers())
+    found = probes(stack, public_resolvers(game.backend.resolvers()))
     return [game.run(
-        stack_id=STACK, scenario=spec.name, fault=fault, probes=probes(stack, resolvers),
+        stack_id=STACK, scenario=spec.name, fault=fault, probes=found, ready_probes=name_probes(found),
         primary_probe=PRIMARY, prediction=spec.predict(game.profile, stack) if spec.predict else None,
         stop=spec.stop, load=game.load_for(stack.output("ServiceUrl"), spec.name))]
 
