@@ -91,6 +91,7 @@ def request_interval_error(value: Any) -> str | None:
 def validation_patches() -> Patches:
     from moto.autoscaling.exceptions import ValidationError as AsgValidationError
     from moto.autoscaling.models import AutoScalingBackend
+    from moto.autoscaling.responses import AutoScalingResponse
     from moto.awslambda.exceptions import LambdaClientError
     from moto.awslambda.models import LambdaBackend
     from moto.elbv2.exceptions import ValidationError as ElbValidationError
@@ -126,8 +127,10 @@ def validation_patches() -> Patches:
         return group_size_error(group.min_size if low is None else low, group.max_size if high is None else high,
                                 _int(a.get("desired_capacity")))
 
-    def set_desired(backend: Any, a: dict[str, Any]) -> str | None:
-        group, desired = backend.autoscaling_groups.get(a.get("group_name")), _int(a.get("desired_capacity"))
+    def set_desired(response: Any, _: dict[str, Any]) -> str | None:
+        """The SetDesiredCapacity request only: moto itself sets a group to 0 on its way out."""
+        group = response.autoscaling_backend.autoscaling_groups.get(response._get_param("AutoScalingGroupName"))
+        desired = _int(response._get_int_param("DesiredCapacity"))
         return None if group is None or desired is None else set_desired_error(group, desired)
 
     def health_check(_: Any, a: dict[str, Any]) -> str | None:
@@ -142,7 +145,7 @@ def validation_patches() -> Patches:
 
     before(AutoScalingBackend, "create_auto_scaling_group", create_group, AsgValidationError)
     before(AutoScalingBackend, "update_auto_scaling_group", update_group, AsgValidationError)
-    before(AutoScalingBackend, "set_desired_capacity", set_desired, AsgValidationError)
+    before(AutoScalingResponse, "set_desired_capacity", set_desired, AsgValidationError)
     before(ELBv2Backend, "create_target_group",
            lambda _, a: range_violations(a.get("kwargs", {}), TARGET_GROUP_RANGES), ElbValidationError)
     before(ELBv2Backend, "modify_target_group",
