@@ -65,7 +65,7 @@ MUTATIONS = (
              "an explicit Deny on ec2:Associate* beside the Allow"),
     Mutation("eip-wrong-allocation-id", "eip-self-healing", EIP,
              r"- AllocationId: !GetAtt ElasticIp\.AllocationId", "- AllocationId: eipalloc-0123456789abcdef0",
-             r"user data exited \d+ .*InvalidAllocationID\.NotFound",
+             r"user data exited \d+ .*(UnauthorizedOperation.*ec2:AssociateAddress|InvalidAllocationID\.NotFound)",
              "the user data associates an allocation id that does not exist"),
     Mutation("eip-associate-deleted", "eip-self-healing", EIP,
              r"aws ec2 associate-address[^\n]*\\\n[^\n]*\n", "true\n",

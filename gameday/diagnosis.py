@@ -13,6 +13,7 @@ would read (group activities, GetHealthCheckStatus, the zone's records); nothing
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 
 ERROR_WORDS = ("error", "denied", "unauthorized", "not authorized", "fail", "invalid", "not found", "no such",
                "cannot", "refused", "exception", "traceback")
-MAX_LINE = 400
+MAX_LINE = 500
+ENCODED = re.compile(r"\s*Encoded authorization failure message: \S+")
 USERDATA_EXIT = "localcloud.userdata.exit"
 LAMBDA_RESULT = "localcloud.lambda.result"
 LIFECYCLE_WAIT = "localcloud.asg.lifecycle_wait"
@@ -245,6 +247,7 @@ def error_line(output: str) -> str:
 
 
 def _clip(text: str) -> str:
+    text = ENCODED.sub("", text)  # EC2's opaque blob for sts:DecodeAuthorizationMessage: no help in one line
     return text if len(text) <= MAX_LINE else text[:MAX_LINE - 1] + "…"
 
 

@@ -25,10 +25,16 @@ from gameday.model.compare import compare, describe, took_the_time
 from gameday.probes import ProbeRunner
 from gameday.stopconditions import StopCondition, StopConditionHit, stop_if_triggered
 from gameday.timeline import Event, Sample, Timeline
+from localcloud.profiles import Profile
+from localcloud.timescale import factor
 
 log = logging.getLogger(__name__)
 
 LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128", "::ffff:127.0.0.0/104")
+STEADY_TIMEOUT_S = 120.0  # at AWS's pace (realistic): health checks and TTLs of tens of seconds
+# Under a faster profile the wait shrinks with it, but never below what real processes need to start
+# and answer on a busy 2-core machine (the bootstrap and the servers are not scaled).
+STEADY_TIMEOUT_FLOOR_S = 45.0
 DIAGNOSE_EVERY_S = 1.0  # ground truth asked at most this often while waiting for the steady state
 # A fatal cause must hold this long before the wait ends: a bootstrap's last command may fail after the
 # service already started, and the probes then see it steady within a few samples.
@@ -42,7 +48,7 @@ class SteadyStateNotReached(SystemUnderTestFailed):
 @dataclass(frozen=True)
 class WatchPolicy:
     steady_consecutive: int = 20  # good samples in a row before the fault
-    steady_timeout_s: float = 120.0
+    steady_timeout_s: float = STEADY_TIMEOUT_S  # GameDay.run bounds it by the time profile (steady_timeout)
     stable_window_s: float = 2.0  # good for this long after the fault = stable
     watch_timeout_s: float = 60.0  # give up watching this long after the fault
     tail_s: float = 1.0  # keep sampling a little after stable, for the report
@@ -206,6 +212,12 @@ def run_failover(run: FailoverRun) -> ScenarioResult:
                        stable_window_s=run.policy.stable_window_s, dns_target=run.dns_target)
     judged = run.judge(run, failover, fault_at) if run.judge else Judgement(*_verdict(run, failover))
     return _result(run, fault_at, failover, judged.verdict, judged.message, judged.headline)
+
+
+def steady_timeout(profile: Profile) -> float:
+    """How long a steady state may take to come under `profile`: STEADY_TIMEOUT_S scaled as the profile
+    scales Route 53's health-check interval, the slowest thing a fresh stack waits for."""
+    return max(STEADY_TIMEOUT_FLOOR_S, STEADY_TIMEOUT_S * factor(profile, "route53.health_check.interval"))
 
 
 def _wait_steady(run: FailoverRun) -> None:

@@ -24,7 +24,7 @@ from gameday.load import LoadController, LoadSettings
 from gameday.model import Prediction
 from gameday.reports import RunReport
 from gameday.run import RunPaths
-from gameday.scenario import FailoverRun, Judgement, ScenarioResult, WatchPolicy, run_failover
+from gameday.scenario import FailoverRun, Judgement, ScenarioResult, WatchPolicy, run_failover, steady_timeout
 from gameday.stacks import DeployedStack
 from gameday.stopconditions import StopSpec
 from gameday.timeline import Event, Timeline
@@ -77,7 +77,8 @@ class GameDay:
             primary_probe=primary_probe, budget_s=budget, prediction=prediction,
             journal=RollbackJournal(self.paths.journal),
             timeline=timeline or self.new_timeline(stack_id, scenario), clock=self.clock,
-            policy=policy or WatchPolicy(watch_timeout_s=max(3 * budget, budget + 30)),
+            policy=policy or WatchPolicy(watch_timeout_s=max(3 * budget, budget + 30),
+                                         steady_timeout_s=steady_timeout(self.profile)),
             load=load, judge=judge, dns_target=dns_target, steady_probes=steady_probes,
             stop_conditions=stop.conditions(self.backend, budget) if stop else (),
             progress=ProgressWriter(self.progress, stack_id, scenario, primary_probe, self.backend),
