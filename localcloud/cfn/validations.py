@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
@@ -88,6 +89,31 @@ def request_interval_error(value: Any) -> str | None:
     return f"Invalid parameter : RequestInterval must be 10 or 30, not {interval}"
 
 
+def record_set_error(zone_name: str, record: dict[str, Any]) -> str | None:
+    """ChangeResourceRecordSets (and CloudFormation's record sets): the name inside the zone, A and AAAA
+    values that are addresses, no CNAME at the apex. Route 53's own wording (InvalidChangeBatch)."""
+    zone = zone_name.rstrip(".").lower()
+    name = str(record.get("Name", "")).rstrip(".").lower()
+    if name != zone and not name.endswith("." + zone):
+        return f"RRSet with DNS name {name}. is not permitted in zone {zone}."
+    kind = str(record.get("Type", "")).upper()
+    if kind == "CNAME" and name == zone:
+        return f"RRSet of type CNAME with DNS name {name}. is not permitted at apex in zone {zone}."
+    family = {"A": (ipaddress.IPv4Address, "ARRDATAIllegalIPv4Address", "IPv4"),
+              "AAAA": (ipaddress.IPv6Address, "AAAARRDATAIllegalIPv6Address", "IPv6")}.get(kind)
+    for value in record.get("ResourceRecords") or []:
+        text = str(value.get("Value", "") if isinstance(value, dict) else value)
+        if family is None:
+            break
+        parse, code, label = family
+        try:
+            parse(text)
+        except ValueError:
+            return (f"[Invalid Resource Record: 'FATAL problem: {code} (Value is not a valid {label} address) "
+                    f"encountered with '{text}'']")
+    return None
+
+
 def validation_patches() -> Patches:
     from moto.autoscaling.exceptions import ValidationError as AsgValidationError
     from moto.autoscaling.models import AutoScalingBackend
@@ -96,8 +122,8 @@ def validation_patches() -> Patches:
     from moto.awslambda.models import LambdaBackend
     from moto.elbv2.exceptions import ValidationError as ElbValidationError
     from moto.elbv2.models import ELBv2Backend
-    from moto.route53.exceptions import InvalidInput
-    from moto.route53.models import Route53Backend
+    from moto.route53.exceptions import InvalidInput, Route53ClientError
+    from moto.route53.models import FakeZone, Route53Backend
 
     patches = Patches("localcloud.cfn.validations")
 
@@ -152,6 +178,22 @@ def validation_patches() -> Patches:
            lambda _, a: range_violations(a, MODIFY_TARGET_GROUP_RANGES), ElbValidationError)
     before(Route53Backend, "create_health_check", health_check, InvalidInput)
     before(Route53Backend, "update_health_check", health_check, InvalidInput)
+    def record_set(zone: Any, a: dict[str, Any]) -> str | None:
+        return record_set_error(str(zone.name), a.get("record_set") or {})
+
+    def change_batch_error(message: str) -> Exception:
+        return Route53ClientError("InvalidChangeBatch", message)
+
+    def change_batch(backend: Any, a: dict[str, Any]) -> str | None:
+        """Before moto's own looser check (a bare suffix match, its message without the final dots)."""
+        zone = backend.get_hosted_zone(a.get("zoneid"))
+        return next((error for change in a.get("change_list") or [] if change.get("Action") != "DELETE"
+                     for error in [record_set_error(str(zone.name), change.get("ResourceRecordSet") or {})]
+                     if error), None)
+
+    before(Route53Backend, "change_resource_record_sets", change_batch, change_batch_error)
+    before(FakeZone, "add_rrset", record_set, change_batch_error)
+    before(FakeZone, "upsert_rrset", record_set, change_batch_error)
     before(LambdaBackend, "create_function", lambda _, a: lambda_timeout(a.get("spec")), lambda_error)
     before(LambdaBackend, "update_function_configuration", lambda _, a: lambda_timeout(a.get("body")), lambda_error)
     return patches

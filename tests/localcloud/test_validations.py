@@ -205,3 +205,54 @@ def test_gameday_deploy_fails_with_the_services_message(cloud: LocalCloud, tmp_p
     assert "\n" not in message
     live = cloud.client("cloudformation").list_stacks(StackStatusFilter=["CREATE_COMPLETE", "ROLLBACK_COMPLETE"])
     assert not [s for s in live["StackSummaries"] if s["StackName"].endswith("-validations")]
+
+
+RECORD = """
+  Zone: {{Type: AWS::Route53::HostedZone, Properties: {{Name: valid.gameday.test}}}}
+  Record:
+    Type: AWS::Route53::RecordSet
+    Properties: {{HostedZoneId: !Ref Zone, Name: "{name}", Type: {kind}, TTL: "60", ResourceRecords: ["{value}"]}}
+"""
+OUTSIDE = "RRSet with DNS name app.valid.gameday.testx. is not permitted in zone valid.gameday.test."
+NOT_IPV4 = ("[Invalid Resource Record: 'FATAL problem: ARRDATAIllegalIPv4Address (Value is not a valid IPv4 "
+            "address) encountered with 'not-an-ip'']")
+APEX = "RRSet of type CNAME with DNS name valid.gameday.test. is not permitted at apex in zone valid.gameday.test."
+
+
+@pytest.mark.parametrize(("name", "kind", "value", "says"), [
+    ("app.valid.gameday.testx", "A", "192.0.2.1", OUTSIDE),  # a typo past the zone's last label
+    ("app.valid.gameday.test", "A", "not-an-ip", NOT_IPV4),
+    ("app.valid.gameday.test", "AAAA", "192.0.2.1", "AAAARRDATAIllegalIPv6Address (Value is not a valid IPv6"),
+    ("valid.gameday.test", "CNAME", "elsewhere.example.test", APEX),
+])
+def test_record_sets_route53_refuses_fail_the_api_and_the_stack(cloud: LocalCloud, name: str, kind: str,
+                                                               value: str, says: str) -> None:
+    route53, cfn = cloud.client("route53"), cloud.client("cloudformation")
+    zone = route53.create_hosted_zone(Name="valid.gameday.test", CallerReference=f"api-{name}-{kind}")[
+        "HostedZone"]["Id"]
+    code, message, status = refusal(lambda: route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={
+        "Changes": [{"Action": "UPSERT", "ResourceRecordSet": {"Name": name, "Type": kind, "TTL": 60,
+                                                               "ResourceRecords": [{"Value": value}]}}]}))
+    assert (code, status) == ("InvalidChangeBatch", 400) and says in message
+    route53.delete_hosted_zone(Id=zone)
+
+    stack_id = cfn.create_stack(StackName=f"refused-record-{kind.lower()}-{len(name)}",
+                                TemplateBody="Resources:" + RECORD.format(name=name, kind=kind, value=value))["StackId"]
+    events = cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
+    [failure] = [e for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert failure["LogicalResourceId"] == "Record" and says in failure["ResourceStatusReason"]
+    cfn.delete_stack(StackName=stack_id)
+
+
+def test_record_sets_route53_accepts_still_deploy(cloud: LocalCloud) -> None:
+    route53 = cloud.client("route53")
+    zone = route53.create_hosted_zone(Name="fine.gameday.test", CallerReference="fine")["HostedZone"]["Id"]
+    changes = [{"Action": "UPSERT", "ResourceRecordSet": r} for r in (
+        {"Name": "fine.gameday.test", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.1"}]},
+        {"Name": "v6.fine.gameday.test.", "Type": "AAAA", "TTL": 60, "ResourceRecords": [{"Value": "2001:db8::1"}]},
+        {"Name": "www.fine.gameday.test", "Type": "CNAME", "TTL": 60,
+         "ResourceRecords": [{"Value": "fine.gameday.test"}]},
+        {"Name": "txt.fine.gameday.test", "Type": "TXT", "TTL": 60, "ResourceRecords": [{"Value": '"any text"'}]})]
+    route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": changes})
+    names = {r["Name"] for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]}
+    assert {"fine.gameday.test.", "v6.fine.gameday.test.", "txt.fine.gameday.test."} <= names
