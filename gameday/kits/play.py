@@ -102,11 +102,20 @@ def _stacks_of(deployment: Deployment) -> tuple[DeployedStack, ...]:
 def record_not_run(game: GameDay, spec: ScenarioSpec, reason: str,
                    verdict: Verdict = Verdict.NOT_RUN) -> ScenarioResult:
     result = ScenarioResult(stack_id=spec.stack_id, scenario=spec.name, fault=spec.fault, target="",
-                            backend=game.backend.name, profile=game.profile.name, budget_s=0.0, fault_at=None,
+                            backend=game.backend.name, profile=game.profile.name, budget_s=_budget(game, spec),
+                            fault_at=None,
                             failover=None, prediction=None, verdict=verdict, message=reason,
                             timeline=game.new_timeline(spec.stack_id, spec.name))
     game.report.scenarios.append(result)
     return result
+
+
+def _budget(game: GameDay, spec: ScenarioSpec) -> float:
+    """The scenario's budget, as it would have been judged (0.0 when even that cannot be read)."""
+    try:
+        return game.budget(spec.stack_id, spec.budget_key, spec.name)
+    except GamedayError:
+        return 0.0
 
 
 def interrupt_signal(stop: KeyboardInterrupt) -> str:
