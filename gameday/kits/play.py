@@ -111,10 +111,11 @@ def record_not_run(game: GameDay, spec: ScenarioSpec, reason: str,
 
 
 def _budget(game: GameDay, spec: ScenarioSpec) -> float:
-    """The scenario's budget, as it would have been judged (0.0 when even that cannot be read)."""
+    """The scenario's budget, as it would have been judged; 0.0 when even that cannot be read: recording why a
+    scenario did not play must never fail in turn."""
     try:
         return game.budget(spec.stack_id, spec.budget_key, spec.name)
-    except GamedayError:
+    except Exception:  # noqa: BLE001
         return 0.0
 
 
