@@ -125,6 +125,10 @@ def failure_patches() -> Patches:
         map creates a resource the first time anything lists it)."""
         stack.resource_map.delete()
         stack.resource_map._resource_json_map = {}
+        # A stack that failed to create has no outputs (they would name resources that no longer exist:
+        # DescribeStacks must not fail on them).
+        stack.output_map._output_json_map = {}
+        stack.output_map._parsed_outputs = {}
 
     original_response = CloudFormationResponse.create_stack
 

@@ -256,3 +256,17 @@ def test_record_sets_route53_accepts_still_deploy(cloud: LocalCloud) -> None:
     route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": changes})
     names = {r["Name"] for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]}
     assert {"fine.gameday.test.", "v6.fine.gameday.test.", "txt.fine.gameday.test."} <= names
+
+
+@pytest.mark.parametrize("on_failure", ["ROLLBACK", "DELETE"])
+def test_a_failed_stack_is_described_without_outputs(cloud: LocalCloud, on_failure: str) -> None:
+    """Outputs naming resources the rollback deleted must not break DescribeStacks (the waiter's poll)."""
+    cfn = cloud.client("cloudformation")
+    body = ("Resources:" + NETWORK + GROUP.format(max=0, desired=1)
+            + "Outputs:\n  VpcId: {Value: !Ref Vpc}\n  GroupName: {Value: !Ref Group}\n")
+
+    stack_id = cfn.create_stack(StackName=f"refused-outputs-{on_failure.lower()}", TemplateBody=body,
+                                OnFailure=on_failure)["StackId"]
+
+    [stack] = cfn.describe_stacks(StackName=stack_id)["Stacks"]
+    assert stack["StackStatus"] == f"{on_failure}_COMPLETE" and "Outputs" not in stack
