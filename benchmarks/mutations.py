@@ -60,7 +60,7 @@ MUTATIONS = (
     Mutation("eip-policy-explicit-deny", "eip-self-healing", EIP,
              r"(      Policies:\n        - PolicyName: associate-own-eip\n          PolicyDocument:\n"
              r"            Version: \"2012-10-17\"\n            Statement:\n)",
-             r"\1              - {Effect: Deny, Action: \"ec2:Associate*\", Resource: \"*\"}\n",
+             "\\1              - {Effect: Deny, Action: 'ec2:Associate*', Resource: '*'}\n",
              r"UnauthorizedOperation.*ec2:AssociateAddress",
              "an explicit Deny on ec2:Associate* beside the Allow"),
     Mutation("eip-wrong-allocation-id", "eip-self-healing", EIP,
