@@ -82,11 +82,65 @@ def test_a_scenario_that_cannot_run_is_not_run_in_every_report_and_the_run_is_no
         cwd=ROOT, capture_output=True, text=True, timeout=300)
 
     assert done.returncode == 3, done.stdout + done.stderr
-    assert "NOT RUN broken-stack / terminate: could not deploy or adopt broken-stack" in done.stderr
+    assert "ERROR broken-stack / terminate: could not deploy or adopt broken-stack" in done.stderr
     folder = tmp_path / "reports" / "not-run"
     data = json.loads((folder / "report.json").read_text())
-    assert [s["verdict"] for s in data["scenarios"]] == ["not run"] and data["passed"] is False
-    assert data["counts"]["not run"] == 1
-    assert "⛔ not run" in (folder / "summary.md").read_text()
-    assert 'type="not run"' in (folder / "junit.xml").read_text()
-    assert "not run" in (folder / "report.html").read_text()
+    assert [s["verdict"] for s in data["scenarios"]] == ["error"] and data["passed"] is False
+    assert data["counts"]["error"] == 1
+    assert "⚠️ error" in (folder / "summary.md").read_text()
+    junit = (folder / "junit.xml").read_text()
+    assert 'errors="1"' in junit and "<error message=\"could not deploy or adopt broken-stack" in junit
+    assert "could not deploy or adopt broken-stack" in (folder / "report.html").read_text()
+
+
+CHECKED_KIT = '''
+from pathlib import Path
+
+from gameday.faults import TerminateInstance
+from gameday.kits.blocks.template_kit import TemplateKit, TemplatePart
+from gameday.kits.kit import FaultSpec, PartSpec, ScenarioSpec
+from gameday.kits.play import record_not_run
+from gameday.scenario import Verdict
+
+HERE = Path(__file__).parent
+
+
+def passes_then_checks(game, deployment, spec):
+    result = record_not_run(game, spec, "failover 1.00 s within the 10.0 s budget", Verdict.PASSED)
+    assert False, "measured 9.0 s where the model predicts 2.0 s: the health check interval is not what it says"
+
+
+KIT = TemplateKit("checked-stack", "a kit whose check after the verdict fails", (
+    TemplatePart(PartSpec("main", HERE / "template.yaml", "one topic")),), (
+    ScenarioSpec("checked-stack/terminate", "checked-stack", "terminate it",
+                 (FaultSpec("terminate-instance", "its instance", "none",
+                            lambda backend, d: TerminateInstance(backend, "none")),), passes_then_checks),))
+'''
+
+
+def test_a_check_that_fails_after_its_verdict_carries_its_own_message_into_every_report(tmp_path: Path) -> None:
+    kit = tmp_path / "kits" / "checked"
+    kit.mkdir(parents=True)
+    (kit / "kit.py").write_text(CHECKED_KIT)
+    (kit / "template.yaml").write_text("Resources:\n  Topic: {Type: AWS::SNS::Topic}\n")
+    budgets = tmp_path / "budgets.toml"
+    budgets.write_text("[budgets.checked-stack.terminate-instance]\nfast = 10.0\n")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "gameday", "run", "--stacks-dir", str(tmp_path / "kits"), "--stack", "checked-stack",
+         "--budgets", str(budgets), "--report-dir", str(tmp_path / "reports"), "--run-id", "checked"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    said = "measured 9.0 s where the model predicts 2.0 s"
+    assert done.returncode == 1, done.stdout + done.stderr
+    last = [line for line in done.stderr.splitlines() if line.startswith("gameday run: FAILED")]
+    assert last and said in last[-1] and "see " not in last[-1], done.stderr
+    folder = tmp_path / "reports" / "checked"
+    data = json.loads((folder / "report.json").read_text())
+    [scenario] = data["scenarios"]
+    assert scenario["verdict"] == "failed" and data["passed"] is False
+    assert scenario["message"].startswith(f"a check after its verdict failed: AssertionError: {said}")
+    assert scenario["message"].endswith("(its verdict was: failover 1.00 s within the 10.0 s budget)")
+    assert said in (folder / "summary.md").read_text()
+    junit = (folder / "junit.xml").read_text()
+    assert 'failures="1"' in junit and said in junit
