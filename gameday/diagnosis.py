@@ -57,6 +57,18 @@ class Diagnoser:
     def __init__(self, backend: Backend, stacks: Sequence[DeployedStack]) -> None:
         self.backend = backend
         self.stacks = list(stacks)
+        self._fatal_since: float | None = None
+
+    def fatal_for(self, grace_s: float, now: float) -> list[Cause]:
+        """The fatal causes once they have held for `grace_s` (a bootstrap's last command may fail after the
+        service started: the probes then see it steady within moments); [] until then."""
+        fatal = self.fatal()
+        if not fatal:
+            self._fatal_since = None
+            return []
+        if self._fatal_since is None:
+            self._fatal_since = now
+        return fatal if now - self._fatal_since >= grace_s else []
 
     def fatal(self) -> list[Cause]:
         """Only what ground truth says cannot recover (localcloud events; nothing on AWS)."""
@@ -179,14 +191,16 @@ def _event_causes(events: Sequence[Event], subjects: Subjects) -> list[Cause]:
     """From localcloud's ground truth: bootstraps that failed, denied calls, Lambdas that failed, lifecycle
     actions nobody completed. Only subjects of these stacks, and for instances only the ones alive now."""
     causes: list[Cause] = []
-    denied = [e for e in events if e.kind == IAM_DENIED
-              and (e.subject in subjects.instances or e.subject in subjects.functions
-                   or str(e.detail.get("session", "")) in subjects.instances)]
+    failed = [e for e in _last_per_subject(e for e in events if e.kind == USERDATA_EXIT
+                                           and e.subject in subjects.instances)
+              if e.detail.get("reason") in ("failed", "timeout")]
+    told = {e.subject for e in failed}  # a failed bootstrap's own output already shows its denied call
+    denied = [e for e in events if e.kind == IAM_DENIED and e.subject not in told
+              and (e.subject in subjects.instances or e.subject in subjects.functions)]
+    for event in failed:
+        causes.append(Cause(_userdata_text(event, subjects.instances[event.subject]), fatal=True))
     for event in _last_per_subject(denied):
         causes.append(Cause(_denied_text(event)))
-    for event in _last_per_subject(e for e in events if e.kind == USERDATA_EXIT and e.subject in subjects.instances):
-        if event.detail.get("reason") in ("failed", "timeout"):
-            causes.append(Cause(_userdata_text(event, subjects.instances[event.subject]), fatal=True))
     for event in _last_per_subject(e for e in events if e.kind == LAMBDA_RESULT and e.subject in subjects.functions):
         if event.detail.get("error"):
             causes.append(Cause(_lambda_text(event)))

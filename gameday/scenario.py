@@ -228,7 +228,6 @@ def _wait_steady(run: FailoverRun) -> None:
     deadline = started + policy.steady_timeout_s
     waiting = [run.primary_probe, *run.steady_probes, *run.ready_probes]
     next_diagnosis = started + DIAGNOSE_EVERY_S
-    fatal_since: float | None = None
     while run.clock.monotonic() < deadline:
         waiting = [p for p in waiting if not _steady(run.timeline.samples_of(p), policy.steady_consecutive)]
         if not waiting:
@@ -236,9 +235,8 @@ def _wait_steady(run: FailoverRun) -> None:
         now = run.clock.monotonic()
         if run.diagnoser is not None and now >= next_diagnosis:
             next_diagnosis = now + DIAGNOSE_EVERY_S
-            fatal = run.diagnoser.fatal()
-            fatal_since = None if not fatal else (now if fatal_since is None else fatal_since)
-            if fatal_since is not None and now - fatal_since >= FATAL_GRACE_S:
+            fatal = run.diagnoser.fatal_for(FATAL_GRACE_S, now)
+            if fatal:
                 raise SteadyStateNotReached(
                     f"steady state cannot be reached: {summarize(fatal)}; {_not_steady(run, waiting[0])} "
                     f"after {now - started:.0f} s", stack=run.stack_id, scenario=run.scenario, phase="steady state")

@@ -10,6 +10,7 @@ DNS server (authoritative for the private zone).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -28,6 +29,7 @@ from gameday.faults.resources import instance_ipv6
 from gameday.kits.blocks.template_kit import overrides_for
 from gameday.kits.kit import DeployContext, Deployment, PartSpec
 from gameday.probes import DnsProbe, HttpProbe
+from gameday.scenario import DIAGNOSE_EVERY_S, FATAL_GRACE_S
 from gameday.stacks import STACKS_DIR, DeployedStack, StackSpec
 from localcloud.profiles import Profile
 from localcloud.timescale import scaled
@@ -179,9 +181,9 @@ def ready_variant(backend: Backend, variant: str, origin: DeployedStack, edge: D
     """The variant once the record names its instance at the VPC's DNS server (its steady state)."""
     vpc_dns = vpc_resolver(backend, origin.output("VpcId"))
     ipv6 = ipv6_of(backend, instance)
-    if not wait_aaaa(vpc_dns, origin.output("OriginName"), {ipv6}, timeout_s):
-        raise DeployError(f"{variant}: {origin.output('OriginName')} never named {instance} ({ipv6}) "
-                          f"at the VPC's DNS server within {timeout_s:.0f} s (it answers "
+    if not wait_aaaa(vpc_dns, origin.output("OriginName"), {ipv6}, timeout_s, Diagnoser(backend, [origin])):
+        raise DeployError(f"{variant}: {origin.output('OriginName')} does not name {instance} ({ipv6}) "
+                          f"at the VPC's DNS server (waited up to {timeout_s:.0f} s; it answers "
                           f"{sorted(aaaa_at(vpc_dns, origin.output('OriginName'))) or 'nothing'}): "
                           f"the record does not follow{_why(backend, origin, instance)}")
     return VariantStacks(variant, origin, edge, resolve_name(backend, edge.output("DistributionDomainName")),
@@ -219,7 +221,7 @@ def current(backend: Backend, variant: VariantStacks, timeout_s: float = READY_T
     """The variant with the instance serving now, once the record names it (the steady state)."""
     instance = wait_in_service(backend, variant.group, timeout_s)
     ipv6 = ipv6_of(backend, instance)
-    if not wait_aaaa(variant.vpc_dns, variant.origin_name, {ipv6}, timeout_s):
+    if not wait_aaaa(variant.vpc_dns, variant.origin_name, {ipv6}, timeout_s, Diagnoser(backend, [variant.origin])):
         raise DeployError(f"{variant.variant}: {variant.origin_name} does not name the serving instance "
                           f"{instance} ({ipv6}) after {timeout_s:.0f} s: no steady state"
                           f"{_why(backend, variant.origin, instance)}")
@@ -300,8 +302,23 @@ def aaaa_at(server: tuple[str, int], name: str) -> set[str]:
     return {str(r.address) for rrset in reply.answer if rrset.rdtype == dns.rdatatype.AAAA for r in rrset}
 
 
-def wait_aaaa(server: tuple[str, int], name: str, expected: set[str], timeout_s: float) -> bool:
-    return bool(_until_found(timeout_s, 0.25)(lambda: True if aaaa_at(server, name) == expected else None))
+def wait_aaaa(server: tuple[str, int], name: str, expected: set[str], timeout_s: float,
+              diagnoser: Diagnoser | None = None) -> bool:
+    """Until the name's AAAA answer is `expected`: False at the timeout, or sooner when ground truth says the
+    record cannot come (the `diagnoser`'s fatal causes held for FATAL_GRACE_S)."""
+    deadline = time.monotonic() + timeout_s
+    next_diagnosis = time.monotonic() + DIAGNOSE_EVERY_S
+    while True:
+        if aaaa_at(server, name) == expected:
+            return True
+        now = time.monotonic()
+        if now >= deadline:
+            return False
+        if diagnoser is not None and now >= next_diagnosis:
+            next_diagnosis = now + DIAGNOSE_EVERY_S
+            if diagnoser.fatal_for(FATAL_GRACE_S, now):
+                return False
+        time.sleep(min(0.25, max(0.0, deadline - now)))
 
 
 def probes(variant: VariantStacks, backend: Backend, *, timeout_s: float) -> list[HttpProbe | DnsProbe]:
