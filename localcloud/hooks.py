@@ -55,6 +55,18 @@ class HookSink(Protocol):
 
     def address_released(self, eip: Any, allocation_id: str | None) -> None: ...
 
+    def check_interface(self, subnet: Any, ipv6_addresses: list[str]) -> None:
+        """CreateNetworkInterface is about to run: raise the EC2 error for an address it must refuse."""
+
+    def interface_created(self, eni: Any, ipv6_requested: list[str], ipv6_count: Any) -> None: ...
+
+    def check_attach(self, eni: Any, instance: Any) -> None:
+        """AttachNetworkInterface is about to run: raise the EC2 error for an attachment it must refuse."""
+
+    def interface_attached(self, eni: Any, instance: Any) -> None: ...
+
+    def interface_detached(self, eni: Any, instance: Any | None) -> None: ...
+
     def asg_terminations(self, autoscaling: Any, replace: Callable[[list[str]], None], instance_ids: list[str]) -> None:
         """moto would replace these instances now; the sink calls `replace(ids)` for those the group replaces."""
 
@@ -69,6 +81,9 @@ class HookSink(Protocol):
                              terminate: Callable[[], Any]) -> Any:
         """TerminateInstanceInAutoScalingGroup: moto's `terminate()` (detach, then EC2) or the sink's own way.
         Returns the scaling activity."""
+
+    def asg_health_set(self, autoscaling: Any, instance_id: str, health_status: str) -> None:
+        """SetInstanceHealth has set a member's health status (moto stores it and does nothing more)."""
 
     def asg_deleting(self, group: Any) -> None:
         """DeleteAutoScalingGroup is about to scale the group to zero and forget it."""
@@ -92,7 +107,7 @@ class MotoHooks:
         from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup
         from moto.autoscaling.responses import AutoScalingResponse
         from moto.ec2.models.elastic_ip_addresses import ElasticAddressBackend
-        from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+        from moto.ec2.models.elastic_network_interfaces import NetworkInterface, NetworkInterfaceBackend
         from moto.ec2.models.instances import Instance, InstanceBackend
         from moto.ec2.models.subnets import Subnet
 
@@ -114,11 +129,15 @@ class MotoHooks:
         wrap(ElasticAddressBackend, "associate_address", lambda orig: _associate_address(orig, sink))
         wrap(ElasticAddressBackend, "disassociate_address", lambda orig: _disassociate_address(orig, sink))
         wrap(ElasticAddressBackend, "release_address", lambda orig: _release_address(orig, sink))
+        wrap(NetworkInterfaceBackend, "create_network_interface", lambda orig: _create_interface(orig, sink))
+        wrap(NetworkInterfaceBackend, "attach_network_interface", lambda orig: _attach_interface(orig, sink))
+        wrap(NetworkInterfaceBackend, "detach_network_interface", lambda orig: _detach_interface(orig, sink))
         wrap(AutoScalingBackend, "notify_terminate_instances", lambda orig: _asg_terminations(orig, sink))
         wrap(FakeAutoScalingGroup, "replace_autoscaling_group_instances", lambda orig: _asg_launch(orig, sink))
         wrap(FakeAutoScalingGroup, "set_desired_capacity", lambda orig: _asg_set_desired(orig, sink))
         wrap(AutoScalingBackend, "terminate_instance", lambda orig: _asg_terminate_member(orig, sink))
         wrap(AutoScalingBackend, "delete_auto_scaling_group", lambda orig: _asg_delete(orig, sink))
+        wrap(AutoScalingBackend, "set_instance_health", lambda orig: _asg_health(orig, sink))
         wrap(AutoScalingResponse, "update_auto_scaling_group", _update_keeps_termination_policies)
 
 
@@ -230,6 +249,42 @@ def _release_address(orig: Callable[..., Any], sink: HookSink) -> Callable[..., 
     return release_address
 
 
+def _create_interface(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def create_network_interface(self: Any, subnet: Any, private_ip_address: Any, *args: Any, **kwargs: Any) -> Any:
+        first = private_ip_address[0] if isinstance(private_ip_address, list) and private_ip_address \
+            else private_ip_address
+        if first and sink.owns_address(str(first)):  # an instance's own interface (prep_nics gave it its address)
+            return orig(self, subnet, private_ip_address, *args, **kwargs)
+        subnet_obj = self.get_subnet(subnet) if isinstance(subnet, str) else subnet
+        requested = [str(a) for a in kwargs.get("ipv6_addresses") or []]
+        sink.check_interface(subnet_obj, requested)
+        # An interface of its own gets a loopback address, as instances do: moto's 10.x would not route.
+        eni = orig(self, subnet, sink.private_address(), *args, **kwargs)
+        sink.interface_created(eni, requested, kwargs.get("ipv6_address_count"))
+        return eni
+    return create_network_interface
+
+
+def _attach_interface(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def attach_network_interface(self: Any, eni_id: str, instance_id: str, device_index: int) -> Any:
+        eni, instance = self.get_network_interface(eni_id), self.get_instance(instance_id)
+        sink.check_attach(eni, instance)
+        attachment = orig(self, eni_id, instance_id, device_index)
+        sink.interface_attached(eni, instance)
+        return attachment
+    return attach_network_interface
+
+
+def _detach_interface(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def detach_network_interface(self: Any, attachment_id: str) -> None:
+        eni = next((e for e in list(self.enis.values()) if e.attachment_id == attachment_id), None)
+        instance = eni.instance if eni is not None else None
+        orig(self, attachment_id)
+        if eni is not None:
+            sink.interface_detached(eni, instance)
+    return detach_network_interface
+
+
 def _asg_terminations(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
     def notify_terminate_instances(self: Any, instance_ids: list[str]) -> None:
         sink.asg_terminations(self, lambda ids: orig(self, ids), list(instance_ids))
@@ -253,6 +308,13 @@ def _asg_terminate_member(orig: Callable[..., Any], sink: HookSink) -> Callable[
         return sink.asg_terminate_member(self, instance_id, should_decrement,
                                          lambda: orig(self, instance_id, should_decrement))
     return terminate_instance
+
+
+def _asg_health(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:
+    def set_instance_health(self: Any, instance_id: str, health_status: str) -> None:
+        orig(self, instance_id, health_status)
+        sink.asg_health_set(self, instance_id, health_status)
+    return set_instance_health
 
 
 def _asg_delete(orig: Callable[..., Any], sink: HookSink) -> Callable[..., Any]:

@@ -41,10 +41,11 @@ class CfnFixes:
     def __init__(self) -> None:
         self._patches = Patches("localcloud.cfn")
         from localcloud.cfn.ipv6 import ipv6_patches  # imports moto: not when localcloud is imported
+        from localcloud.cfn.network_interfaces import interface_patches
 
         self._eip_tags = eip_tag_patches()
         self._more = [cidr_function_patches(), ipv6_patches(), sg_rule_patches(), private_zone_patches(),
-                      validation_patches(), failure_patches()]
+                      validation_patches(), failure_patches(), interface_patches()]
 
     def install(self) -> None:
         from moto.cloudformation import parsing

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from localcloud.cfn import ecs_elb
+from localcloud.cfn import ecs_elb, network_interfaces
 
 Deleter = Callable[[Any, str, str], None]
 
@@ -80,6 +80,7 @@ def delete_hosted_zone(zone: Any, account_id: str, region: str) -> None:
 
 DELETERS: dict[str, Deleter] = {
     "AWS::EC2::EIP": delete_eip,
+    "AWS::EC2::NetworkInterface": network_interfaces.delete_interface,
     "AWS::EC2::InternetGateway": delete_internet_gateway,
     "AWS::EC2::VPCGatewayAttachment": delete_gateway_attachment,
     "AWS::EC2::RouteTable": delete_route_table,

@@ -1,9 +1,11 @@
-"""Public addresses (Elastic IPs, auto-assigned public IPv4s) on the data plane.
+"""Addresses that move between instances, on the data plane: public addresses (Elastic IPs, auto-assigned
+public IPv4s) and the private addresses of network interfaces attached after launch.
 
-A public address black-holes unless it is routed to an instance. An Elastic IP starts to route
-`eip.associate_to_traffic` after the AssociateAddress call and black-holes in between, after a
-disassociation, and when its instance is gone. Routing is a `Mirror` of the instance's host, so a
-terminated instance black-holes through its public address too.
+Such an address black-holes unless it is routed to an instance. An Elastic IP starts to route
+`eip.associate_to_traffic` after the AssociateAddress call (an interface `eni.attach_to_traffic` after
+AttachNetworkInterface) and black-holes in between, after a disassociation (detachment), and when its
+instance is gone. Routing is a `Mirror` of the instance's host, so a terminated instance black-holes
+through the address too.
 """
 
 from __future__ import annotations
@@ -13,12 +15,26 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from localcloud.events import EIP_ROUTED, EIP_UNROUTED, EventLog
+from localcloud.events import EIP_ROUTED, EIP_UNROUTED, ENI_ROUTED, ENI_UNROUTED, EventLog
 from localcloud.net.hosts import Host, HostTable, Mirror
 
 log = logging.getLogger(__name__)
 
 ASSOCIATE_DELAY = "eip.associate_to_traffic"
+ATTACH_DELAY = "eni.attach_to_traffic"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What moves: the profile delay before it routes and the events that say it routes, or no longer does."""
+
+    delay: str
+    routed: str
+    unrouted: str
+
+
+PUBLIC = Kind(ASSOCIATE_DELAY, EIP_ROUTED, EIP_UNROUTED)
+INTERFACE = Kind(ATTACH_DELAY, ENI_ROUTED, ENI_UNROUTED)
 
 
 @dataclass
@@ -34,10 +50,11 @@ class _Route:
 
 
 class PublicAddresses:
-    """Loop thread only."""
+    """Loop thread only. `kind` says which: Elastic IPs (the default) or attached network interfaces."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, hosts: HostTable, events: EventLog,
-                 delay: Callable[[str], float], ports: Iterable[int]) -> None:
+                 delay: Callable[[str], float], ports: Iterable[int], kind: Kind = PUBLIC) -> None:
+        self._kind = kind
         self._loop = loop
         self._hosts = hosts
         self._events = events
@@ -74,7 +91,7 @@ class PublicAddresses:
             return  # re-associating to the same instance changes nothing on the wire
         self._unroute(route, "reassociated")
         route.target_id, route.target_address = instance_id, target_address
-        delay = self._delay(ASSOCIATE_DELAY)
+        delay = self._delay(self._kind.delay)
         route.timer = self._loop.call_later(delay, self._route, route, route.generation, delay)
 
     def route_now(self, address: str, instance_id: str, target_address: str) -> None:
@@ -120,7 +137,7 @@ class PublicAddresses:
         route.mirror = Mirror(route.host, target)
         route.mirror.attach()
         if route.elastic:
-            self._events.emit(EIP_ROUTED, route.address, instance=route.target_id,
+            self._events.emit(self._kind.routed, route.address, instance=route.target_id,
                               private_address=route.target_address, delay_s=round(delay, 3))
 
     def _unroute(self, route: _Route, reason: str) -> None:
@@ -134,4 +151,4 @@ class PublicAddresses:
             route.mirror = None
         route.target_id = route.target_address = None
         if was_routed and route.elastic:
-            self._events.emit(EIP_UNROUTED, route.address, instance=target, reason=reason)
+            self._events.emit(self._kind.unrouted, route.address, instance=target, reason=reason)

@@ -312,3 +312,51 @@ def terminate(instance: Any) -> None:
     backend.terminate_instances(ids)
     autoscaling_backends[backend.account_id][backend.region_name].notify_terminate_instances(ids)
     elbv2_backends[backend.account_id][backend.region_name].notify_terminate_instances(ids)
+
+
+# --- network interfaces attached after launch (a fixed address that moves between instances) ---
+
+def in_use_error(eni_id: str) -> Exception:
+    from moto.ec2.exceptions import EC2ClientError
+
+    return EC2ClientError("InvalidNetworkInterface.InUse", f"Interface: [{eni_id}] in use.")
+
+
+def zone_mismatch_error(eni: Any, instance: Any) -> Exception:
+    from moto.ec2.exceptions import InvalidParameterCombination
+
+    return InvalidParameterCombination(
+        f"You may not attach a network interface to an instance if they are not in the same availability zone "
+        f"(interface {eni.id} is in {eni.subnet.availability_zone}, instance {instance.id} in "
+        f"{instance.placement.zone})")
+
+
+def ipv6_outside_subnet_error(address: str, subnet: Any) -> Exception:
+    from moto.ec2.exceptions import EC2ClientError
+
+    return EC2ClientError("InvalidParameterValue", f"Address {address} is not within the IPv6 CIDR blocks of "
+                                                   f"subnet {subnet.id}")
+
+
+def subnet_ipv6_blocks(subnet: Any) -> list[str]:
+    return [str(entry["ipv6CidrBlock"]) for entry in subnet.ipv6_cidr_block_associations.values()
+            if entry["ipv6CidrBlockState"]["State"] == "associated"]
+
+
+def holder(eni: Any) -> Any | None:
+    """The instance an interface is attached to (None: available)."""
+    return eni.instance
+
+
+def instance_zone(instance: Any) -> str:
+    return str(instance.placement.zone)
+
+
+def attached_later(instance: Any) -> list[Any]:
+    """The instance's interfaces that EC2 detaches (not deletes) when it terminates: every one but the
+    primary whose DeleteOnTermination is off (an interface attached after launch)."""
+    return [nic for index, nic in sorted(instance.nics.items()) if int(index) != 0 and not nic.delete_on_termination]
+
+
+def detach(instance: Any, eni: Any) -> None:
+    instance.detach_eni(eni)

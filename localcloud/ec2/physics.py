@@ -8,6 +8,7 @@ apply the rest before the API call returns.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import random
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localcloud.ec2 import moto_state
-from localcloud.ec2.addresses import PublicAddresses
+from localcloud.ec2.addresses import INTERFACE, PublicAddresses
 from localcloud.ec2.autoscaling import AutoScaling, TerminationHooks
 from localcloud.ec2.instances import Fleet, FleetConfig, Launch
 from localcloud.ec2.spot import SpotCapacity, SpotInterruptions
@@ -26,6 +27,9 @@ from localcloud.events import (
     EIP_ASSOCIATED,
     EIP_DISASSOCIATED,
     EIP_RELEASED,
+    ENI_ATTACHED,
+    ENI_CREATED,
+    ENI_DETACHED,
     INSTANCE_PENDING,
     INSTANCE_STOPPED,
     INSTANCE_TERMINATED,
@@ -58,6 +62,7 @@ class Ec2Physics:
         self._hosts: HostTable | None = None
         self._fleet: Fleet | None = None
         self._addresses: PublicAddresses | None = None
+        self._interfaces: PublicAddresses | None = None  # addresses of interfaces attached after launch
         self._asg: AutoScaling | None = None
         self._spot: SpotInterruptions | None = None
         self.capacity = SpotCapacity()  # which Spot pools have capacity (the control API writes it)
@@ -73,6 +78,9 @@ class Ec2Physics:
         self._hosts = HostTable(loop)
         self._fleet = Fleet(loop, self._hosts, self._events, self.delay, self._config.fleet)
         self._addresses = PublicAddresses(loop, self._hosts, self._events, self.delay, self._config.public_ports)
+        # An interface's address answers on the instance's app port and forwards the public ports' servers.
+        interface_ports = tuple(dict.fromkeys((self._config.fleet.app_port, *self._config.public_ports)))
+        self._interfaces = PublicAddresses(loop, self._hosts, self._events, self.delay, interface_ports, INTERFACE)
         self._asg = AutoScaling(loop, self._events, self.delay, self._control, random.Random(self._rng.random()),
                                 self.capacity)
         self._spot = SpotInterruptions(loop, self._fleet, self._events, self.delay, self._control)
@@ -91,6 +99,8 @@ class Ec2Physics:
             await self._fleet.close()
         if self._addresses is not None:
             self._addresses.close()
+        if self._interfaces is not None:
+            self._interfaces.close()
         if self._hosts is not None:
             self._hosts.close_all()
         self._hosts = None
@@ -115,6 +125,11 @@ class Ec2Physics:
     def addresses(self) -> PublicAddresses:
         assert self._addresses is not None, "physics not started"
         return self._addresses
+
+    @property
+    def interfaces(self) -> PublicAddresses:
+        assert self._interfaces is not None, "physics not started"
+        return self._interfaces
 
     def _post(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run `fn` on the loop and wait: when the API call returns, the data plane has changed too
@@ -167,6 +182,10 @@ class Ec2Physics:
         self._events.emit(INSTANCE_TERMINATED, instance.id, address=moto_state.private_ip(instance),
                           asg=moto_state.asg_name(instance))
         self._post(self._gone, instance.id, "terminated")  # first: routes end with the right reason
+        for eni in moto_state.attached_later(instance):  # EC2 detaches them: available for the next instance
+            moto_state.detach(instance, eni)
+            self._events.emit(ENI_DETACHED, eni.id, instance=instance.id, address=eni.private_ip_address,
+                              reason="instance terminated")
         backend = instance.ec2_backend
         for eip in list(backend.addresses):  # EC2 disassociates a terminated instance's Elastic IPs
             if eip.instance is instance or (eip.eni is not None and eip.eni.instance is instance):
@@ -177,6 +196,7 @@ class Ec2Physics:
         if why == "terminated":
             self.fleet.terminated(instance_id)
             self.addresses.instance_gone(instance_id, "instance terminated")
+            self.interfaces.instance_gone(instance_id, "instance terminated")
         else:  # a stopped instance keeps its Elastic IP; the route black-holes with the instance
             self.fleet.stopped(instance_id)
 
@@ -228,6 +248,48 @@ class Ec2Physics:
         self._events.emit(EIP_RELEASED, eip.public_ip, allocation_id=allocation_id)
         self._post(lambda: self.addresses.disassociate(eip.public_ip, "released"))
 
+    def check_interface(self, subnet: Any, ipv6_addresses: list[str]) -> None:
+        """CreateNetworkInterface's own IPv6 addresses must lie in the subnet's IPv6 blocks, as EC2 requires."""
+        blocks = [ipaddress.IPv6Network(b) for b in moto_state.subnet_ipv6_blocks(subnet)]
+        for address in ipv6_addresses:
+            try:
+                inside = any(ipaddress.IPv6Address(address) in block for block in blocks)
+            except ValueError:
+                inside = False
+            if not inside:
+                raise moto_state.ipv6_outside_subnet_error(address, subnet)
+
+    def interface_created(self, eni: Any, ipv6_requested: list[str], ipv6_count: Any) -> None:
+        """An interface of its own: its address is a loopback host (black-holed until attached), and the IPv6
+        address asked for is the mapped form of it, as every IPv6 address on localcloud is (the subnet's
+        block is not routable on loopback; `requested_ipv6` keeps what was asked)."""
+        if ipv6_requested or moto_state.asks_for_ipv6([], ipv6_count):
+            eni.ipv6_addresses = [moto_state.mapped_ipv6(eni.private_ip_address)]
+        self._events.emit(ENI_CREATED, eni.id, address=eni.private_ip_address, ipv6_address=list(eni.ipv6_addresses),
+                          requested_ipv6=list(ipv6_requested), subnet=eni.subnet.id,
+                          availability_zone=str(eni.subnet.availability_zone))
+        self._post(lambda: self.interfaces.allocated(eni.private_ip_address))
+
+    def check_attach(self, eni: Any, instance: Any) -> None:
+        """As EC2 refuses: an interface attached elsewhere, or in another zone than the instance."""
+        current = moto_state.holder(eni)
+        if current is not None:
+            raise moto_state.in_use_error(eni.id)
+        if str(eni.subnet.availability_zone) != moto_state.instance_zone(instance):
+            raise moto_state.zone_mismatch_error(eni, instance)
+
+    def interface_attached(self, eni: Any, instance: Any) -> None:
+        address, target = eni.private_ip_address, moto_state.private_ip(instance)
+        self._events.emit(ENI_ATTACHED, eni.id, instance=instance.id, address=address,
+                          ipv6_address=list(eni.ipv6_addresses), attachment=eni.attachment_id,
+                          device_index=eni.device_index)
+        self._post(lambda: self.interfaces.associate(address, instance.id, target))
+
+    def interface_detached(self, eni: Any, instance: Any | None) -> None:
+        self._events.emit(ENI_DETACHED, eni.id, instance=instance.id if instance is not None else None,
+                          address=eni.private_ip_address, reason="detached")
+        self._post(lambda: self.interfaces.disassociate(eni.private_ip_address, "detached"))
+
     def asg_terminations(self, autoscaling: Any, replace: Callable[[list[str]], None], instance_ids: list[str]) -> None:
         members = moto_state.instances_of(autoscaling, instance_ids)
         if not members:
@@ -261,6 +323,11 @@ class Ec2Physics:
         if self._asg is None or member is None:
             return terminate()
         return self._asg.terminate_member(member, decrement, terminate)
+
+    def asg_health_set(self, autoscaling: Any, instance_id: str, health_status: str) -> None:
+        member = moto_state.instances_of(autoscaling, [instance_id]).get(instance_id)
+        if self._asg is not None and member is not None and health_status == "Unhealthy":
+            self._post(self._asg.health_set, member)
 
     def asg_deleting(self, group: Any) -> None:
         if self._asg is not None:

@@ -97,6 +97,17 @@ def _associate_address(call: ApiCall, account: str) -> list[str]:
     return _elastic_ip(call, account) + _ec2_ids("InstanceId", "NetworkInterfaceId")(call, account)
 
 
+def _detach_interface(call: ApiCall, account: str) -> list[str]:
+    """DetachNetworkInterface names only the attachment: authorized on its interface and instance."""
+    attachment = call.params.get("AttachmentId")
+    backend = _backend("ec2", account, call.signer.region)
+    eni = next((e for e in list(backend.enis.values()) if attachment and e.attachment_id == attachment), None)
+    if eni is None:
+        return []
+    ids = [eni.id] + ([eni.instance.id] if eni.instance is not None else [])
+    return [arn for arn in (_ec2_arn(call, account, i) for i in ids) if arn is not None]
+
+
 def _route53(kind: str, member: str) -> Mapper:
     def mapper(call: ApiCall, account: str) -> list[str]:
         value = str(call.params.get(member, "")).rpartition("/")[2]  # "/hostedzone/Z1" and "Z1" alike
@@ -160,6 +171,8 @@ _MAPPERS: dict[str, Mapper] = {
     **{f"ec2:{op}": _ec2_ids("InstanceId") for op in (
         "startinstances", "stopinstances", "terminateinstances", "rebootinstances", "modifyinstanceattribute",
         "associateiaminstanceprofile", "modifyinstancemetadataoptions")},
+    "ec2:attachnetworkinterface": _ec2_ids("NetworkInterfaceId", "InstanceId"),
+    "ec2:detachnetworkinterface": _detach_interface,
     "ec2:createtags": _ec2_ids("ResourceId"),
     "ec2:deletetags": _ec2_ids("ResourceId"),
     **{f"route53:{op}": _route53("hostedzone", "HostedZoneId") for op in (
