@@ -42,6 +42,9 @@ def add_options(parser: Any) -> None:
     group.add_argument("--gameday-step-at", type=float, default=10.0, help="10x: step time (s)")
     group.add_argument("--gameday-ramp", type=float, default=10.0, help="soak: ramp-up time (s)")
     group.add_argument("--gameday-paths", default="/", help="comma-separated paths to request")
+    group.add_argument("--gameday-hosts", default="",
+                       help="comma-separated base URLs the users spread over, one per user, like clients that "
+                            "each resolved one of several addresses (empty: --host alone)")
     group.add_argument("--gameday-connect-timeout", type=float, default=2.0)
     group.add_argument("--gameday-timeout", type=float, default=5.0)
     group.add_argument("--gameday-expect-location", default="",

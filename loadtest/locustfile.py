@@ -31,6 +31,22 @@ def endpoint_name(path: str) -> str:
     return path.split("?", 1)[0].strip("/") or "root"
 
 
+_USER_NUMBERS = itertools.count()
+
+
+def host_of(hosts: str, user_number: int) -> str | None:
+    """The base URL this user holds (users spread round-robin over `--gameday-hosts`); None: locust's --host.
+    One address per user is what a client does that resolved a weighted name once."""
+    found = [h.strip().rstrip("/") for h in hosts.split(",") if h.strip()]
+    return found[user_number % len(found)] if found else None
+
+
+def request_name(host: str | None, path: str) -> str:
+    """The endpoint, prefixed with the address when the users spread over several (errors per address)."""
+    name = endpoint_name(path)
+    return f"{host.split('://', 1)[-1]}/{name}" if host else name
+
+
 class _GamedayClient(FastHttpUser):
     abstract = True
     headers: dict[str, str] = {}
@@ -39,11 +55,15 @@ class _GamedayClient(FastHttpUser):
         options = environment.parsed_options
         self.connection_timeout = options.gameday_connect_timeout
         self.network_timeout = options.gameday_timeout
+        own_host = host_of(options.gameday_hosts, next(_USER_NUMBERS))
+        if own_host is not None:
+            self.host = own_host  # this user's own address; FastHttpUser builds its client from it
         super().__init__(environment)
         rate, users = options.gameday_rate, max(1, options.gameday_users)
         self._pace = constant_throughput(rate / users) if rate > 0 else constant(0)
         paths = [p.strip() or "/" for p in options.gameday_paths.split(",")]
-        self._paths = itertools.cycle([(p if p.startswith("/") else "/" + p, endpoint_name(p)) for p in paths])
+        self._paths = itertools.cycle([(p if p.startswith("/") else "/" + p, request_name(own_host, p))
+                                       for p in paths])
         self._recorder = recorder_of(environment)
 
     def wait_time(self) -> float:

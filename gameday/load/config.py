@@ -38,6 +38,9 @@ class LoadConfig:
     step_at_s: float = 10.0
     ramp_s: float = 10.0
     paths: tuple[str, ...] = ()  # default: the target URL's own path
+    # More base URLs (scheme://host:port, loopback) the users spread over with the target's, one per user:
+    # load through several addresses of one service (e.g. four static IPs) from one run.
+    hosts: tuple[str, ...] = ()
     max_requests: int | None = None  # None: from rate and duration, with headroom
     connect_timeout_s: float = 2.0
     timeout_s: float = 5.0
@@ -61,6 +64,8 @@ class LoadConfig:
             raise ConfigError("load processes must be at least 1 and expected workers not negative")
         if self.processes > 1 and self.expect_workers:
             raise ConfigError("load runs either --processes on this host or a master for other hosts")
+        for host in self.hosts:
+            check_target(host)
 
     @classmethod
     def for_shape(cls, shape: str, **overrides: Any) -> LoadConfig:
@@ -100,7 +105,7 @@ class LoadConfig:
                 "step_at_s": self.step_at_s, "ramp_s": self.ramp_s, "peak_users": self.peak_users,
                 "peak_rate": self.peak_rate, "request_budget": self.request_budget,
                 "connect_timeout_s": self.connect_timeout_s, "timeout_s": self.timeout_s, "nice": self.nice,
-                "idle": self.idle}
+                "idle": self.idle, "hosts": list(self.hosts)}
 
 
 @dataclass(frozen=True)

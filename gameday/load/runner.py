@@ -96,6 +96,8 @@ def locust_options(config: LoadConfig, target: Target, files: LoadFiles | None) 
                "--gameday-paths", paths, "--gameday-max-requests", str(config.request_budget_per_process),
                "--gameday-connect-timeout", str(config.connect_timeout_s),
                "--gameday-timeout", str(config.timeout_s)]
+    if config.hosts:  # the target's own base URL first, then the others, one per user in turn
+        options += ["--gameday-hosts", ",".join([target.host_url, *(check_target(h).host_url for h in config.hosts)])]
     if files is not None:
         options += ["--gameday-records", str(files.records_dir), "--gameday-stats-json",
                     str(files.csv_prefix)]

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 from gameday.kits.blocks.template_kit import TemplateKit, TemplatePart, main_part
 from gameday.kits.kit import DeployContext
+from gameday.kits.static_ip_haproxy.deployments import StaticIpKit
+from gameday.kits.static_ip_haproxy.load_scenarios import LOAD_SCENARIOS
 from gameday.kits.static_ip_haproxy.scenarios import SCENARIOS, STACK
 from gameday.stacks import DeployedStack
 from localcloud.timescale import scaled
@@ -20,8 +22,10 @@ def _parameters(ctx: DeployContext, deployed: Mapping[str, DeployedStack]) -> Ma
             "BackendTtl": "1" if ctx.profile.name != "realistic" else "5"}
 
 
-KIT = TemplateKit(STACK, "four static addresses, each a HAProxy node behind a Route 53 health check; weighted "
+TEMPLATE_KIT = TemplateKit(STACK, "four static addresses, each a HAProxy node behind a Route 53 health check; weighted "
                          "answers name only the healthy nodes",
                   (TemplatePart(main_part(STACK, summary="VPC, four proxy ASGs of one with EIPs, health-checked "
                                                          "weighted records, blue/green backend"), _parameters),),
                   SCENARIOS)
+# The core scenarios, then the extended load tests (on a deployment of their own).
+KIT = StaticIpKit(TEMPLATE_KIT, SCENARIOS + LOAD_SCENARIOS, {})
