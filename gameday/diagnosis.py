@@ -168,6 +168,8 @@ class Diagnoser:
             log.debug("hosted zones unreadable: %s", exc)
             return []
         causes = []
+        for listed in zones:  # a zone made by CloudFormation may be listed without its final dot
+            listed["Name"] = absolute(listed["Name"])
         for name in wanted:
             zone = max((z for z in zones if name == z["Name"] or name.endswith("." + z["Name"])),
                        key=lambda z: len(z["Name"]), default=None)
@@ -313,7 +315,6 @@ def absolute(name: str) -> str:
 
 def summarize(causes: Sequence[Cause], limit: int = 3) -> str:
     """The causes as one clause for a one-line message: fatal ones first."""
-    ordered = sorted(causes, key=lambda c: not c.fatal)
-    shown = "; ".join(dict.fromkeys(c.text for c in ordered[:limit]))
-    more = len(causes) - limit
-    return shown + (f" (+{more} more in report.json)" if more > 0 else "")
+    texts = list(dict.fromkeys(c.text for c in sorted(causes, key=lambda c: not c.fatal)))
+    more = len(texts) - limit
+    return "; ".join(texts[:limit]) + (f" (and {more} more)" if more > 0 else "")

@@ -153,7 +153,7 @@ def deploy_variants(backend: Backend, run_id: str, profile: Profile, variants: S
                 "RecordTtl": str(round(scaled(profile, "route53.record_ttl", 30))),
                 "HookHeartbeatTimeout": "900", **overrides_for(ORIGIN_TEMPLATE, overrides)},
                 ORIGIN_TEMPLATE, part="origin"), f"{run_id}-{SHORT[variant]}", run_tag=run_tag))
-        instances = [wait_in_service(backend, o.output("AutoScalingGroupName"), timeout_s) for o in origins]
+        instances = [wait_in_service(backend, o.output("AutoScalingGroupName"), timeout_s, o) for o in origins]
         account = backend.client("sts").get_caller_identity()["Account"]
         for variant, origin, instance in zip(variants, origins, instances, strict=True):
             arn = f"arn:aws:ec2:{backend.region}:{account}:instance/{instance}"
@@ -252,7 +252,7 @@ def _until_found(timeout_s: float, interval_s: float) -> Retrying:
                     stop=stop_after_delay(timeout_s), retry_error_callback=lambda state: None)
 
 
-def wait_in_service(backend: Backend, group: str, timeout_s: float) -> str:
+def wait_in_service(backend: Backend, group: str, timeout_s: float, stack: DeployedStack | None = None) -> str:
     """The group's InService instance (the first by id when there are several)."""
     autoscaling = backend.client("autoscaling")
 
@@ -263,7 +263,9 @@ def wait_in_service(backend: Backend, group: str, timeout_s: float) -> str:
 
     instance = _until_found(timeout_s, 0.5)(in_service)
     if instance is None:
-        raise DeployError(f"group {group} has no InService instance after {timeout_s:.0f} s")
+        causes = Diagnoser(backend, [stack]).explain() if stack is not None else []
+        raise DeployError(f"group {group} has no InService instance after {timeout_s:.0f} s"
+                          + (f"; cause: {summarize(causes)}" if causes else ""))
     return str(instance)
 
 
