@@ -28,6 +28,8 @@ from localcloud.ec2.instances import FleetConfig
 from localcloud.ec2.physics import Ec2Physics, PhysicsConfig
 from localcloud.ec2.spot import spot_control
 from localcloud.ec2.userdata import system_resolver_unavailable
+from localcloud.ec2.volumes import EbsVolumes
+from localcloud.ec2.zones import zone_control
 from localcloud.errors import LocalCloudError
 from localcloud.events import EventLog
 from localcloud.hooks import MotoHooks, hooks_installed
@@ -280,8 +282,12 @@ class LocalCloud:
         hooks = MotoHooks(self._physics)
         hooks.install()
         self._on_stop("moto hooks", hooks.uninstall)
+        volumes = EbsVolumes(self.loop, self.events, self._physics.delay, self.workdir)
+        volumes.install()
+        self._on_stop("ebs volumes", volumes.uninstall)
         _warm_up(self.region)
         routes = {"/spot/": spot_control(self._physics.capacity, self._physics.spot)}
+        routes["/zones/"] = zone_control(self._physics.zone_lost, self._physics.zone_restored, self._physics.zones)
         self._control = ControlServer(control_handler(self.events, self.info, self.console_output, routes))
         self.loop.call(self._control.start)
         self._on_stop("control API", lambda: self.loop.call(self._stop_control))

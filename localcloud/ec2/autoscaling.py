@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from localcloud.ec2 import moto_state, termination
 from localcloud.ec2.spot import Pool, SpotCapacity
+from localcloud.ec2.zones import ZoneOutages
 from localcloud.events import (
     ASG_LAUNCH_ABANDONED,
     ASG_TERMINATE,
@@ -44,6 +45,7 @@ from localcloud.events import (
 log = logging.getLogger(__name__)
 
 DETECT_DELAY = "asg.detect_not_running"
+DETECT_IMPAIRED_DELAY = "asg.detect_impaired"
 LAUNCH_DELAY = "ec2.run_instances_api"
 ICE_RETRY_DELAY = "ec2.ice_retry"
 MAX_LAUNCH_ATTEMPTS = 200  # a group that never finds capacity gives up (AWS retries on, with back-off)
@@ -80,13 +82,17 @@ class AutoScaling:
     whichever thread moto calls them from (request threads, the control worker)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, events: EventLog, delay: Callable[[str], float],
-                 control: Executor, rng: random.Random, capacity: SpotCapacity | None = None) -> None:
+                 control: Executor, rng: random.Random, capacity: SpotCapacity | None = None,
+                 zones: ZoneOutages | None = None) -> None:
         self._loop = loop
         self._events = events
         self._delay = delay
         self._control = control
         self._rng = rng
         self._capacity = capacity if capacity is not None else SpotCapacity()
+        self._zones = zones if zones is not None else ZoneOutages()
+        self._zone_waits: dict[str, int] = {}  # group -> launches refused in a row for want of a zone
+        self._zone_retries: set[str] = set()  # groups with a retry pending
         self._timers: set[asyncio.TimerHandle] = set()
         self._lock = threading.Lock()  # _shortages: moto's request threads and the control worker
         self._shortages: dict[str, _Shortage] = {}
@@ -135,6 +141,35 @@ class AutoScaling:
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
+
+    # --- members in a lost zone (loop thread) ---
+
+    def impaired(self, members: dict[str, Any]) -> None:
+        """`members`: instance id -> InstanceState, for members whose zone was lost. Their status checks fail; the
+        group waits `asg.detect_impaired` before it marks them Unhealthy, then terminates and replaces them."""
+        self._later(self._delay(DETECT_IMPAIRED_DELAY), self._impaired_detected, members)
+
+    def _impaired_detected(self, members: dict[str, Any]) -> None:
+        current = {iid: m for iid, m in members.items()
+                   if m in m.auto_scaling_group.instance_states and m.lifecycle_state not in moto_state.LEAVING}
+        for instance_id, member in current.items():
+            member.health_status = "Unhealthy"
+            self._events.emit(ASG_UNHEALTHY, instance_id, asg=member.auto_scaling_group_name, instance=instance_id,
+                              reason="instance status impaired (its zone is unavailable)")
+        if current:
+            self._later(self._delay(LAUNCH_DELAY), self._terminate_impaired_soon, current)
+
+    def _terminate_impaired_soon(self, members: dict[str, Any]) -> None:
+        self._control.submit(self._terminate_impaired, members).add_done_callback(_log_failure)
+
+    def _terminate_impaired(self, members: dict[str, Any]) -> None:
+        """Control worker: the group terminates them (after its terminating hooks) and launches their
+        replacements where a zone is left."""
+        for member in members.values():
+            group = member.auto_scaling_group
+            if member in group.instance_states and not self._held(member, "unhealthy"):
+                moto_state.leave_group(member)
+                group.set_desired_capacity(group.desired_capacity)  # the replacement launches now
 
     # --- members leaving (moto's request threads, the control worker) ---
 
@@ -195,9 +230,18 @@ class AutoScaling:
             self._launch_spot(group, launch, count, tags, types)
             return
         subnets = [s.strip() for s in (group.vpc_zone_identifier or "").split(",") if s.strip()]
+        usable = [s for s in subnets if not self._zones.lost(moto_state.subnet_zone(group, s))] \
+            if self._zones.lost_zones() else subnets
+        if subnets and not usable:
+            self._no_zone_left(group, launch, tags, subnets)
+            return
+        if self._zone_waits:  # launching again: a wait for a zone is over
+            with self._lock:
+                self._zone_waits.pop(group.name, None)
         if len(subnets) < 2:
             launch(count, tags)
             return
+        subnets = usable
         order = {subnet: self._rng.random() for subnet in subnets}  # ties broken at random, as AWS does
         saved = group.vpc_zone_identifier
         try:
@@ -209,6 +253,43 @@ class AutoScaling:
         finally:
             group.vpc_zone_identifier = saved
 
+    def _no_zone_left(self, group: Any, launch: Launcher, tags: dict[str, str], subnets: list[str]) -> None:
+        """Every subnet of the group is in a lost zone: a capacity error, and another try `ec2.ice_retry` later
+        (one pending retry per group, whatever asked for the launch)."""
+        with self._lock:
+            attempt = self._zone_waits.get(group.name, 0) + 1
+            self._zone_waits[group.name] = attempt
+            schedule = group.name not in self._zone_retries
+            self._zone_retries.add(group.name)
+        zones = sorted({moto_state.subnet_zone(group, s) for s in subnets})
+        self._events.emit(CAPACITY_ERROR, group.name, asg=group.name, availability_zone=",".join(zones),
+                          subnet=",".join(subnets), attempt=attempt, error="InsufficientInstanceCapacity",
+                          reason=f"every subnet of the group is in an unavailable zone ({', '.join(zones)})")
+        if attempt >= MAX_LAUNCH_ATTEMPTS:
+            with self._lock:
+                self._zone_waits.pop(group.name, None)
+                self._zone_retries.discard(group.name)
+            self._events.emit(ASG_LAUNCH_ABANDONED, group.name, asg=group.name, attempts=attempt)
+            return
+        if schedule:
+            self._loop.call_soon_threadsafe(self._zone_retry_later, group, launch, tags)
+
+    def _zone_retry_later(self, group: Any, launch: Launcher, tags: dict[str, str]) -> None:
+        # sampled on the loop thread, like every other delay: a seeded run stays reproducible
+        self._later(self._delay(ICE_RETRY_DELAY), self._zone_retry_due, group, launch, tags)
+
+    def _zone_retry_due(self, group: Any, launch: Launcher, tags: dict[str, str]) -> None:
+        self._control.submit(self._zone_retry, group, launch, tags).add_done_callback(_log_failure)
+
+    def _zone_retry(self, group: Any, launch: Launcher, tags: dict[str, str]) -> None:
+        with self._lock:
+            self._zone_retries.discard(group.name)
+        needed = (group.desired_capacity or 0) - len(moto_state.live_members(group))
+        if needed <= 0 or group.autoscaling_backend.autoscaling_groups.get(group.name) is not group:
+            with self._lock:
+                self._zone_waits.pop(group.name, None)
+            return
+        self.launch(group, launch, needed, tags)
 
     # --- Spot groups (any thread but the loop's: moto's request threads, the control worker) ---
 
@@ -236,7 +317,7 @@ class AutoScaling:
             pool, subnet = untried[0]
             shortage.attempts += 1
             attempt = shortage.attempts
-        if not self._capacity.has_capacity(pool):
+        if not self._capacity.has_capacity(pool) or self._zones.lost(pool.availability_zone):
             self._capacity_error(group, launch, tags, types, pool, subnet, attempt)
             return False
         with self._lock:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.ec2 import moto_state, processes
-from localcloud.ec2.app import app_factory
+from localcloud.ec2.app import DATA_DIR, app_factory
 from localcloud.ec2.imds import Credentials, Imds
 from localcloud.ec2.userdata import UserDataRun, run_user_data
 from localcloud.events import INSTANCE_BOOTED, INSTANCE_RUNNING, EventLog
@@ -262,7 +262,8 @@ class Fleet:
             log.warning("%s: %s:%s is held by another process; the built-in app does not serve it",
                         runtime.launch.instance_id, runtime.launch.address, port)
             return False
-        runtime.host.serve(port, app_factory(runtime.launch.instance_id))
+        home = self.home_of(runtime.launch.instance_id)
+        runtime.host.serve(port, app_factory(runtime.launch.instance_id, data=home / DATA_DIR))
         return True
 
     def _settle(self, runtime: _Runtime, generation: int, looks: int) -> None:

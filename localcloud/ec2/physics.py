@@ -21,6 +21,7 @@ from localcloud.ec2.addresses import INTERFACE, PublicAddresses
 from localcloud.ec2.autoscaling import AutoScaling, TerminationHooks
 from localcloud.ec2.instances import Fleet, FleetConfig, Launch
 from localcloud.ec2.spot import SpotCapacity, SpotInterruptions
+from localcloud.ec2.zones import INSTANCE_IMPAIRED, ZONE_LOST, ZONE_RESTORED, ZoneOutages, group_members, instances_in
 from localcloud.events import (
     ASG_LAUNCH,
     EIP_ALLOCATED,
@@ -66,6 +67,7 @@ class Ec2Physics:
         self._asg: AutoScaling | None = None
         self._spot: SpotInterruptions | None = None
         self.capacity = SpotCapacity()  # which Spot pools have capacity (the control API writes it)
+        self.zones = ZoneOutages()  # which availability zones are lost (the control API writes it)
         self._closed = False
 
     # --- lifecycle (any thread except the loop's) ---
@@ -82,7 +84,7 @@ class Ec2Physics:
         interface_ports = tuple(dict.fromkeys((self._config.fleet.app_port, *self._config.public_ports)))
         self._interfaces = PublicAddresses(loop, self._hosts, self._events, self.delay, interface_ports, INTERFACE)
         self._asg = AutoScaling(loop, self._events, self.delay, self._control, random.Random(self._rng.random()),
-                                self.capacity)
+                                self.capacity, self.zones)
         self._spot = SpotInterruptions(loop, self._fleet, self._events, self.delay, self._control)
 
     def close(self) -> None:
@@ -328,6 +330,26 @@ class Ec2Physics:
         member = moto_state.instances_of(autoscaling, [instance_id]).get(instance_id)
         if self._asg is not None and member is not None and health_status == "Unhealthy":
             self._post(self._asg.health_set, member)
+
+    # --- lost zones (the control API, on the loop thread) ---
+
+    def zone_lost(self, zone: str) -> None:
+        """The zone becomes unavailable: its instances go down (EC2 still says running) and their groups replace
+        them once their status checks have failed long enough (localcloud.ec2.zones)."""
+        if not self.zones.set_lost(zone, True):
+            return
+        instances = instances_in(zone)
+        self._events.emit(ZONE_LOST, zone, instances=[inst.id for inst in instances])
+        for inst in instances:
+            self._events.emit(INSTANCE_IMPAIRED, inst.id, availability_zone=zone, asg=moto_state.asg_name(inst))
+            self.fleet.stopped(inst.id)  # powered off on the data plane, as a stop is; moto keeps it running
+        members = group_members(instances)
+        if members and self._asg is not None:
+            self._asg.impaired(members)
+
+    def zone_restored(self, zone: str) -> None:
+        if self.zones.set_lost(zone, False):
+            self._events.emit(ZONE_RESTORED, zone)
 
     def asg_deleting(self, group: Any) -> None:
         if self._asg is not None:

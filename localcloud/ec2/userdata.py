@@ -80,6 +80,8 @@ class UserDataRun:
             "AWS_SHARED_CREDENTIALS_FILE": str(aws_dir / "credentials"),
             # A per-instance /etc/haproxy: four instances on one host must not share (or clobber) the host's.
             "HAPROXY_CONFIG_DIR": str(self.home / "etc" / "haproxy"),
+            # Where attached EBS volumes show, one directory per device (`sdf` for /dev/sdf): EC2's /dev.
+            "EBS_DEVICE_DIR": str(self.home / "volumes"),
             **self.extra_env,
             **({"VPC_DNS_RESOLVER": f"{resolver[0]}:{resolver[1]}"} if resolver is not None else {}),
             # localcloud's own tag (not on EC2): what the script starts inherits it, so a daemon that left

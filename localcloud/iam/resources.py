@@ -173,6 +173,7 @@ _MAPPERS: dict[str, Mapper] = {
         "associateiaminstanceprofile", "modifyinstancemetadataoptions")},
     "ec2:attachnetworkinterface": _ec2_ids("NetworkInterfaceId", "InstanceId"),
     "ec2:detachnetworkinterface": _detach_interface,
+    **{f"ec2:{op}": _ec2_ids("VolumeId", "InstanceId") for op in ("attachvolume", "detachvolume")},
     "ec2:createtags": _ec2_ids("ResourceId"),
     "ec2:deletetags": _ec2_ids("ResourceId"),
     **{f"route53:{op}": _route53("hostedzone", "HostedZoneId") for op in (
