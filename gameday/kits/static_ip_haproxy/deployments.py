@@ -25,9 +25,12 @@ class OwnDeployment(Protocol):
     def owns(self, deployment: Deployment) -> bool: ...
 
 
-def own_context(ctx: DeployContext, suffix: str) -> DeployContext:
-    """The context of a further deployment: its own names (run id + suffix), the run's exact tag."""
-    return replace(ctx, run_id=f"{ctx.run_id}-{suffix}", run_tag=ctx.run_tag or ctx.run_id)
+def own_context(ctx: DeployContext, tag: str) -> DeployContext:
+    """The context of a further deployment: its own names, the run's exact tag. The run id's tail gives way to
+    `tag` rather than growing: the zone is named after it, and the backends' certificates carry
+    <color>.backend.<zone> as their common name, which may not pass 64 characters."""
+    return replace(ctx, run_id=f"{ctx.run_id[:max(3, len(ctx.run_id) - len(tag) - 1)]}-{tag}",
+                   run_tag=ctx.run_tag or ctx.run_id)
 
 
 @dataclass(frozen=True)
