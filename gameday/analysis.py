@@ -24,6 +24,7 @@ EVENT_PHASES: Mapping[str, str] = {
     "localcloud.route53.change": "control_plane",
     "localcloud.instance.booted": "booted",
     "localcloud.eip.routed": "routed",
+    "localcloud.eni.routed": "routed",  # an attached network interface's address reaches its new instance
 }
 # A health check's decision (not yet published to DNS) that its endpoint failed: ground truth of the
 # DNS health-check detector, which a stack may have beside (and slower than) its ASG's own detection.

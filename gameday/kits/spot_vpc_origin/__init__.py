@@ -1,5 +1,6 @@
-"""The spot-vpc-origin kit: a private IPv6 Spot instance behind a CloudFront VPC origin, in three variants
-(user data, lifecycle hook -> SNS -> Lambda, Cloud Map) deployed side by side and broken at the same moment."""
+"""The spot-vpc-origin kit: a private IPv6 Spot instance behind a CloudFront VPC origin, in four variants
+(user data, lifecycle hook -> SNS -> Lambda, Cloud Map, a fixed-address network interface) deployed side by side
+and broken at the same moment."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from gameday.reports.markdown import ReportSection
 
 @dataclass(frozen=True)
 class SpotKit:
-    """Deployments: `default` (the three variants) and `cleanup` (the lifecycle-hook variant with its
+    """Deployments: `default` (the four variants) and `cleanup` (the lifecycle-hook variant with its
     terminating hook, only for the extended scenarios about instances leaving the group). Parts:
     `<variant>.origin` and `<variant>.edge`."""
 
     stack_id: str = deploy.STACK
-    summary: str = ("a private IPv6 Spot instance behind a CloudFront VPC origin; three ways to make its AAAA "
-                    "follow the instance, compared side by side")
+    summary: str = ("a private IPv6 Spot instance behind a CloudFront VPC origin; four ways to keep its AAAA on "
+                    "the instance (three move the record, one a fixed-address interface), compared side by side")
     parts: tuple[PartSpec, ...] = deploy.PARTS
     scenarios: tuple[ScenarioSpec, ...] = SCENARIOS
     report_section: ReportSection | None = variants_compared

@@ -37,12 +37,15 @@ from localcloud.timescale import scaled
 STACK = "spot-vpc-origin"
 ORIGIN_TEMPLATE = STACKS_DIR / STACK / "template.yaml"
 EDGE_TEMPLATE = STACKS_DIR / STACK / "edge.yaml"
-VARIANTS = ("user-data", "lifecycle-hook", "cloud-map")
+VARIANTS = ("user-data", "lifecycle-hook", "cloud-map", "eni")
+# The variant whose record never moves: it names one network interface's fixed address, and each new instance
+# attaches that interface.
+ENI = "eni"
 # The lifecycle-hook variant with its terminating hook too (TerminationCleanup=true): a deployment of its
 # own, for the scenarios about who leaves the group.
 CLEANUP = "lifecycle-hook+cleanup"
 DEPLOYMENTS: Mapping[str, tuple[str, ...]] = {"default": VARIANTS, "cleanup": (CLEANUP,)}
-SHORT = {"user-data": "ud", "lifecycle-hook": "lh", "cloud-map": "cm", CLEANUP: "lc"}
+SHORT = {"user-data": "ud", "lifecycle-hook": "lh", "cloud-map": "cm", ENI: "en", CLEANUP: "lc"}
 MAINTENANCE_PAGE = b"<html><body>Down for maintenance.</body></html>\n"
 # localcloud's edge names the origin in X-Served-By and the instance behind it in this header; through
 # real CloudFront the instance's own X-Served-By reaches the client.
@@ -64,7 +67,7 @@ class VariantStacks:
     edge_address: str  # where CloudFront answers (the distribution's domain name, resolved)
     vpc_dns: tuple[str, int]  # the VPC's DNS server: the private zone's answers as the VPC sees them
     instance_id: str  # the instance serving when the run began
-    ipv6: str
+    ipv6: str  # the address the record names for it (the eni variant: the interface's, for every instance)
 
     @property
     def origin_name(self) -> str:
@@ -73,6 +76,15 @@ class VariantStacks:
     @property
     def group(self) -> str:
         return self.origin.output("AutoScalingGroupName")
+
+    @property
+    def fixed_address(self) -> bool:
+        """The record names one interface's address whichever instance serves (the eni variant)."""
+        return self.variant == ENI
+
+    @property
+    def interface_id(self) -> str | None:
+        return self.origin.output("OriginInterfaceId") if self.fixed_address else None
 
     @property
     def cdn_probe(self) -> str:
@@ -180,7 +192,7 @@ def ready_variant(backend: Backend, variant: str, origin: DeployedStack, edge: D
                   timeout_s: float) -> VariantStacks:
     """The variant once the record names its instance at the VPC's DNS server (its steady state)."""
     vpc_dns = vpc_resolver(backend, origin.output("VpcId"))
-    ipv6 = ipv6_of(backend, instance)
+    ipv6 = named_address(backend, origin, instance, timeout_s)
     if not wait_aaaa(vpc_dns, origin.output("OriginName"), {ipv6}, timeout_s, Diagnoser(backend, [origin])):
         raise DeployError(f"{variant}: {origin.output('OriginName')} does not name {instance} ({ipv6}) "
                           f"at the VPC's DNS server (waited up to {timeout_s:.0f} s; it answers "
@@ -203,6 +215,8 @@ def delete_variants(backend: Backend, variants: Iterable[VariantStacks]) -> None
 
 
 def _forget_instances(backend: Backend, origin: DeployedStack) -> None:
+    if origin.output("Variant") == ENI:  # the record is the template's own; the instances wrote nothing
+        return
     if origin.output("Variant") == "cloud-map":
         discovery = backend.client("servicediscovery")
         service = origin.resources["OriginService"][1]
@@ -220,7 +234,7 @@ def _forget_instances(backend: Backend, origin: DeployedStack) -> None:
 def current(backend: Backend, variant: VariantStacks, timeout_s: float = READY_TIMEOUT_S) -> VariantStacks:
     """The variant with the instance serving now, once the record names it (the steady state)."""
     instance = wait_in_service(backend, variant.group, timeout_s)
-    ipv6 = ipv6_of(backend, instance)
+    ipv6 = named_address(backend, variant.origin, instance, timeout_s)
     if not wait_aaaa(variant.vpc_dns, variant.origin_name, {ipv6}, timeout_s, Diagnoser(backend, [variant.origin])):
         raise DeployError(f"{variant.variant}: {variant.origin_name} does not name the serving instance "
                           f"{instance} ({ipv6}) after {timeout_s:.0f} s: no steady state"
@@ -267,6 +281,44 @@ def wait_in_service(backend: Backend, group: str, timeout_s: float, stack: Deplo
         raise DeployError(f"group {group} has no InService instance after {timeout_s:.0f} s"
                           + (f"; cause: {summarize(causes)}" if causes else ""))
     return str(instance)
+
+
+def named_address(backend: Backend, origin: DeployedStack, instance_id: str, timeout_s: float) -> str:
+    """The address the record must name while `instance_id` serves: its own IPv6 address, or (eni variant) the
+    interface's fixed one, once the instance holds the interface."""
+    if origin.output("Variant") != ENI:
+        return ipv6_of(backend, instance_id)
+    interface = origin.output("OriginInterfaceId")
+    if not wait_attached(backend, interface, instance_id, timeout_s, Diagnoser(backend, [origin])):
+        raise DeployError(f"{ENI}: interface {interface} is not attached to {instance_id} after {timeout_s:.0f} s "
+                          f"(held by {holder_of(backend, interface) or 'nobody'}): the instance did not take it "
+                          f"over{_why(backend, origin, instance_id)}")
+    return origin.output("OriginAddress")
+
+
+def holder_of(backend: Backend, interface_id: str) -> str | None:
+    """The instance an interface is attached to (None: available)."""
+    found = backend.client("ec2").describe_network_interfaces(NetworkInterfaceIds=[interface_id])["NetworkInterfaces"]
+    attachment = found[0].get("Attachment") if found else None
+    return str(attachment["InstanceId"]) if attachment and attachment.get("InstanceId") else None
+
+
+def wait_attached(backend: Backend, interface_id: str, instance_id: str, timeout_s: float,
+                  diagnoser: Diagnoser | None = None) -> bool:
+    """Until the interface is attached to `instance_id`: False at the timeout, or sooner when ground truth says
+    it cannot come (the `diagnoser`'s fatal causes held for FATAL_GRACE_S, e.g. a bootstrap that died)."""
+    deadline = time.monotonic() + timeout_s
+    next_diagnosis = time.monotonic() + DIAGNOSE_EVERY_S
+    while holder_of(backend, interface_id) != instance_id:
+        now = time.monotonic()
+        if now >= deadline:
+            return False
+        if diagnoser is not None and now >= next_diagnosis:
+            next_diagnosis = now + DIAGNOSE_EVERY_S
+            if diagnoser.fatal_for(FATAL_GRACE_S, now):
+                return False
+        time.sleep(min(0.25, max(0.0, deadline - now)))
+    return True
 
 
 def ipv6_of(backend: Backend, instance_id: str) -> str:

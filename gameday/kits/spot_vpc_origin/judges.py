@@ -34,10 +34,17 @@ def variant_result(case: Case) -> ScenarioResult:
 
 def _judge(case: Case, reading: VariantReading) -> Judged:
     game, stack, prediction, budget = case.game, case.variant, case.prediction, case.budget
-    seen = (f"AAAA switched after {_s(reading.aaaa_switch_s)}, CloudFront after {_s(reading.edge_switch_s)}; "
-            f"clients saw {reading.fallback_samples} maintenance pages and {reading.error_samples} errors "
-            f"over {_s(reading.outage_s)}")
-    if reading.aaaa_switch_s is None:
+    clients = (f"clients saw {reading.fallback_samples} maintenance pages and {reading.error_samples} errors "
+               f"over {_s(reading.outage_s)}")
+    if stack.fixed_address:
+        judged = _judge_fixed_address(case, reading, clients)
+        if judged is not None:
+            return judged
+        seen = f"the interface's address reached the new instance after {_s(reading.interface_moved_s)}; {clients}"
+    else:
+        seen = (f"AAAA switched after {_s(reading.aaaa_switch_s)}, CloudFront after {_s(reading.edge_switch_s)}; "
+                f"{clients}")
+    if reading.aaaa_switch_s is None and not stack.fixed_address:
         return Verdict.FAILED, (f"{stack.variant}: {stack.origin_name} never stopped naming the interrupted instance: "
                                 f"phase 'record follows the instance' never happened; {seen}")
     if reading.served_again_s is None:
@@ -52,6 +59,19 @@ def _judge(case: Case, reading: VariantReading) -> Judged:
     if reading.served_again_s > budget:
         return Verdict.FAILED, f"{text}, over the {budget:.1f} s budget"
     return Verdict.PASSED, f"{text} (budget {budget:.1f} s)"
+
+
+def _judge_fixed_address(case: Case, reading: VariantReading, clients: str) -> Judged | None:
+    """The eni variant's own phases: its record never moves, and (where ground truth shows it) the interface's
+    address reaches the new instance. None: both held, judge the rest as for every variant."""
+    stack = case.variant
+    if reading.record_moved:
+        return Verdict.FAILED, (f"{stack.variant}: {stack.origin_name} stopped naming the interface's fixed address "
+                                f"{stack.ipv6}: phase 'the name never changes' never happened; {clients}")
+    if reading.interface_moved_s is None and case.game.backend.control is not None:
+        return Verdict.FAILED, (f"{stack.variant}: interface {stack.interface_id} never reached a new instance: phase "
+                                f"'interface follows the instance' never happened; {clients}")
+    return None
 
 
 def thrash_watch(game: GameDay, variants: Sequence[VariantStacks]) -> float:

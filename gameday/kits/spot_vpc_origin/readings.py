@@ -58,7 +58,9 @@ class VariantReading:
     """What one variant's clients went through (seconds since the fault unless named otherwise)."""
 
     variant: str
-    aaaa_switch_s: float | None  # the VPC's DNS server names the new instance
+    aaaa_switch_s: float | None  # the VPC's DNS server names the new instance (never, for a fixed address)
+    interface_moved_s: float | None  # the fixed address reaches the new instance (eni variant, ground truth)
+    record_moved: bool  # a fixed address's record answered anything else (it must not)
     edge_switch_s: float | None  # CloudFront's own cached answer moved to it
     outage_start_s: float | None  # first CloudFront answer not from an instance
     served_again_s: float | None  # stable on an instance again (the failover time)
@@ -81,6 +83,9 @@ def read_variant(view: Timeline, stack: VariantStacks, fault_at: float, failover
     return VariantReading(
         variant=stack.variant,
         aaaa_switch_s=_first_answer_without(view.samples_of(stack.dns_probe), stack.ipv6, fault_at),
+        interface_moved_s=_interface_moved(view, stack, fault_at),
+        record_moved=stack.fixed_address and _first_answer_without(view.samples_of(stack.dns_probe), stack.ipv6,
+                                                                   fault_at) is not None,
         edge_switch_s=_edge_switch(view, stack, fault_at),
         outage_start_s=first_bad,
         served_again_s=served_again,
@@ -109,6 +114,17 @@ def _names(answers: Iterable[str], address: str) -> bool:
         except ValueError:
             continue
     return False
+
+
+def _interface_moved(view: Timeline, stack: VariantStacks, fault_at: float) -> float | None:
+    """When the interface's address first routed to an instance other than the one broken (localcloud's
+    ground truth; None elsewhere, and for the variants without an interface)."""
+    if not stack.fixed_address:
+        return None
+    for event in view.events_of("localcloud.eni.routed"):
+        if event.at >= fault_at and event.detail.get("instance") not in (None, stack.instance_id):
+            return event.at - fault_at
+    return None
 
 
 def _edge_switch(view: Timeline, stack: VariantStacks, fault_at: float) -> float | None:

@@ -36,19 +36,28 @@ def variants_compared(scenarios: list[dict[str, Any]]) -> list[str]:
 def _failover_table(results: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = ["The same fault at the same moment for every variant; seconds since the fault. \"Record switched\": "
              "the VPC's DNS server names the new instance; \"CloudFront switched\": CloudFront's own cached "
-             "answer moved (it honours the TTL).", "",
-             "| Variant | Verdict | Record switched | CloudFront switched | Outage seen through CloudFront "
-             "| Maintenance pages | Errors served | Served again |",
-             "|---|---|---|---|---|---|---|---|"]
+             "answer moved (it honours the TTL); \"Address moved\": the fixed address of a variant whose record "
+             "never changes (eni) reaches the new instance.", "",
+             "| Variant | Verdict | Record switched | CloudFront switched | Address moved "
+             "| Outage seen through CloudFront | Maintenance pages | Errors served | Served again |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for s in sorted(results, key=lambda r: (r["details"].get("served_again_s") is None,
                                             r["details"].get("served_again_s") or 0.0)):
         d = s["details"]
         lines.append(f"| {d['variant']} | {_mark(s['verdict'])} "
-                     f"| {seconds(d.get('aaaa_switch_s'))} | {seconds(d.get('edge_switch_s'))} "
+                     f"| {_never_moves(d, 'aaaa_switch_s')} | {_never_moves(d, 'edge_switch_s')} "
+                     f"| {seconds(d.get('interface_moved_s'))} "
                      f"| {seconds(d.get('outage_s'))} "
                      f"| {d.get('fallback_samples', 0)} | {d.get('error_samples', 0)} "
                      f"| {seconds(d.get('served_again_s'))} |")
     return lines + _least_hurt(results)
+
+
+def _never_moves(details: Mapping[str, Any], key: str) -> str:
+    """A fixed address's record is meant not to switch: say so rather than show a missing time."""
+    if details.get(key) is None and details.get("interface_moved_s") is not None:
+        return "never (fixed address)"
+    return seconds(details.get(key))
 
 
 def _thrash_table(results: Sequence[Mapping[str, Any]]) -> list[str]:
