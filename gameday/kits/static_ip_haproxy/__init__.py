@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from gameday.kits.blocks.template_kit import TemplateKit, TemplatePart, main_part
 from gameday.kits.kit import DeployContext
 from gameday.kits.static_ip_haproxy.deployments import StaticIpKit
+from gameday.kits.static_ip_haproxy.health_scenarios import HEALTH_SCENARIOS
 from gameday.kits.static_ip_haproxy.load_scenarios import LOAD_SCENARIOS
+from gameday.kits.static_ip_haproxy.replacement import REPLACEMENT_SCENARIOS, Replacement
 from gameday.kits.static_ip_haproxy.scenarios import SCENARIOS, STACK
 from gameday.stacks import DeployedStack
 from localcloud.timescale import scaled
@@ -27,5 +29,6 @@ TEMPLATE_KIT = TemplateKit(STACK, "four static addresses, each a HAProxy node be
                   (TemplatePart(main_part(STACK, summary="VPC, four proxy ASGs of one with EIPs, health-checked "
                                                          "weighted records, blue/green backend"), _parameters),),
                   SCENARIOS)
-# The core scenarios, then the extended load tests (on a deployment of their own).
-KIT = StaticIpKit(TEMPLATE_KIT, SCENARIOS + LOAD_SCENARIOS, {})
+# The core scenarios, then the extended ones; the load tests and deploy by replacement on deployments of their own.
+KIT = StaticIpKit(TEMPLATE_KIT, SCENARIOS + LOAD_SCENARIOS + HEALTH_SCENARIOS + REPLACEMENT_SCENARIOS,
+                  {"replacement": Replacement(_parameters)})
