@@ -249,9 +249,13 @@ def _wait_steady(run: FailoverRun) -> None:
 
 
 def _not_steady(run: FailoverRun, probe: str) -> str:
-    seen = _outcome_counts(run.timeline.samples_of(probe))
+    """What the probe saw, and what its last failure said (who served a fallback, the redirect's target)."""
+    samples = run.timeline.samples_of(probe)
+    seen = _outcome_counts(samples)
+    last = next((s for s in reversed(samples) if not s.good), None)
+    said = f"; last: {last.outcome.value}{f' ({last.detail})' if last.detail else ''}" if last else ""
     return (f"{probe} did not answer OK {run.policy.steady_consecutive} times in a row "
-            f"(saw {seen or 'no samples'})")
+            f"(saw {seen or 'no samples'}{said})")
 
 
 def _names_of(run: FailoverRun, probes: Sequence[str]) -> list[str]:
