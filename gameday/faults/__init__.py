@@ -19,6 +19,7 @@ from gameday.faults.region_unreachable import RegionUnreachable
 from gameday.faults.reverts import REVERTS, run_revert
 from gameday.faults.spot import SpotCapacityError, SpotInterruption
 from gameday.faults.terminate_instance import TerminateInstance
+from gameday.faults.zone_lost import ZoneLost
 
 FAULTS: dict[str, type] = {
     "terminate-instance": TerminateInstance,
@@ -34,6 +35,7 @@ FAULTS: dict[str, type] = {
     "spot-capacity-error": SpotCapacityError,
     "capacity-thrash": CapacityThrash,
     "terminate-in-group": TerminateInstance,
+    "zone-lost": ZoneLost,
 }
 
 __all__ = ["FAULTS", "REVERTS", "BackendLoss", "BlockAzNacl", "BlueGreenSwitch", "CompositeFault",
@@ -41,4 +43,4 @@ __all__ = ["FAULTS", "REVERTS", "BackendLoss", "BlockAzNacl", "BlueGreenSwitch",
            "JournalEntry", "ObjectsMissing", "RegionUnreachable", "RevertAction", "RollbackJournal", "ScaleEcsService",
            "SpotCapacityError", "SpotInterruption",
            "Target", "TargetGuard",
-           "TerminateInstance", "backend_ref", "injected", "run_revert"]
+           "TerminateInstance", "ZoneLost", "backend_ref", "injected", "run_revert"]

@@ -33,6 +33,7 @@ from gameday.faults.plan import Target
 from gameday.faults.region_unreachable import restore_region
 from gameday.faults.resources import tags_of
 from gameday.faults.spot import restore_spot_capacity
+from gameday.faults.zone_lost import restore_zone
 
 RevertFn = Callable[[Backend, Mapping[str, Any]], None]
 TargetsFn = Callable[[Backend, Mapping[str, Any]], tuple[Target, ...]]
@@ -93,6 +94,7 @@ REVERTS: dict[str, RevertFn] = {
     "s3.restore-objects": restore_objects,
     "localcloud.region-reachable": restore_region,
     "localcloud.spot-capacity": restore_spot_capacity,
+    "localcloud.zone-available": restore_zone,
     STOP_KIND: stop_fis_experiments,
     "composite": revert_composite,
     "none": nothing,
@@ -110,6 +112,7 @@ TARGETS: dict[str, TargetsFn] = {
     "s3.restore-objects": objects_targets,
     "localcloud.region-reachable": no_targets,
     "localcloud.spot-capacity": no_targets,
+    "localcloud.zone-available": no_targets,
     STOP_KIND: no_targets,
     "composite": composite_targets,
     "none": no_targets,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from localcloud.cfn import ecs_elb, network_interfaces
+from localcloud.cfn import ecs_elb, network_interfaces, volumes
 
 Deleter = Callable[[Any, str, str], None]
 
@@ -82,6 +82,8 @@ DELETERS: dict[str, Deleter] = {
     "AWS::EC2::EIP": delete_eip,
     "AWS::EC2::NetworkInterface": network_interfaces.delete_interface,
     "AWS::EC2::InternetGateway": delete_internet_gateway,
+    "AWS::EC2::Volume": volumes.delete_volume,
+    "AWS::EC2::VolumeAttachment": volumes.delete_volume_attachment,
     "AWS::EC2::VPCGatewayAttachment": delete_gateway_attachment,
     "AWS::EC2::RouteTable": delete_route_table,
     "AWS::EC2::Route": delete_route,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gameday.kits.blocks.template_kit import TemplateKit, TemplatePart, main_part
+from gameday.kits.eip_self_healing.data import DATA_SCENARIOS
 from gameday.kits.eip_self_healing.scenarios import SCENARIOS, STACK
 from gameday.kits.kit import DeployContext
 from gameday.stacks import DeployedStack
@@ -16,4 +17,4 @@ def _parameters(ctx: DeployContext, deployed: Mapping[str, DeployedStack]) -> Ma
 
 KIT = TemplateKit(STACK, "one EC2 instance in an ASG of one; its user data re-associates an Elastic IP at boot",
                   (TemplatePart(main_part(STACK, summary="VPC, ASG of one, EIP, hosted zone"), _parameters),),
-                  SCENARIOS)
+                  (*SCENARIOS, *DATA_SCENARIOS))
