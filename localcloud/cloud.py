@@ -26,6 +26,7 @@ from localcloud.cfn import CfnFixes
 from localcloud.control import ControlServer, control_handler
 from localcloud.ec2.instances import FleetConfig
 from localcloud.ec2.physics import Ec2Physics, PhysicsConfig
+from localcloud.ec2.port_faults import PortFaults, port_faults_control
 from localcloud.ec2.spot import spot_control
 from localcloud.ec2.userdata import system_resolver_unavailable
 from localcloud.ec2.volumes import EbsVolumes
@@ -286,7 +287,8 @@ class LocalCloud:
         volumes.install()
         self._on_stop("ebs volumes", volumes.uninstall)
         _warm_up(self.region)
-        routes = {"/spot/": spot_control(self._physics.capacity, self._physics.spot)}
+        routes = {"/spot/": spot_control(self._physics.capacity, self._physics.spot),
+                  "/instances/": port_faults_control(PortFaults(self._physics.fleet, self.events))}
         routes["/zones/"] = zone_control(self._physics.zone_lost, self._physics.zone_restored, self._physics.zones)
         self._control = ControlServer(control_handler(self.events, self.info, self.console_output, routes))
         self.loop.call(self._control.start)

@@ -15,8 +15,10 @@ from gameday.faults.ecs_service import ScaleEcsService
 from gameday.faults.journal import JournalEntry, RollbackJournal
 from gameday.faults.objects_missing import ObjectsMissing
 from gameday.faults.plan import FaultPlan, RevertAction, Target
+from gameday.faults.port_fault import PortFault
 from gameday.faults.region_unreachable import RegionUnreachable
 from gameday.faults.reverts import REVERTS, run_revert
+from gameday.faults.scale_to_zero import ScaleToZero
 from gameday.faults.spot import SpotCapacityError, SpotInterruption
 from gameday.faults.terminate_instance import TerminateInstance
 from gameday.faults.zone_lost import ZoneLost
@@ -36,11 +38,15 @@ FAULTS: dict[str, type] = {
     "capacity-thrash": CapacityThrash,
     "terminate-in-group": TerminateInstance,
     "zone-lost": ZoneLost,
+    "hang-app": PortFault,
+    "kill-server": PortFault,
+    "scale-to-zero": ScaleToZero,
 }
 
 __all__ = ["FAULTS", "REVERTS", "BackendLoss", "BlockAzNacl", "BlueGreenSwitch", "CompositeFault",
            "BlockAzSecurityGroups", "CapacityThrash", "DenyBucketPolicy", "Fault", "FaultPlan",
-           "JournalEntry", "ObjectsMissing", "RegionUnreachable", "RevertAction", "RollbackJournal", "ScaleEcsService",
-           "SpotCapacityError", "SpotInterruption",
+           "JournalEntry", "ObjectsMissing", "PortFault", "RegionUnreachable", "RevertAction", "RollbackJournal",
+           "ScaleEcsService",
+           "ScaleToZero", "SpotCapacityError", "SpotInterruption",
            "Target", "TargetGuard",
            "TerminateInstance", "ZoneLost", "backend_ref", "injected", "run_revert"]

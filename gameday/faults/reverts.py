@@ -30,6 +30,7 @@ from gameday.faults.ecs_service import desired_count_targets, restore_desired_co
 from gameday.faults.fis import STOP_KIND, stop_fis_experiments
 from gameday.faults.objects_missing import objects_targets, restore_objects
 from gameday.faults.plan import Target
+from gameday.faults.port_fault import replace_instance, replace_targets, resume_port
 from gameday.faults.region_unreachable import restore_region
 from gameday.faults.resources import tags_of
 from gameday.faults.spot import restore_spot_capacity
@@ -95,6 +96,8 @@ REVERTS: dict[str, RevertFn] = {
     "localcloud.region-reachable": restore_region,
     "localcloud.spot-capacity": restore_spot_capacity,
     "localcloud.zone-available": restore_zone,
+    "localcloud.port-resume": resume_port,
+    "asg.replace-instance": replace_instance,
     STOP_KIND: stop_fis_experiments,
     "composite": revert_composite,
     "none": nothing,
@@ -113,6 +116,8 @@ TARGETS: dict[str, TargetsFn] = {
     "localcloud.region-reachable": no_targets,
     "localcloud.spot-capacity": no_targets,
     "localcloud.zone-available": no_targets,
+    "localcloud.port-resume": no_targets,
+    "asg.replace-instance": replace_targets,
     STOP_KIND: no_targets,
     "composite": composite_targets,
     "none": no_targets,

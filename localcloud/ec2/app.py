@@ -1,8 +1,16 @@
-"""The application every localcloud instance serves on port 80 once booted: who am I, am I healthy."""
+"""The application every localcloud instance serves on port 80 once booted: who am I, am I healthy.
+
+It can hang (the control API's port faults): a hung app keeps its port and accepts connections, as a process
+stopped with SIGSTOP does (the kernel completes the handshakes), but reads nothing and answers nothing, on
+new and open connections alike, while the instance runs on and passes its EC2 status checks. Resumed, it
+answers what it was sent meanwhile, as a process continued with SIGCONT does.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import weakref
 from pathlib import Path
 
 from localcloud.net.http import Handler, HttpServerProtocol, Request, Response
@@ -59,6 +67,53 @@ def app_handler(instance_id: str, data: Path | None = None) -> Handler:
     return handle
 
 
-def app_factory(instance_id: str, data: Path | None = None) -> ProtocolFactory:
+class AppState:
+    """One run of the built-in app (a new one at each boot): hung or answering. Loop thread only."""
+
+    def __init__(self) -> None:
+        self.hung = False
+        self._connections: weakref.WeakSet[_AppProtocol] = weakref.WeakSet()
+
+    def hang(self) -> None:
+        self.hung = True
+
+    def resume(self) -> None:
+        self.hung = False
+        for connection in list(self._connections):
+            connection.wake()
+
+    def opened(self, connection: _AppProtocol) -> None:
+        self._connections.add(connection)
+
+
+class _AppProtocol(HttpServerProtocol):
+    """A connection to the built-in app: while the app hangs, what arrives waits unread."""
+
+    def __init__(self, handler: Handler, state: AppState) -> None:
+        super().__init__(handler)
+        self._state = state
+        self._held = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._state.opened(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self._state.hung or self._held:
+            self._held += data
+            if self._state.hung:
+                return
+            data, self._held = bytes(self._held), bytearray()
+        super().data_received(data)
+
+    def wake(self) -> None:
+        """The app answers again: what waited is read now, in order."""
+        if self._held:
+            data, self._held = bytes(self._held), bytearray()
+            super().data_received(data)
+
+
+def app_factory(instance_id: str, state: AppState | None = None, data: Path | None = None) -> ProtocolFactory:
     handler = app_handler(instance_id, data)
-    return lambda: HttpServerProtocol(handler)
+    app = state if state is not None else AppState()
+    return lambda: _AppProtocol(handler, app)

@@ -126,6 +126,28 @@ class AutoScaling:
         for group in {id(m.auto_scaling_group): m.auto_scaling_group for m in held.values()}.values():
             group.set_desired_capacity(group.desired_capacity)
 
+    def health_set(self, member: Any) -> None:
+        """SetInstanceHealth marked a running member Unhealthy (custom health: a watchdog on the instance, a
+        monitoring system). The group acts on it at its next periodic health check (the same unpublished cadence
+        as for a member that stopped running, `asg.detect_not_running`), then terminates it and launches its
+        replacement, each after the terminating hooks as for any member it terminates."""
+        self._later(self._delay(DETECT_DELAY), self._custom_unhealthy, member)
+
+    def _custom_unhealthy(self, member: Any) -> None:
+        group = member.auto_scaling_group
+        if member.health_status != "Unhealthy" or member not in group.instance_states \
+                or member.lifecycle_state in moto_state.LEAVING:
+            return  # set Healthy again, or already on its way out
+        instance_id = member.instance.id
+        self._events.emit(ASG_UNHEALTHY, instance_id, asg=member.auto_scaling_group_name, instance=instance_id,
+                          reason="health status set to Unhealthy (SetInstanceHealth)")
+
+        def refill(ids: list[str]) -> None:
+            if instance_id in ids:
+                moto_state.leave_group(member)
+                group.set_desired_capacity(group.desired_capacity)  # the replacement launches now
+        self._later(self._delay(LAUNCH_DELAY), self._replace, {instance_id: member}, refill)
+
     def _later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
         if self._closed:
             return

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.ec2 import moto_state, processes
-from localcloud.ec2.app import DATA_DIR, app_factory
+from localcloud.ec2.app import DATA_DIR, AppState, app_factory
 from localcloud.ec2.imds import Credentials, Imds
 from localcloud.ec2.userdata import UserDataRun, run_user_data
 from localcloud.events import INSTANCE_BOOTED, INSTANCE_RUNNING, EventLog
@@ -100,6 +100,7 @@ class _Runtime:
     app_owner: str | None = None  # OWNER_APP | OWNER_USER_DATA once decided (None: not yet, or no user data)
     settle: asyncio.TimerHandle | None = None  # the next look at who took the app port
     reclaim: asyncio.TimerHandle | None = None  # taking the app port back from killed processes
+    app: AppState | None = None  # the built-in app's current run, while it serves the app port
 
 
 class Fleet:
@@ -167,6 +168,21 @@ class Fleet:
         runtime = self._instances.get(instance_id)
         if runtime is not None:
             self._new_life(runtime, "terminated")
+
+    def app_of(self, instance_id: str) -> AppState | None:
+        """The built-in app's run on a booted instance (None: not booted, or its port is the user data's)."""
+        runtime = self._instances.get(instance_id)
+        if runtime is None or runtime.phase != "booted":
+            return None
+        return runtime.app
+
+    @property
+    def app_port(self) -> int:
+        return self._config.app_port
+
+    def address_of(self, instance_id: str) -> str | None:
+        runtime = self._instances.get(instance_id)
+        return runtime.launch.address if runtime is not None else None
 
     def app_owner_of(self, instance_id: str) -> str | None:
         """Who serves the app port after the user data: OWNER_APP, OWNER_USER_DATA, None (undecided)."""
@@ -262,8 +278,9 @@ class Fleet:
             log.warning("%s: %s:%s is held by another process; the built-in app does not serve it",
                         runtime.launch.instance_id, runtime.launch.address, port)
             return False
+        runtime.app = AppState()  # a new boot runs the app afresh (a hang ends with the instance's life)
         home = self.home_of(runtime.launch.instance_id)
-        runtime.host.serve(port, app_factory(runtime.launch.instance_id, data=home / DATA_DIR))
+        runtime.host.serve(port, app_factory(runtime.launch.instance_id, runtime.app, data=home / DATA_DIR))
         return True
 
     def _settle(self, runtime: _Runtime, generation: int, looks: int) -> None:

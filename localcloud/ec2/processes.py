@@ -120,3 +120,80 @@ def _proc_address(hex_address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Add
     if sys.byteorder == "little":
         raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
     return ipaddress.ip_address(raw)
+
+
+def listeners(address: str, port: int) -> list[int]:
+    """The processes holding a socket that listens on exactly `address`:`port` (as `listening` matches it): a
+    server that is there, even while stopped (SIGSTOP keeps its sockets)."""
+    inodes = _listening_inodes(ipaddress.ip_address(address), port)
+    if not inodes:
+        return []
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    found = []
+    for pid in _pids():
+        try:
+            fds = os.listdir(_PROC / str(pid) / "fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(_PROC / str(pid) / "fd" / fd) in wanted:
+                    found.append(pid)
+                    break
+            except OSError:
+                continue
+    return found
+
+
+def _listening_inodes(wanted: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -> set[str]:
+    inodes = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = (_PROC / "net" / table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 10 or fields[3] != _LISTEN:
+                continue
+            host, _, port_hex = fields[1].partition(":")
+            if int(port_hex, 16) != port:
+                continue
+            local = _proc_address(host)
+            if local == wanted or (isinstance(local, ipaddress.IPv6Address) and local.ipv4_mapped == wanted):
+                inodes.add(fields[9])
+    return inodes
+
+
+def server_tree(pids: Collection[int]) -> list[int]:
+    """`pids` with every process of the same program linked to one of them as parent or child: a master and
+    its workers (HAProxy -W, nginx), so killing the server kills all of it, not a worker its master replaces."""
+    parents = {pid: stat[2] for pid in _pids() if (stat := _stat_full(pid)) is not None}
+    found = set(pids)
+    for _ in range(8):  # masters and workers are a level or two apart
+        grown = found | {parents[p] for p in found if parents.get(p) in parents and _same_exe(p, parents[p])}
+        grown |= {child for child, parent in parents.items() if parent in found and _same_exe(child, parent)}
+        if grown == found:
+            break
+        found = grown
+    return sorted(found)
+
+
+def _stat_full(pid: int) -> tuple[str, int, int] | None:
+    """(state, process group, parent) from /proc/<pid>/stat."""
+    try:
+        raw = (_PROC / str(pid) / "stat").read_bytes()
+    except OSError:
+        return None
+    fields = raw.rsplit(b")", 1)[-1].split()
+    try:
+        return fields[0].decode(), int(fields[2]), int(fields[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def _same_exe(a: int, b: int) -> bool:
+    try:
+        return os.readlink(_PROC / str(a) / "exe") == os.readlink(_PROC / str(b) / "exe")
+    except OSError:
+        return False

@@ -1,0 +1,54 @@
+"""Fault `scale-to-zero`: the night-time cost saving of a group of one. The group's min/max/desired go to 0 (its
+instance is terminated, the Elastic IP it held stays allocated but unassociated); the revert, the morning,
+puts the sizes back, so the group launches a fresh instance whose boot must claim the address again.
+
+The scenario watches the night for a fixed time and measures the morning after the revert: how long until
+the same address serves again, and that the address was re-associated to the new instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gameday.backends.base import Backend
+from gameday.errors import FaultError
+from gameday.faults import identity
+from gameday.faults.plan import FaultPlan, RevertAction, Target
+from gameday.faults.resources import tags_of
+
+
+@dataclass
+class ScaleToZero:
+    backend: Backend
+    group: str
+    name: str = "scale-to-zero"
+    night_instances: tuple[str, ...] = field(default=(), init=False)  # who served before the night
+
+    @property
+    def target(self) -> str:
+        return self.group
+
+    def plan(self) -> FaultPlan:
+        groups = self.backend.client("autoscaling").describe_auto_scaling_groups(
+            AutoScalingGroupNames=[self.group])["AutoScalingGroups"]
+        if not groups:
+            raise FaultError(f"Auto Scaling group {self.group} not found", fault=self.name, target=self.group)
+        group = groups[0]
+        if group["DesiredCapacity"] < 1:
+            raise FaultError(f"group {self.group} is already at desired 0: no night to start",
+                             fault=self.name, target=self.group)
+        self.night_instances = tuple(sorted(i["InstanceId"] for i in group["Instances"]))
+        sizes = f"min {group['MinSize']} / max {group['MaxSize']} / desired {group['DesiredCapacity']}"
+        target = Target("autoscaling:group", self.group, tags_of(group.get("Tags")),
+                        aliases=tuple(filter(None, [group.get("AutoScalingGroupARN")])), note=sizes)
+        revert = RevertAction(
+            "asg.restore-capacity",
+            {"group": self.group, "min": group["MinSize"], "max": group["MaxSize"],
+             "desired": group["DesiredCapacity"], identity.KEY: identity.asg_identity(group)},
+            f"the morning: group {self.group} back to {sizes} (a fresh instance launches and claims the address)")
+        return FaultPlan(self.name, (target,), f"group {self.group} to min 0 / max 0 / desired 0 (the night)",
+                         revert)
+
+    def inject(self) -> None:
+        self.backend.client("autoscaling").update_auto_scaling_group(
+            AutoScalingGroupName=self.group, MinSize=0, MaxSize=0, DesiredCapacity=0)
