@@ -48,7 +48,7 @@ class SteadyStateNotReached(SystemUnderTestFailed):
 @dataclass(frozen=True)
 class WatchPolicy:
     steady_consecutive: int = 20  # good samples in a row before the fault
-    steady_timeout_s: float = STEADY_TIMEOUT_S  # GameDay.run bounds it by the time profile (steady_timeout)
+    steady_timeout_s: float | None = None  # None: the time profile's bound (steady_timeout), set by GameDay.run
     stable_window_s: float = 2.0  # good for this long after the fault = stable
     watch_timeout_s: float = 60.0  # give up watching this long after the fault
     tail_s: float = 1.0  # keep sampling a little after stable, for the report
@@ -224,8 +224,9 @@ def _wait_steady(run: FailoverRun) -> None:
     """Until every steady probe answered OK enough times in a row; a steady state that cannot come (ground
     truth says so for FATAL_GRACE_S) or does not come within the timeout fails, naming its cause first."""
     policy = run.policy
+    timeout_s = policy.steady_timeout_s or STEADY_TIMEOUT_S
     started = run.clock.monotonic()
-    deadline = started + policy.steady_timeout_s
+    deadline = started + timeout_s
     waiting = [run.primary_probe, *run.steady_probes, *run.ready_probes]
     next_diagnosis = started + DIAGNOSE_EVERY_S
     while run.clock.monotonic() < deadline:
@@ -244,7 +245,7 @@ def _wait_steady(run: FailoverRun) -> None:
     causes = run.diagnoser.explain(_names_of(run, waiting)) if run.diagnoser is not None else []
     why = f"{summarize(causes)}; " if causes else ""
     raise SteadyStateNotReached(
-        f"steady state never reached: {why}{_not_steady(run, waiting[0])} within {policy.steady_timeout_s:.0f} s",
+        f"steady state never reached: {why}{_not_steady(run, waiting[0])} within {timeout_s:.0f} s",
         stack=run.stack_id, scenario=run.scenario, phase="steady state")
 
 

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -77,8 +77,7 @@ class GameDay:
             primary_probe=primary_probe, budget_s=budget, prediction=prediction,
             journal=RollbackJournal(self.paths.journal),
             timeline=timeline or self.new_timeline(stack_id, scenario), clock=self.clock,
-            policy=policy or WatchPolicy(watch_timeout_s=max(3 * budget, budget + 30),
-                                         steady_timeout_s=steady_timeout(self.profile)),
+            policy=_bounded(policy or WatchPolicy(watch_timeout_s=max(3 * budget, budget + 30)), self.profile),
             load=load, judge=judge, dns_target=dns_target, steady_probes=steady_probes,
             stop_conditions=stop.conditions(self.backend, budget) if stop else (),
             progress=ProgressWriter(self.progress, stack_id, scenario, primary_probe, self.backend),
@@ -93,6 +92,13 @@ class GameDay:
     def load_for(self, url: str, scenario: str) -> Callable[[Timeline], AbstractContextManager[Any]]:
         """Load against `url` while the scenario runs (nothing when the run has no --load)."""
         return lambda timeline: self.load.running(url, self.paths.folder / scenario, timeline)
+
+
+def _bounded(policy: WatchPolicy, profile: Profile) -> WatchPolicy:
+    """The policy with the profile's steady-state bound where it names none of its own."""
+    if policy.steady_timeout_s is not None:
+        return policy
+    return replace(policy, steady_timeout_s=steady_timeout(profile))
 
 
 class ProgressWriter:
