@@ -45,3 +45,25 @@ def test_the_summary_renders_the_section_of_the_kit_that_has_one() -> None:
 
     assert "## Variants compared: spot-vpc-origin, capacity-thrash" in with_section
     assert "Variants compared" not in without
+
+
+def failover(variant: str, served: float, aaaa: float | None, edge: float | None,
+             moved: float | None) -> dict[str, Any]:
+    return {"stack": "spot-vpc-origin", "scenario": f"spot-interruption-{variant}", "verdict": "passed",
+            "budget_s": 45.0, "message": "m", "fault": "spot-interruption", "target": "g", "prediction": None,
+            "failover_time_s": served, "measured_s": served, "failover": None, "headline": None,
+            "details": {"comparison": "spot-interruption", "reading": "failover", "variant": variant,
+                        "aaaa_switch_s": aaaa, "edge_switch_s": edge, "interface_moved_s": moved,
+                        "record_moved": False, "outage_s": served - 10.0, "fallback_samples": 90,
+                        "error_samples": 0, "served_again_s": served}}
+
+
+def test_the_fixed_address_variant_says_its_record_never_moved_and_when_the_address_did() -> None:
+    text = "\n".join(variants_compared([failover("user-data", 35.1, 31.9, 35.2, None),
+                                        failover("eni", 28.1, None, None, 27.6)]))
+
+    assert ("| eni | ✅ passed | never (fixed address) | never (fixed address) | 27.60 s | 18.10 s | 90 | 0 "
+            "| 28.10 s |") in text
+    assert "| user-data | ✅ passed | 31.90 s | 35.20 s | — | 25.10 s |" in text
+    assert text.index("| eni |") < text.index("| user-data |")  # quickest first
+    assert "Least hurt: **eni**" in text
