@@ -39,6 +39,7 @@ class Mutation:
     replacement: str
     cause: str  # regular expression the first failure line must match
     what: str  # the mistake, in words
+    only: str = ""  # play only the scenarios matching this -k expression (the one that must catch it)
 
 
 EIP = "stacks/eip-self-healing/template.yaml"
@@ -114,8 +115,8 @@ MUTATIONS = (
              "the replica origin addressed in the primary's region"),
     Mutation("static-ip-haproxy-no-resolvers", "static-ip-haproxy", STATIC,
              r" resolvers vpc resolve-prefer ipv4 init-addr last,none", " init-addr last,none",
-             r"blue-green",
-             "HAProxy resolves the backend's name once at start (no resolvers section in use)"),
+             r"blue-green-switch",
+             "HAProxy resolves the backend's name once at start (no resolvers section in use)", "blue-green"),
 )
 
 
@@ -136,7 +137,8 @@ def run(mutation: Mutation, scratch: Path) -> dict[str, object]:
     started = time.monotonic()
     try:
         done = subprocess.run([sys.executable, "-m", "gameday", "run", "--backend", "local", "--profile", "fast",
-                               "--stack", mutation.stack, "--report-dir", str(tree / "reports")],
+                               "--stack", mutation.stack, "--report-dir", str(tree / "reports"),
+                               *(["-k", mutation.only] if mutation.only else [])],
                               cwd=tree, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
         code, output = done.returncode, done.stdout + done.stderr
     except subprocess.TimeoutExpired as exc:
