@@ -130,9 +130,9 @@ def test_cli_writes_the_template_and_notes(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (("export-fis", "nope"), "unknown scenario 'nope'"),
-    (("export-fis", "eip-self-healing", "--role-arn", "x"), "--role-arn: 'x' is not valid"),
-    (("export-fis", "eip-self-healing", "--account", "12"), "12-digit"),
-    (("export-fis", "eip-self-healing", "--out", "/nonexistent/dir/x.json"), "cannot write"),
+    (("export-fis", "eip-self-healing/terminate-instance", "--role-arn", "x"), "--role-arn: 'x' is not valid"),
+    (("export-fis", "eip-self-healing/terminate-instance", "--account", "12"), "12-digit"),
+    (("export-fis", "eip-self-healing/terminate-instance", "--out", "/nonexistent/dir/x.json"), "cannot write"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(args: tuple[str, ...], message: str) -> None:
     done = gameday(*args)
