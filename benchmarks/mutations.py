@@ -74,7 +74,7 @@ MUTATIONS = (
              "the associate-address line deleted from the user data"),
     Mutation("eip-group-max-below-desired", "eip-self-healing", EIP,
              r'MaxSize: "1"', 'MaxSize: "0"',
-             r"(?i)desired capacity.*between.*min.*max|max size",
+             r"ValidationError|Max bound, 0, must be greater than or equal to min bound|Desired capacity",
              "the group's MaxSize 0 below DesiredCapacity 1"),
     Mutation("eip-record-outside-zone", "eip-self-healing", EIP,
              r'Name: !Sub "app\.\$\{ZoneName\}"', 'Name: !Sub "app.${ZoneName}x"',
