@@ -114,9 +114,9 @@ MUTATIONS = (
              r"http_3xx|301|redirect",
              "the replica origin addressed in the primary's region"),
     Mutation("static-ip-haproxy-no-resolvers", "static-ip-haproxy", STATIC,
-             r" resolvers vpc resolve-prefer ipv4 init-addr last,none", " init-addr last,none",
-             r"blue-green-switch",
-             "HAProxy resolves the backend's name once at start (no resolvers section in use)", "blue-green"),
+             r" resolvers vpc resolve-prefer ipv4 init-addr last,none", "",
+             r"blue-green-switch.*(green|switch)",
+             "HAProxy resolves the backend's name once at start (libc, no resolvers section in use)", "blue-green"),
 )
 
 
