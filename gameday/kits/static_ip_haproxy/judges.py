@@ -111,7 +111,12 @@ def switch_judge(run: FailoverRun, failover: FailoverResult, fault_at: float) ->
     failed, total = errors_after(run.timeline, CLIENT_PROBE, fault_at)
     record(run.timeline, "backend_switch", "backend", per_node_s=switched, errors=failed, samples=total)
     if any(s is None for s in switched.values()):
-        return Judgement(Verdict.FAILED, f"not every HAProxy followed the switch to green: {switched}")
+        stuck = [slot for slot, at in switched.items() if at is None]
+        followed = ", ".join(f"{slot} after {at:.2f} s" for slot, at in switched.items() if at is not None)
+        return Judgement(Verdict.FAILED, (
+            f"{', '.join(stuck)} never served green after the switch: HAProxy still sends to the blue "
+            f"address it resolved earlier (a backend name resolved once, at start, is never looked up again "
+            f"without a `resolvers` section on the server line){f'; {followed} followed' if followed else ''}"))
     slowest = max(s for s in switched.values() if s is not None)
     verdict = Verdict.PASSED if slowest <= run.budget_s else Verdict.FAILED
     return Judgement(verdict, f"every HAProxy on the green fleet within {slowest:.2f} s (budget "
