@@ -9,7 +9,7 @@ from localcloud import profiles
 
 
 def test_budget_read_per_profile() -> None:
-    assert budget_for("eip-self-healing", "terminate-instance", "fast") == 20.0
+    assert budget_for("eip-self-healing", "terminate-instance", "fast") == 25.0
     assert budget_for("eip-self-healing", "terminate-instance", "realistic") == 180.0
 
 
@@ -28,7 +28,7 @@ def test_eip_prediction_adds_up_the_profile() -> None:
 
     assert prediction is not None
     keys = ["asg.detect_not_running", "ec2.run_instances_api", "ec2.pending_to_running", "ec2.boot",
-            "eip.associate_to_traffic"]
+            "ebs.attach", "eip.associate_to_traffic"]  # the data volume (on by default) attaches before the claim
     assert prediction.mean_s == pytest.approx(sum(fast.delay(k).mean for k in keys))
     assert [p.source for p in prediction.phases] == keys
 
