@@ -67,23 +67,7 @@ def listening(address: str, port: int) -> bool:
     Read-only on purpose: probing by binding the port would, for that instant, make a server that is
     starting fail with "Address already in use".
     """
-    wanted = ipaddress.ip_address(address)
-    for table in ("tcp", "tcp6"):
-        try:
-            lines = (_PROC / "net" / table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) < 4 or fields[3] != _LISTEN:
-                continue
-            host, _, port_hex = fields[1].partition(":")
-            if int(port_hex, 16) != port:
-                continue
-            local = _proc_address(host)
-            if local == wanted or (isinstance(local, ipaddress.IPv6Address) and local.ipv4_mapped == wanted):
-                return True
-    return False
+    return bool(_listening_inodes(ipaddress.ip_address(address), port))
 
 
 def _pids() -> list[int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import dns.exception
@@ -305,11 +305,16 @@ def holder_of(backend: Backend, interface_id: str) -> str | None:
 
 def wait_attached(backend: Backend, interface_id: str, instance_id: str, timeout_s: float,
                   diagnoser: Diagnoser | None = None) -> bool:
-    """Until the interface is attached to `instance_id`: False at the timeout, or sooner when ground truth says
-    it cannot come (the `diagnoser`'s fatal causes held for FATAL_GRACE_S, e.g. a bootstrap that died)."""
+    """Until the interface is attached to `instance_id` (see `wait_until`)."""
+    return wait_until(lambda: holder_of(backend, interface_id) == instance_id, timeout_s, diagnoser)
+
+
+def wait_until(done: Callable[[], bool], timeout_s: float, diagnoser: Diagnoser | None = None) -> bool:
+    """Poll `done` until true: False at the timeout, or sooner when ground truth says it cannot come (the
+    `diagnoser`'s fatal causes held for FATAL_GRACE_S, e.g. a bootstrap that died)."""
     deadline = time.monotonic() + timeout_s
     next_diagnosis = time.monotonic() + DIAGNOSE_EVERY_S
-    while holder_of(backend, interface_id) != instance_id:
+    while not done():
         now = time.monotonic()
         if now >= deadline:
             return False
@@ -358,21 +363,8 @@ def aaaa_at(server: tuple[str, int], name: str) -> set[str]:
 
 def wait_aaaa(server: tuple[str, int], name: str, expected: set[str], timeout_s: float,
               diagnoser: Diagnoser | None = None) -> bool:
-    """Until the name's AAAA answer is `expected`: False at the timeout, or sooner when ground truth says the
-    record cannot come (the `diagnoser`'s fatal causes held for FATAL_GRACE_S)."""
-    deadline = time.monotonic() + timeout_s
-    next_diagnosis = time.monotonic() + DIAGNOSE_EVERY_S
-    while True:
-        if aaaa_at(server, name) == expected:
-            return True
-        now = time.monotonic()
-        if now >= deadline:
-            return False
-        if diagnoser is not None and now >= next_diagnosis:
-            next_diagnosis = now + DIAGNOSE_EVERY_S
-            if diagnoser.fatal_for(FATAL_GRACE_S, now):
-                return False
-        time.sleep(min(0.25, max(0.0, deadline - now)))
+    """Until the name's AAAA answer is `expected` (see `wait_until`)."""
+    return wait_until(lambda: aaaa_at(server, name) == expected, timeout_s, diagnoser)
 
 
 def probes(variant: VariantStacks, backend: Backend, *, timeout_s: float) -> list[HttpProbe | DnsProbe]:
