@@ -140,6 +140,7 @@ def _plan_existing(args: argparse.Namespace, kits: Kits, scenarios: list[Scenari
                                  allow_accounts=args.allow_account,
                                  existing_stacks=[n for parts in existing.values() for n in parts.values()],
                                  config=Path(args.config) if args.config else None)
+    scenarios = _playable_on_aws(scenarios)  # every input checked first: bad input prints nothing else
     with AwsBackend(options) as backend:
         ctx = DeployContext(backend, profiles.load("realistic"), "plan", {}, existing[stack_ids[0]])
         with aws_errors("adopting the existing stack"):
@@ -151,6 +152,25 @@ def _plan_existing(args: argparse.Namespace, kits: Kits, scenarios: list[Scenari
                 refused, failed = _print_concrete(scenario, backend, deployment, backend.target_guard)
                 refusals, unplanned = refusals + refused, unplanned + failed
     return _verdict(refusals, unplanned)
+
+
+def _playable_on_aws(scenarios: list[ScenarioSpec]) -> list[ScenarioSpec]:
+    """The scenarios an existing stack can be planned for: their fault exists on AWS, and they run against the
+    stack's own deployment (the first selected). The others say why they are left out."""
+    first = next((s.deployment for s in scenarios if s.plays_on("aws")), None)
+    kept = []
+    for scenario in scenarios:
+        if not scenario.plays_on("aws"):
+            print(f"{scenario.scenario_id}: not played on aws: "
+                  f"{scenario.backend_note or 'its fault exists only on ' + ', '.join(scenario.backends)}")
+        elif scenario.deployment != first:
+            print(f"{scenario.scenario_id}: not planned here: it runs against its own deployment "
+                  f"{scenario.deployment!r}, not the one --existing-stack names")
+        else:
+            kept.append(scenario)
+    if not kept:
+        raise ConfigError("none of these scenarios can be planned against an existing stack on aws")
+    return kept
 
 
 def _plan_local(kits: Kits, scenarios: list[ScenarioSpec]) -> int:

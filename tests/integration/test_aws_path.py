@@ -125,10 +125,12 @@ def deploy_origin_group(account: Account) -> list[str]:
                   ReplicaBucketName="team-cdn-replica")
     replica = deploy(account, "team-cdn-replica", STACKS / "origin-group" / "replica.yaml", REPLICA_REGION,
                      ReplicaBucketName="team-cdn-replica", DistributionArn=main["DistributionArn"])
-    for bucket, region in ((main["PrimaryBucketName"], REGION), ("team-cdn-replica", REPLICA_REGION)):
-        for key in ("index.html", "static/logo.txt"):
+    for role, bucket, region in (("primary", main["PrimaryBucketName"], REGION),
+                                 ("replica", "team-cdn-replica", REPLICA_REGION)):
+        for key in ("index.html", "static/logo.txt"):  # who served: the copy names itself (stack README)
             account.client("s3", region).put_object(Bucket=bucket, Key=key, Body=b"<html>team site</html>\n",
-                                                     ContentType="text/html")
+                                                     ContentType="text/html",
+                                                     Metadata={"served-by": f"{role}/{bucket}"})
     return existing("origin-group.main=team-cdn", f"origin-group.replica={replica['StackId']}")
 
 

@@ -18,6 +18,7 @@ from gameday.kits.static_ip_haproxy.measure import (
 )
 from gameday.kits.static_ip_haproxy.model import dns_leave_s
 from gameday.kits.static_ip_haproxy.steady import SLOTS
+from gameday.model import Prediction
 from gameday.scenario import FailoverRun, Headline, Judgement, Verdict
 from gameday.timeline import Timeline
 
@@ -68,6 +69,17 @@ class KeepAlive:
                 f"({failed} of {total} requests on it failed)")
 
 
+def outside_model(measured_s: float, prediction: Prediction) -> str | None:
+    """Where the measured DNS-leave time falls outside the model's range +-MODEL_TOLERANCE (None: inside).
+    The range is the health checkers' phase against the fault: up to one interval below the worst case."""
+    low, high = prediction.low_s * (1 - MODEL_TOLERANCE), prediction.high_s * (1 + MODEL_TOLERANCE)
+    if low <= measured_s <= high:
+        return None
+    said = (f"{prediction.high_s:.2f} s" if prediction.low_s == prediction.high_s
+            else f"{prediction.low_s:.2f}-{prediction.high_s:.2f} s")
+    return f"the model says {said} (+-{MODEL_TOLERANCE:.0%}: {low:.2f}-{high:.2f} s)"
+
+
 def dns_leave_judge(dead: Sequence[str], keepalive: KeepAlive | None = None) -> Judge:
     """The verdict this stack is about: the dead address(es) out of the DNS answers within the budget
     (clients resolve per connection, so their errors follow the share of answers still naming them). Under
@@ -88,11 +100,10 @@ def dns_leave_judge(dead: Sequence[str], keepalive: KeepAlive | None = None) -> 
         headline = Headline("dead address out of DNS", leave.last_seen_s)
         text = f"{', '.join(dead)} left the DNS answers after {leave.last_seen_s:.2f} s"
         # Only the fast profile's fixed delays make the model exact; realistic ones are ranges.
-        if predicted is not None and (run.profile or run.backend.profile) == "fast" \
-                and abs(leave.last_seen_s - predicted) > MODEL_TOLERANCE * predicted:
-            return Judgement(Verdict.FAILED, f"{text}, but the model says {predicted:.2f} s "
-                                             f"(+-{MODEL_TOLERANCE:.0%}): the measurement or localcloud is off; "
-                                             f"{clients}", headline)
+        if run.prediction is not None and (run.profile or run.backend.profile) == "fast" \
+                and outside_model(leave.last_seen_s, run.prediction) is not None:
+            return Judgement(Verdict.FAILED, f"{text}, but {outside_model(leave.last_seen_s, run.prediction)}: "
+                                             f"the measurement or localcloud is off; {clients}", headline)
         if leave.last_seen_s > run.budget_s:
             return Judgement(Verdict.FAILED, f"{text} (budget {run.budget_s:.1f} s); {clients}", headline)
         if connection is not None:

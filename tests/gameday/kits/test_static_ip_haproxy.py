@@ -119,6 +119,21 @@ def test_under_the_fast_profile_a_time_off_the_model_fails_even_within_budget() 
     assert "the model says 9.50 s" in judged.message
 
 
+@pytest.mark.parametrize(("left_at", "verdict"), [(7.55, Verdict.PASSED), (5.0, Verdict.FAILED)])
+def test_the_model_range_reaches_one_health_check_interval_below_the_worst_case(left_at: float,
+                                                                               verdict: Verdict) -> None:
+    """The checkers' phase against the fault: a check right after it saves up to one interval."""
+    fast = load("fast")
+    prediction = model.terminate_proxy(fast, None)
+    interval = model.health_timing(fast, model.stack_config(model.STACK, None)).interval_s
+    assert (prediction.mean_s, prediction.high_s - prediction.low_s) == pytest.approx((9.5, interval))
+    timeline = _leaving_at(left_at)
+    run = _run(timeline)
+    run.prediction = prediction  # type: ignore[misc]
+    judged = dns_leave_judge([DEAD])(run, None, FAULT_AT)  # type: ignore[arg-type]
+    assert judged.verdict is verdict, judged.message
+
+
 def test_outside_the_fast_profile_only_the_budget_counts() -> None:
     assert _judge(_leaving_at(12.0), profile="aws").verdict is Verdict.PASSED
 
