@@ -140,7 +140,7 @@ def _plan_existing(args: argparse.Namespace, kits: Kits, scenarios: list[Scenari
                                  allow_accounts=args.allow_account,
                                  existing_stacks=[n for parts in existing.values() for n in parts.values()],
                                  config=Path(args.config) if args.config else None)
-    scenarios = _playable_on_aws(scenarios)  # every input checked first: bad input prints nothing else
+    scenarios, left_out = _playable_on_aws(scenarios)
     with AwsBackend(options) as backend:
         ctx = DeployContext(backend, profiles.load("realistic"), "plan", {}, existing[stack_ids[0]])
         with aws_errors("adopting the existing stack"):
@@ -151,26 +151,28 @@ def _plan_existing(args: argparse.Namespace, kits: Kits, scenarios: list[Scenari
             for scenario in scenarios:
                 refused, failed = _print_concrete(scenario, backend, deployment, backend.target_guard)
                 refusals, unplanned = refusals + refused, unplanned + failed
+    for line in left_out:  # after the account check and the plan: a refusal is the only thing printed
+        print(line)
     return _verdict(refusals, unplanned)
 
 
-def _playable_on_aws(scenarios: list[ScenarioSpec]) -> list[ScenarioSpec]:
-    """The scenarios an existing stack can be planned for: their fault exists on AWS, and they run against the
-    stack's own deployment (the first selected). The others say why they are left out."""
+def _playable_on_aws(scenarios: list[ScenarioSpec]) -> tuple[list[ScenarioSpec], list[str]]:
+    """The scenarios an existing stack can be planned for (their fault exists on AWS, they run against the
+    stack's own deployment: the first selected), and a line for each one left out saying why."""
     first = next((s.deployment for s in scenarios if s.plays_on("aws")), None)
-    kept = []
+    kept, left_out = [], []
     for scenario in scenarios:
         if not scenario.plays_on("aws"):
-            print(f"{scenario.scenario_id}: not played on aws: "
-                  f"{scenario.backend_note or 'its fault exists only on ' + ', '.join(scenario.backends)}")
+            left_out.append(f"{scenario.scenario_id}: not played on aws: "
+                            f"{scenario.backend_note or 'its fault exists only on ' + ', '.join(scenario.backends)}")
         elif scenario.deployment != first:
-            print(f"{scenario.scenario_id}: not planned here: it runs against its own deployment "
-                  f"{scenario.deployment!r}, not the one --existing-stack names")
+            left_out.append(f"{scenario.scenario_id}: not planned here: it runs against its own deployment "
+                            f"{scenario.deployment!r}, not the one --existing-stack names")
         else:
             kept.append(scenario)
     if not kept:
         raise ConfigError("none of these scenarios can be planned against an existing stack on aws")
-    return kept
+    return kept, left_out
 
 
 def _plan_local(kits: Kits, scenarios: list[ScenarioSpec]) -> int:

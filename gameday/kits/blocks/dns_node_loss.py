@@ -22,7 +22,7 @@ from gameday.kits.kit import Deployment, Predictor, ScenarioSpec
 from gameday.kits.play import record_not_run
 from gameday.model import Prediction
 from gameday.probes import DnsProbe, HttpProbe
-from gameday.scenario import FailoverRun, Headline, Judgement, ScenarioResult, Verdict, WatchPolicy
+from gameday.scenario import FailoverRun, Headline, Judgement, ScenarioResult, Verdict, WatchPolicy, steady_timeout
 from gameday.session import GameDay
 from gameday.stacks import DeployedStack
 from gameday.stopconditions import StopSpec
@@ -32,7 +32,6 @@ CLIENT = "http:client"
 AUTHORITATIVE = "dns:authoritative"
 RATE_HZ = 10.0
 CLIENT_TIMEOUT_S = 2.0  # a black-holed address fails after this long; the verdict is read from DNS
-STEADY_TIMEOUT_S = 90.0
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class NodeLoss:
     addresses_output: str = "NodeIps"
     node: int = 0
     back_budget: str = "replacement"  # the budget key of "address comes back"
-    steady_timeout_s: float = STEADY_TIMEOUT_S
+    steady_timeout_s: float | None = None  # None: the time profile's bound (gameday.scenario.steady_timeout)
     # Who may serve the client a 2xx: prefixes of the identity header (X-Served-By) the nodes send, e.g.
     # "i-" for instances that name themselves by id. Any other 2xx is a `fallback`, in the steady state too.
     # None: the stack's nodes do not say who they are, and any 2xx counts as the service.
@@ -78,7 +77,7 @@ class NodeLoss:
         stack = deployment.main
         name = stack.output(self.name_output)
         why = not_steady(HealthDns(game.backend, stack, name, server), game.clock, game.profile,
-                         self.steady_timeout_s)
+                         self.steady_timeout_s or steady_timeout(game.profile))
         if why is not None:
             return [record_not_run(game, spec, f"steady state never reached: {why}", Verdict.FAILED)]
         dead = stack.output(self.addresses_output).split(",")[self.node]

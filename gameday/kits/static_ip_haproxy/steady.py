@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from gameday.kits.blocks.health_dns import HealthDns, authoritative_server
 from gameday.kits.blocks.health_dns import not_steady as health_dns_not_steady
 from gameday.kits.kit import Deployment
+from gameday.scenario import steady_timeout
 from gameday.session import GameDay
 from gameday.stacks import DeployedStack
 
 __all__ = ["SLOTS", "Proxies", "authoritative_server", "not_steady", "proxies", "slot_ips"]
 
 SLOTS = ("a1", "a2", "b1", "b2")
-STEADY_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,11 @@ def proxies(deployment: Deployment, authoritative: tuple[str, int]) -> Proxies:
     return Proxies(deployment.main, slot_ips(deployment), authoritative)
 
 
-def not_steady(game: GameDay, stack: Proxies, timeout_s: float = STEADY_TIMEOUT_S) -> str | None:
+def not_steady(game: GameDay, stack: Proxies, timeout_s: float | None = None) -> str | None:
     """Why the stack is not in its steady state (None: it is). A node replaced earlier must come back first.
 
     All four in the answers alone could be Route 53's fail-open (all unhealthy), so every check must have
     passed at real checkers and (ground truth, where the backend has it) be published healthy; without
     ground truth (AWS) the block waits what Route 53 needs at most, F successes plus the status delay."""
     return health_dns_not_steady(HealthDns(game.backend, stack.stack, stack.name, stack.authoritative),
-                                 game.clock, game.profile, timeout_s)
+                                 game.clock, game.profile, timeout_s or steady_timeout(game.profile))
