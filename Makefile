@@ -17,10 +17,11 @@ GAMEDAY_ARGS ?=
 gameday: setup
 	$(PY) -m gameday run --backend local --profile fast $(GAMEDAY_ARGS)
 
-# Two workers, whole files each (a module's fixtures and its order stay together): most integration tests wait
-# on simulated time, so two at once halve the wall time on two cores without starving either.
+# Three workers, whole files each (a module's fixtures and its order stay together): most integration tests
+# wait on simulated time (their processes use about 40 % of two cores), so a third worker on two cores cuts the
+# wall time without starving the health checkers the timing checks depend on.
 test: setup debian-test lint typecheck cfnlint
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=12 tests
+	$(PY) -m pytest -q -n 3 --dist loadfile --durations=12 tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gameday localcloud fixtures scenarios loadtest tests benchmarks conftest.py
