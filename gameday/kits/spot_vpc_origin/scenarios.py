@@ -27,7 +27,7 @@ from gameday.faults import (
 from gameday.kits.kit import Deployment, FaultSpec, ScenarioSpec
 from gameday.kits.spot_vpc_origin import model
 from gameday.kits.spot_vpc_origin.compare import VariantFault, all_variants, compare
-from gameday.kits.spot_vpc_origin.deploy import CLEANUP, STACK, VariantStacks
+from gameday.kits.spot_vpc_origin.deploy import CLEANUP, ENI, STACK, VariantStacks
 from gameday.kits.spot_vpc_origin.judges import cleanup_result, thrash_result, thrash_watch, variant_result
 
 GROUP = "the Spot instance of each variant's Auto Scaling group (output AutoScalingGroupName)"
@@ -80,15 +80,23 @@ def _group(backend: Backend, name: str) -> dict[str, Any]:
 SCENARIOS = (
     ScenarioSpec(
         f"{STACK}/spot-interruption", STACK,
-        "interrupt the Spot instance (notice, then termination); each variant's AAAA must follow the replacement "
-        "(eni: the interface's fixed address must move to it)",
+        "interrupt the Spot instance (notice, then termination); each variant's AAAA must follow the replacement",
         (FaultSpec("spot-interruption", GROUP, REVERT, INTERRUPT.build, {"notice": "PT2M"}),),
         partial(compare, breaks=INTERRUPT, judge=variant_result), predict=model.spot_interruption),
     ScenarioSpec(
+        f"{STACK}/spot-interruption-four-ways", STACK,
+        "the same Spot interruption for all four ways side by side: the three whose AAAA follows the replacement "
+        "and eni, whose fixed address must move to it with the interface",
+        (FaultSpec("spot-interruption", GROUP, REVERT, INTERRUPT.build, {"notice": "PT2M"}),),
+        partial(compare, breaks=INTERRUPT, judge=variant_result), extended=True, predict=model.spot_interruption,
+        also=(ENI,)),
+    ScenarioSpec(
         f"{STACK}/terminate-instance", STACK,
-        "terminate the Spot instance without notice; each variant's AAAA must follow the replacement",
+        "terminate the Spot instance without notice; each variant's AAAA must follow the replacement (eni: its "
+        "interface must)",
         (FaultSpec("terminate-instance", GROUP, REVERT, TERMINATE.build),),
-        partial(compare, breaks=TERMINATE, judge=variant_result), extended=True, predict=model.terminate_instance),
+        partial(compare, breaks=TERMINATE, judge=variant_result), extended=True, predict=model.terminate_instance,
+        also=(ENI,)),
     ScenarioSpec(
         f"{STACK}/capacity-error", STACK,
         "no Spot capacity for the first-choice instance type, then terminate the instance: the group must "
@@ -97,7 +105,7 @@ SCENARIOS = (
                    "variants' groups", "Spot capacity for those pools again", no_capacity_for_first_choice),
          FaultSpec("terminate-instance", GROUP, REVERT, TERMINATE.build)),
         partial(compare, breaks=TERMINATE, judge=variant_result), extended=True, predict=model.capacity_error,
-        budget="spot-capacity-error"),
+        budget="spot-capacity-error", also=(ENI,)),
     ScenarioSpec(
         f"{STACK}/two-instances-alive", STACK,
         "capacity thrash: scale each group out by one, then back in once the newcomer passes its health check; "
