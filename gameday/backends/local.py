@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -65,6 +66,9 @@ class LocalBackend:
         self._session: Any = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] = tempfile.TemporaryFile(prefix="localcloud-stderr-")
+        # The child's TMPDIR: whatever it and its helpers (unbound's config dirs, …) leave there goes with
+        # close(), even when the child had to be killed before it could clean up.
+        self._tmp = tempfile.mkdtemp(prefix="gameday-localcloud-")
         self.ready: dict[str, Any] = {}
         try:
             self._start(start_timeout_s, extra_args)
@@ -122,6 +126,7 @@ class LocalBackend:
             self._stop(proc)
         if not self._stderr.closed:
             self._stderr.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
 
     # --- the child ---
 
@@ -130,6 +135,7 @@ class LocalBackend:
         command = [sys.executable, "-m", "localcloud", "serve", "--profile", profile, "--region", self.region,
                    *(["--seed", str(self.seed)] if self.seed is not None else []), *extra_args]
         env = dict(os.environ)
+        env["TMPDIR"] = self._tmp
         env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
         try:
             # A session of its own: the terminal's Ctrl-C goes to the suite, which reverts its faults and
@@ -188,8 +194,19 @@ class LocalBackend:
         finally:
             if proc.stdout is not None:
                 proc.stdout.close()
+            self._kill_leftovers(proc.pid)
         if code not in (0, -signal.SIGTERM, -signal.SIGINT):
             log.warning("localcloud exited with code %s%s", code, self._stderr_tail())
+
+    @staticmethod
+    def _kill_leftovers(pgid: int) -> None:
+        """What the child started in its own process group (its DNS resolvers) and left behind when it had to
+        be killed: nothing of ours outlives the backend."""
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            return  # the group is gone: the child stopped everything itself
+        log.warning("localcloud (pid %s) left processes in its group: killed them", pgid)
 
     def _stderr_tail(self) -> str:
         if self._stderr.closed:
