@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import select
+import shutil
 import signal
 import sys
 from collections.abc import Sequence
@@ -39,6 +40,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=args.log_level,
                         format="%(asctime)s localcloud[%(process)d] %(levelname)s %(name)s: %(message)s")
     return run_serve(args)
+
+
+OWNED_TMPDIR = "LOCALCLOUD_OWNED_TMPDIR"  # a TMPDIR made for this child alone (gameday's LocalBackend)
+
+
+def _remove_owned_tmpdir() -> None:
+    """The TMPDIR its starter made for it goes with it: the starter may have been killed before its own cleanup."""
+    owned = os.environ.get(OWNED_TMPDIR)
+    if owned and owned == os.environ.get("TMPDIR"):
+        shutil.rmtree(owned, ignore_errors=True)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -70,6 +81,7 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     finally:
         cloud.stop()
+        _remove_owned_tmpdir()
         signal.set_wakeup_fd(previous_wakeup)
         for sig, handler in previous.items():
             signal.signal(sig, handler)

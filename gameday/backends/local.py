@@ -135,7 +135,7 @@ class LocalBackend:
         command = [sys.executable, "-m", "localcloud", "serve", "--profile", profile, "--region", self.region,
                    *(["--seed", str(self.seed)] if self.seed is not None else []), *extra_args]
         env = dict(os.environ)
-        env["TMPDIR"] = self._tmp
+        env["TMPDIR"] = env["LOCALCLOUD_OWNED_TMPDIR"] = self._tmp
         env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
         try:
             # A session of its own: the terminal's Ctrl-C goes to the suite, which reverts its faults and

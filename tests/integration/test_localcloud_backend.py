@@ -108,14 +108,14 @@ def test_the_child_dies_with_a_killed_parent(tmp_path: Path) -> None:
         import sys, time
         from gameday.backends.local import LocalBackend
         backend = LocalBackend("fast")
-        print(backend.pid, backend.ready["workdir"], flush=True)
+        print(backend.pid, backend.ready["workdir"], backend._tmp, flush=True)
         time.sleep(600)
     """))
     parent = subprocess.Popen([sys.executable, str(parent_script)], stdout=subprocess.PIPE,
                               env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, cwd=REPO_ROOT)
     try:
         assert parent.stdout is not None
-        child_pid, workdir = parent.stdout.readline().decode().split()
+        child_pid, workdir, child_tmp = parent.stdout.readline().decode().split()
         parent.kill()
         parent.wait(10)
         deadline = time.monotonic() + 30
@@ -130,3 +130,4 @@ def test_the_child_dies_with_a_killed_parent(tmp_path: Path) -> None:
 
     assert process_gone(int(child_pid)), "localcloud outlived its parent"
     assert not Path(workdir).exists()
+    assert not Path(child_tmp).exists()  # the TMPDIR its killed parent made for it went with it
