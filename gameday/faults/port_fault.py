@@ -21,7 +21,7 @@ from gameday.backends.local import control_request
 from gameday.errors import BackendError, ConfigError, FaultError
 from gameday.faults import identity
 from gameday.faults.plan import FaultPlan, RevertAction, Target
-from gameday.faults.resources import tags_of
+from gameday.faults.resources import auto_scaling_group, first_in_service, tags_of
 
 LOCAL_ONLY = ("stopping or killing a process inside an instance needs a command run on it (SSM Run Command), "
               "which gameday does not send on AWS")
@@ -61,15 +61,8 @@ class PortFault:
         if self.name not in ACTIONS:
             raise ConfigError(f"port fault {self.name!r}: the faults are {', '.join(ACTIONS)}")
         control = control_url(self.backend, self.name)
-        groups = self.backend.client("autoscaling").describe_auto_scaling_groups(
-            AutoScalingGroupNames=[self.group])["AutoScalingGroups"]
-        if not groups:
-            raise FaultError(f"Auto Scaling group {self.group} not found", fault=self.name, target=self.group)
-        group = groups[0]
-        in_service = sorted(i["InstanceId"] for i in group["Instances"] if i["LifecycleState"] == "InService")
-        if not in_service:
-            raise FaultError(f"group {self.group} has no InService instance", fault=self.name, target=self.group)
-        self._target = in_service[0]
+        group = auto_scaling_group(self.backend, self.group, self.name)
+        self._target = first_in_service(group, self.name)
         self._url = f"{control}/instances/{self._target}/ports/{self.port}"
         reservations = self.backend.client("ec2").describe_instances(InstanceIds=[self._target])["Reservations"]
         instance: dict[str, Any] = next((i for r in reservations for i in r["Instances"]), {})

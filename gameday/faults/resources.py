@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from gameday.errors import FaultError
 from gameday.faults.plan import TOKEN_TAG
 
 # Error codes that mean "the thing is gone": a revert has nothing left to restore on it.
@@ -73,3 +74,22 @@ def instance_ipv6(ec2: Any, instance_id: str) -> str | None:
             for address in interface.get("Ipv6Addresses", []):
                 return str(address["Ipv6Address"])
     return None
+
+
+def auto_scaling_group(backend: Any, name: str, fault: str) -> dict[str, Any]:
+    """The group as DescribeAutoScalingGroups reports it; a FaultError when it does not exist."""
+    groups = backend.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+        "AutoScalingGroups"]
+    if not groups:
+        raise FaultError(f"Auto Scaling group {name} not found", fault=fault, target=name)
+    return dict(groups[0])
+
+
+def first_in_service(group: Mapping[str, Any], fault: str, purpose: str = "") -> str:
+    """The group's InService instance with the lowest id (the one a fault on "the instance" picks)."""
+    in_service = sorted(i["InstanceId"] for i in group["Instances"] if i["LifecycleState"] == "InService")
+    if not in_service:
+        name = group["AutoScalingGroupName"]
+        raise FaultError(f"group {name} has no InService instance{purpose}", fault=fault, target=name)
+    return str(in_service[0])
+

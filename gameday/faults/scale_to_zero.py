@@ -14,7 +14,7 @@ from gameday.backends.base import Backend
 from gameday.errors import FaultError
 from gameday.faults import identity
 from gameday.faults.plan import FaultPlan, RevertAction, Target
-from gameday.faults.resources import tags_of
+from gameday.faults.resources import auto_scaling_group, tags_of
 
 
 @dataclass
@@ -29,11 +29,7 @@ class ScaleToZero:
         return self.group
 
     def plan(self) -> FaultPlan:
-        groups = self.backend.client("autoscaling").describe_auto_scaling_groups(
-            AutoScalingGroupNames=[self.group])["AutoScalingGroups"]
-        if not groups:
-            raise FaultError(f"Auto Scaling group {self.group} not found", fault=self.name, target=self.group)
-        group = groups[0]
+        group = auto_scaling_group(self.backend, self.group, self.name)
         if group["DesiredCapacity"] < 1:
             raise FaultError(f"group {self.group} is already at desired 0: no night to start",
                              fault=self.name, target=self.group)

@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gameday.backends.base import Backend
-from gameday.errors import FaultError
 from gameday.faults import identity
 from gameday.faults.plan import FaultPlan, RevertAction, Target
-from gameday.faults.resources import tags_of
+from gameday.faults.resources import auto_scaling_group, first_in_service, tags_of
 
 
 @dataclass
@@ -35,16 +34,8 @@ class TerminateInstance:
         return self._target
 
     def plan(self) -> FaultPlan:
-        groups = self.backend.client("autoscaling").describe_auto_scaling_groups(
-            AutoScalingGroupNames=[self.group])["AutoScalingGroups"]
-        if not groups:
-            raise FaultError(f"Auto Scaling group {self.group} not found", fault=self.name, target=self.group)
-        group = groups[0]
-        in_service = sorted(i["InstanceId"] for i in group["Instances"] if i["LifecycleState"] == "InService")
-        if not in_service:
-            raise FaultError(f"group {self.group} has no InService instance to terminate",
-                             fault=self.name, target=self.group)
-        self._target = in_service[0]
+        group = auto_scaling_group(self.backend, self.group, self.name)
+        self._target = first_in_service(group, self.name, " to terminate")
         reservations = self.backend.client("ec2").describe_instances(InstanceIds=[self._target])["Reservations"]
         instance: dict[str, Any] = next((i for r in reservations for i in r["Instances"]), {})
         zone = instance.get("Placement", {}).get("AvailabilityZone", "")
