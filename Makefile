@@ -8,11 +8,13 @@ STAMP  := $(VENV)/.requirements.stamp
 DEBIAN_PACKAGES := haproxy unbound wrk
 # Only the suite's own tests need a browser (the HTML report is checked in headless Chromium).
 TEST_DEBIAN_PACKAGES := chromium
+# Only the benchmarks compare gameday's probes with curl and dig loops (benchmarks/tools_compare.py).
+BENCH_DEBIAN_PACKAGES := curl bind9-dnsutils
 
 # Extra flags for the game day, e.g. `make gameday GAMEDAY_ARGS="--profile realistic"`.
 GAMEDAY_ARGS ?=
 
-.PHONY: gameday test lint typecheck cfnlint unit benchmarks setup debian debian-test debian-install clean
+.PHONY: gameday test lint typecheck cfnlint unit benchmarks setup debian debian-test debian-bench debian-install clean
 
 # Three stacks at a time on two cores: each localcloud mostly waits on simulated time (the whole game day uses
 # about 40 % of two cores), and the five stacks' sum of about 340 s no longer fits three minutes two at a time.
@@ -35,7 +37,7 @@ cfnlint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy gameday localcloud fixtures scenarios loadtest conftest.py
 
-benchmarks: setup
+benchmarks: setup debian-bench
 	$(PY) -m benchmarks.run_all
 
 setup: $(STAMP) debian
@@ -52,6 +54,9 @@ debian:
 
 debian-test:
 	@$(MAKE) --no-print-directory debian-install PACKAGES="$(TEST_DEBIAN_PACKAGES)"
+
+debian-bench:
+	@$(MAKE) --no-print-directory debian-install PACKAGES="$(BENCH_DEBIAN_PACKAGES)"
 
 debian-install:
 	@missing=""; for p in $(PACKAGES); do \
