@@ -43,10 +43,17 @@ FAULTS: dict[str, type] = {
     "scale-to-zero": ScaleToZero,
 }
 
+
+def mechanism_of(fault: str) -> str:
+    """What the fault named `fault` does on AWS and what it means for clients ("a+b": each part's); "" for a
+    fault that is not one of these classes (a kit's own, e.g. load)."""
+    texts = [getattr(FAULTS.get(name), "mechanism", "") for name in fault.split("+")]
+    return " ".join(dict.fromkeys(text for text in texts if isinstance(text, str) and text))
+
 __all__ = ["FAULTS", "REVERTS", "BackendLoss", "BlockAzNacl", "BlueGreenSwitch", "CompositeFault",
            "BlockAzSecurityGroups", "CapacityThrash", "DenyBucketPolicy", "Fault", "FaultPlan",
            "JournalEntry", "ObjectsMissing", "PortFault", "RegionUnreachable", "RevertAction", "RollbackJournal",
            "ScaleEcsService",
            "ScaleToZero", "SpotCapacityError", "SpotInterruption",
            "Target", "TargetGuard",
-           "TerminateInstance", "ZoneLost", "backend_ref", "injected", "run_revert"]
+           "TerminateInstance", "ZoneLost", "backend_ref", "injected", "mechanism_of", "run_revert"]

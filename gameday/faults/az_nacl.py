@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -30,6 +30,12 @@ class BlockAzNacl:
     vpc_id: str
     az: str
     name: str = "block-az-nacl"
+    # What it does on AWS and what it means for clients, for the evidence report.
+    mechanism: ClassVar[str] = (
+        "The zone's subnets are swapped onto a clone of their network ACL with deny-all entries in front, as "
+        "AWS FIS aws:network:disrupt-connectivity (scope all) does. Network ACLs are stateless: established "
+        "connections freeze too, not only new ones, so even clients on a keep-alive connection hang until "
+        "they time out and DNS has taken the zone out.")
     _plan: FaultPlan | None = field(default=None, init=False, repr=False)
 
     @property

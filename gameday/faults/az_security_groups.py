@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_fixed
@@ -44,6 +44,13 @@ class BlockAzSecurityGroups:
     az: str
     mode: str = "swap"
     name: str = "block-az-security-groups"
+    # What it does on AWS and what it means for clients, for the evidence report.
+    mechanism: ClassVar[str] = (
+        "The zone's instances are cut off with security groups: their interfaces move to a quarantine group "
+        "without rules (or their groups' ingress rules are revoked). Security groups are stateful: "
+        "connections already tracked keep flowing, only new connections are dropped, silently (they hang, "
+        "they are not refused). A client on a keep-alive connection sees nothing; new clients hang until "
+        "health checks take the zone out of DNS.")
     _plan: FaultPlan | None = field(default=None, init=False, repr=False)
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from gameday.backends.base import Backend
 from gameday.errors import FaultError
@@ -42,6 +42,11 @@ class BlueGreenSwitch:
     record_name: str
     to_target: str
     name: str = "blue-green-switch"
+    # What it does on AWS and what it means for clients, for the evidence report.
+    mechanism: ClassVar[str] = (
+        "The backend's DNS name is pointed at the other fleet (an UPSERT of its CNAME), as a blue/green "
+        "deployment does. Proxies that re-resolve the name follow it after the record's TTL and their own "
+        "resolver hold; a proxy that resolved the name once at start keeps sending to the old fleet.")
     _original: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -75,6 +80,10 @@ class BackendLoss:
     backend: Backend
     instance_id: str
     name: str = "backend-loss"
+    # What it does on AWS and what it means for clients, for the evidence report.
+    mechanism: ClassVar[str] = (
+        "The backend instance the proxies send to is stopped. The proxies' health checks mark it down and "
+        "they answer 503 (their health endpoint reports the backend down) until it is started again.")
 
     @property
     def target(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -27,6 +27,11 @@ class DenyBucketPolicy:
     backend: Backend
     bucket: str
     name: str = "deny-bucket-policy"
+    # What it does on AWS and what it means for clients, for the evidence report.
+    mechanism: ClassVar[str] = (
+        "A deny-all statement is added to the S3 bucket's policy, so the bucket answers 403 Access Denied to "
+        "every request, as a bad policy change does. CloudFront fails over to the other origin of its origin "
+        "group on each request that gets the 403, which costs that request the first origin's round trip.")
     _plan: FaultPlan | None = field(default=None, init=False, repr=False)
 
     @property

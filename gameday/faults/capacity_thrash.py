@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from gameday.backends.base import Backend
 from gameday.errors import FaultError
@@ -46,6 +46,11 @@ class CapacityThrash:
     hold_s: float = 0.0
     timeout_s: float = 180.0
     name: str = "capacity-thrash"
+    # What it does on AWS and what it means for clients, for the evidence report.
+    mechanism: ClassVar[str] = (
+        "The group is scaled out by one and, once the newcomer is healthy, back in: two instances are alive "
+        "at once, as Capacity Rebalancing or an instance refresh makes them. A name that follows the last "
+        "instance to write it can be left pointing at the one the group terminated.")
     steps: list[Step] = field(default_factory=list, init=False)
     addresses: dict[str, str] = field(default_factory=dict, init=False)  # instance id -> IPv6 address
     error: str | None = field(default=None, init=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -25,6 +25,11 @@ class ScaleEcsService:
     service: str
     desired: int = 0
     name: str = "scale-ecs-service"
+    # What it does on AWS and what it means for clients, for the evidence report.
+    mechanism: ClassVar[str] = (
+        "The ECS service's desired count is set (to 0: the service stops its tasks). The load balancer has no "
+        "healthy target and answers 503; the DNS health check must fail before clients are sent to the "
+        "secondary, and resolvers keep the old answer for up to its TTL.")
     _plan: FaultPlan | None = field(default=None, init=False, repr=False)
 
     @property

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -27,6 +27,11 @@ class ObjectsMissing:
     keys: Sequence[str]
     region: str | None = None
     name: str = "objects-missing"
+    # What it does on AWS and what it means for clients, for the evidence report.
+    mechanism: ClassVar[str] = (
+        "Objects are deleted from the bucket, as a failed deploy or a bad sync does; the bucket answers 404 "
+        "for them. CloudFront fails over to the other origin on a 404 when its origin group lists 404; "
+        "clients of the objects see the replica's copy, or the 404 if it is not listed.")
     _plan: FaultPlan | None = field(default=None, init=False, repr=False)
 
     @property

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from gameday.backends.base import Backend
 from gameday.backends.local import control_request
@@ -50,6 +50,11 @@ class PortFault:
     group: str
     port: int = 80
     name: str = "hang-app"
+    # What it does on AWS and what it means for clients, for the evidence report.
+    mechanism: ClassVar[str] = (
+        "The server inside a running instance fails where EC2's status checks do not look (localcloud only): "
+        "hang-app keeps the port open but stops answering (requests wait, as with a deadlocked process); "
+        "kill-server kills the process, so the port refuses. Only an application-level health check notices.")
     _target: str = field(default="", init=False)
     _url: str = field(default="", init=False)
 

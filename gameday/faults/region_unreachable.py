@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from gameday.backends.base import Backend
 from gameday.backends.local import control_request
@@ -37,6 +37,11 @@ class RegionUnreachable:
     region: str
     within: str = ""  # a resource of the stack in that region (its bucket): what places it in the blast radius
     name: str = "region-unreachable"
+    # What it does on AWS and what it means for clients, for the evidence report.
+    mechanism: ClassVar[str] = (
+        "S3's endpoint in one region black-holes (localcloud only): connections hang, they are not refused, "
+        "as when a region is down. CloudFront waits out its origin connection timeouts and attempts before it "
+        "fails over, so every request pays those seconds. AWS offers no such action.")
     _plan: FaultPlan | None = field(default=None, init=False, repr=False)
 
     @property

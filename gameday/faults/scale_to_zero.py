@@ -9,6 +9,7 @@ the same address serves again, and that the address was re-associated to the new
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from gameday.backends.base import Backend
 from gameday.errors import FaultError
@@ -22,6 +23,11 @@ class ScaleToZero:
     backend: Backend
     group: str
     name: str = "scale-to-zero"
+    # What it does on AWS and what it means for clients, for the evidence report.
+    mechanism: ClassVar[str] = (
+        "The group's min, max and desired go to 0 (a night-time cost saving): its instance is terminated and "
+        "the Elastic IP stays allocated but unassociated, so the address answers nothing. The revert restores "
+        "the sizes and the new instance's boot must claim the address again.")
     night_instances: tuple[str, ...] = field(default=(), init=False)  # who served before the night
 
     @property

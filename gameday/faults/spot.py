@@ -12,7 +12,7 @@ import json
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from gameday.backends.base import Backend
 from gameday.backends.local import control_request
@@ -99,6 +99,12 @@ class SpotInterruption:
     group: str
     lead_s: float | None = None
     name: str = "spot-interruption"
+    # What it does on AWS and what it means for clients, for the evidence report.
+    mechanism: ClassVar[str] = (
+        "The Spot instance is interrupted as AWS does (FIS aws:ec2:send-spot-instance-interruptions): a "
+        "rebalance recommendation and a two-minute interruption notice in its instance metadata, then "
+        "termination. The group launches a replacement; the stable name must follow it (user data, lifecycle "
+        "hook or Cloud Map), and clients see the outage from termination until it does.")
     clock: Clock = field(default_factory=SystemClock)
     _target: str = field(default="", init=False)
     _control: str | None = field(default=None, init=False)
@@ -170,6 +176,11 @@ class SpotCapacityError:
     instance_type: str
     availability_zone: str
     name: str = "spot-capacity-error"
+    # What it does on AWS and what it means for clients, for the evidence report.
+    mechanism: ClassVar[str] = (
+        "Launches of the first-choice Spot pool fail with InsufficientInstanceCapacity (FIS "
+        "aws:ec2:asg-insufficient-instance-capacity-error). The group must retry with another instance type "
+        "or zone; each failed attempt adds to the time until a replacement serves.")
     fis_duration: str = "PT30M"
     clock: Clock = field(default_factory=SystemClock)
     _control: str | None = field(default=None, init=False)

@@ -6,7 +6,7 @@ and the replacement launches at once)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from gameday.backends.base import Backend
 from gameday.faults import identity
@@ -23,6 +23,13 @@ class TerminateInstance:
     group: str
     through_group: bool = False
     name: str = "terminate-instance"
+    # What it does on AWS and what it means for clients, for the evidence report.
+    mechanism: ClassVar[str] = (
+        "EC2 terminates the group's InService instance (as terminate-in-group, the group terminates it "
+        "itself, as a scale-in or an instance refresh does: its terminating lifecycle hooks run first and the "
+        "replacement launches at once). The group launches a replacement that must boot and run its user data "
+        "before it serves; until then clients of that instance's address or name get refused or timed-out "
+        "connections.")
     _target: str = field(default="", init=False)
 
     def __post_init__(self) -> None:

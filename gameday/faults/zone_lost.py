@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from gameday.backends.base import Backend
 from gameday.backends.local import control_request
@@ -37,6 +37,11 @@ class ZoneLost:
     zone: str
     within: str = ""  # a resource of the stack in that zone (its group): what places it in the blast radius
     name: str = "zone-lost"
+    # What it does on AWS and what it means for clients, for the evidence report.
+    mechanism: ClassVar[str] = (
+        "An availability zone becomes unavailable (localcloud only): its instances stop answering while EC2 "
+        "still reports them running (their status checks fail), groups launch only in other zones, and the "
+        "zone's EBS volumes stay in it, with their data. AWS has no action that takes a zone away.")
     _plan: FaultPlan | None = field(default=None, init=False, repr=False)
 
     @property
