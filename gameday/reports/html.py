@@ -9,7 +9,7 @@ from typing import Any
 
 from gameday.reports.charts import OUTCOME_COLOURS, load_svg, timeline_svg, trend_svg
 from gameday.reports.history import Trend
-from gameday.reports.markdown import seconds
+from gameday.reports.markdown import seconds, with_planes
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#212121;max-width:1200px}
@@ -105,6 +105,10 @@ def _scenario(s: Mapping[str, Any], i: int) -> str:
     prediction = s.get("prediction")
     if prediction and prediction.get("note"):
         parts.append(f'<p class="note">Prediction: {escape(prediction["note"])}.</p>')
+    if prediction and prediction.get("control_plane"):
+        parts.append(f'<p class="note slow">{escape(prediction["control_plane_flag"])}.</p>')
+    elif prediction and "control_plane" in prediction:
+        parts.append('<p class="note">Failover path: data plane only.</p>')
     return "\n".join(parts)
 
 
@@ -113,7 +117,7 @@ def _phase_table(s: Mapping[str, Any]) -> str:
     rows = []
     for c in checks:
         css = "slow" if c["slow"] else ""
-        rows.append(f"<tr><td>{escape(c['phase'])}</td><td>{escape('+'.join(c['predicted_phases']) or '—')}</td>"
+        rows.append(f"<tr><td>{escape(c['phase'])}</td><td>{escape(with_planes(s, c['predicted_phases']) or '—')}</td>"
                     f"<td>{seconds(c['measured_s'])}</td><td>{seconds(c['predicted_s'])}</td>"
                     f"<td>{seconds(c['measured_segment_s'])}</td><td>{seconds(c['predicted_segment_s'])}</td>"
                     f'<td class="{css}">{escape(c["verdict"])}</td></tr>')

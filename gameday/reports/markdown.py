@@ -112,14 +112,25 @@ def _details(s: Mapping[str, Any]) -> list[str]:
                   "|---|---|---|---|---|---|"]
         for c in s["phase_check"]:
             flag = "⚠️ slower than configured" if c["slow"] else c["verdict"]
-            lines.append(f"| {c['phase']} ({'+'.join(c['predicted_phases']) or '—'}) | {seconds(c['measured_s'])} | "
+            named = with_planes(s, c["predicted_phases"]) or "—"
+            lines.append(f"| {c['phase']} ({named}) | {seconds(c['measured_s'])} | "
                          f"{seconds(c['predicted_s'])} | {seconds(c['measured_segment_s'])} | "
                          f"{seconds(c['predicted_segment_s'])} | {flag} |")
     prediction = s.get("prediction")
     if prediction and prediction.get("note"):
         lines.append("")
         lines.append(f"Prediction {prediction['mean_s']:.2f} s: {prediction['note']}.")
+    if prediction and "control_plane" in prediction:
+        lines.append(f"⚠️ {prediction['control_plane_flag']}." if prediction["control_plane"]
+                     else "Failover path: data plane only.")
     return lines
+
+
+def with_planes(scenario: Mapping[str, Any], names: Sequence[str]) -> str:
+    """Predicted phase names, each with its plane: "launch [control: ec2:RunInstances]+boot [data]"."""
+    planes = {p["name"]: p for p in ((scenario.get("prediction") or {}).get("phases") or []) if "plane" in p}
+    return "+".join(f"{n} [{'control: ' + planes[n]['api'] if planes[n]['plane'] == 'control' else 'data'}]"
+                    if n in planes else n for n in names)
 
 
 def _measured(scenario: Mapping[str, Any]) -> str:

@@ -11,7 +11,7 @@ Failback mirrors it: the health check needs FailureThreshold passing checks (R_R
 
 from __future__ import annotations
 
-from gameday.model import PredictedPhase, Prediction, phase
+from gameday.model import DATA, PredictedPhase, Prediction, phase
 from gameday.stacks import DeployedStack, stack_config
 from localcloud.profiles import Profile
 from localcloud.timescale import scaled
@@ -49,7 +49,9 @@ def _cache(profile: Profile) -> PredictedPhase:
 
 def scale_to_zero(profile: Profile, stack: DeployedStack | None) -> Prediction:
     return Prediction(STACK, "scale-ecs-service", profile.name, (
-        phase(profile, "scheduler", "ecs.scheduler_reaction"),
+        # ECS stopping the tasks is the fault reaching the service, not a step the failover waits on: the
+        # failover itself (health check, failover answer) is Route 53's data plane.
+        phase(profile, "scheduler", "ecs.scheduler_reaction", plane=DATA),
         _detection(profile, stack),
         phase(profile, "dns_answer", "route53.status_to_dns", ends_at="dns_first"),
         _cache(profile),

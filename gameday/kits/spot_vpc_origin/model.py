@@ -24,12 +24,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gameday.model import PredictedPhase, Prediction, phase
+from gameday.model import CONTROL, PredictedPhase, Prediction, phase
 from gameday.stacks import DeployedStack, stack_config
 from localcloud.profiles import Profile
 
 STACK = "spot-vpc-origin"
 ENI = "eni"
+# A Cloud Map registration changes the record through Cloud Map's API (its own control plane, then Route 53's).
+REGISTRATION_API = {"cloud-map": "servicediscovery:RegisterInstance"}
 
 
 def variant_of(stack: DeployedStack | None) -> str:
@@ -60,7 +62,8 @@ def _replacement(profile: Profile, stack: DeployedStack | None) -> tuple[Predict
             phase(profile, "pending", "ec2.pending_to_running"),
             phase(profile, "boot", "ec2.boot", ends_at="booted"),
             PredictedPhase("record_change", *_delay(profile, "route53.change_insync"),
-                           f"route53.change_insync ({registration})", ends_at="dns_first"))
+                           f"route53.change_insync ({registration})", ends_at="dns_first", plane=CONTROL,
+                           api=REGISTRATION_API.get(variant, "route53:ChangeResourceRecordSets")))
 
 
 def _delay(profile: Profile, key: str) -> tuple[float, float, float]:
