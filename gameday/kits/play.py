@@ -7,11 +7,13 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from gameday.errors import GamedayError, SystemUnderTestFailed
 from gameday.faults.journal import RollbackJournal
 from gameday.kits import Kits
 from gameday.kits.kit import DeployContext, Deployment, ScenarioSpec
+from gameday.reports.configuration import configuration
 from gameday.scenario import ScenarioResult, Verdict
 from gameday.session import GameDay
 from gameday.stacks import DeployedStack
@@ -74,6 +76,8 @@ def play(game: GameDay, spec: ScenarioSpec, deployments: Deployments) -> list[Sc
         record_not_run(game, spec, f"interrupted by {interrupt_signal(stop)} during the deploy")
         raise
     before = len(game.report.scenarios)
+    config = configuration(_stacks_of(deployment))  # filed before it plays: an interrupted scenario has it too
+    _file_configuration(game, config, [f"{spec.stack_id}/{spec.name}"])
     journal = RollbackJournal(game.paths.journal)
     known = _entry_ids(journal)
     game.in_play = _stacks_of(deployment)
@@ -87,9 +91,17 @@ def play(game: GameDay, spec: ScenarioSpec, deployments: Deployments) -> list[Sc
     for result in results:
         if result not in game.report.scenarios[before:]:
             game.report.scenarios.append(result)
+    _file_configuration(game, config, [f"{r.stack_id}/{r.scenario}" for r in game.report.scenarios[before:]])
     if not results:
         return [record_not_run(game, spec, "the scenario returned no result")]
     return results
+
+
+def _file_configuration(game: GameDay, config: list[dict[str, Any]], scenarios: list[str]) -> None:
+    """The deployment's configuration snapshot (template hash, parameters, health checks, TTLs) beside each
+    scenario's results in report.json, for the evidence report."""
+    for key in scenarios:
+        game.report.extras.setdefault(key, {})["config"] = config
 
 
 def _stacks_of(deployment: Deployment) -> tuple[DeployedStack, ...]:
