@@ -2,15 +2,20 @@
 
 Phases come from ground-truth events where the backend has them (localcloud), otherwise from what
 the probes saw (real AWS). All times are epoch seconds; `since_fault_s` is relative to the fault.
+
+`analyze` reads the samples in one streamed pass (a spooled timeline stays on disk): per-probe state
+machines, fed in sequence order, and one for the followed probes together, fed in time order.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
+from array import array
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 from gameday.timeline import Event, Outcome, Sample, Timeline
 
@@ -35,6 +40,8 @@ PHASE_ORDER = ("fault", "interrupted", "detection", "health_check", "control_pla
                "dns_first", "dns_all", "first_good", "stable")
 CLIENT_KINDS = frozenset({"http", "http_keepalive", "health", "tcp"})
 _EPSILON = 1e-6
+REORDER_SAMPLES = 256  # a probe's samples complete out of order by fewer than this many (concurrent sends)
+REORDER_S = 60.0  # the followed probes' samples are put in time order within this horizon
 
 
 @dataclass(frozen=True)
@@ -146,26 +153,43 @@ def analyze(timeline: Timeline, *, fault_at: float, probe: str | None = None, st
     `probe` picks the probe whose samples decide first_good and stable (default: every HTTP, health
     and TCP probe together: any of them failing breaks stability). `dns_target`, when known, is the
     answer set the DNS records should converge to; otherwise the answers at the end of the run."""
-    samples, events = timeline.snapshot()
-    by_probe = _group(samples)
-    if probe is not None and probe not in by_probe:
-        raise ValueError(f"no samples from probe {probe!r}; probes: {sorted(by_probe)}")
-    followed = _followed(by_probe, probe)
-    merged = sorted((s for name in followed for s in by_probe[name]), key=lambda s: s.at)
-    first_good, stable = _first_good(merged, fault_at), _stable(merged, fault_at, stable_window_s)
+    events = timeline.snapshot()[1]
+    stats = timeline.stats()
+    if probe is not None and probe not in stats:
+        raise ValueError(f"no samples from probe {probe!r}; probes: {sorted(stats)}")
+    kinds = {name: st.kind for name, st in stats.items()}
+    followed = _followed_names(kinds, probe)
+    states = {name: _ProbeState(name, st.kind, st.target, fault_at) for name, st in stats.items()}
+    merged = _MergedState(fault_at, stable_window_s)
+    order = {name: i for i, name in enumerate(sorted(stats))}
+    pending: list[tuple[float, int, int, Sample]] = []  # the followed probes' samples, put in time order
+    newest = -math.inf
+    for sample in _in_seq_order(timeline.iter_samples(), states):
+        if sample.probe not in followed:
+            continue
+        heapq.heappush(pending, (sample.at, order[sample.probe], sample.seq, sample))
+        newest = max(newest, sample.at)
+        while pending and (pending[0][0] < newest - REORDER_S or len(pending) > 50 * REORDER_SAMPLES):
+            merged.feed(heapq.heappop(pending)[3])
+    while pending:
+        merged.feed(heapq.heappop(pending)[3])
+    first_good, stable = merged.first_good, merged.stable
     window_end = stable if stable is not None else math.inf
-    dns = tuple(_dns_convergence(name, by_probe[name], fault_at, stable_window_s, dns_target)
-                for name in sorted(by_probe) if by_probe[name][0].kind == "dns")
-    phases = _phases(events, by_probe, fault_at, dns, first_good, stable, probe,
+    dns = tuple(_dns_from_answered(name, states[name].target, states[name].answered, fault_at, stable_window_s,
+                                   dns_target)
+                for name in sorted(states) if states[name].kind == "dns")
+    noticed = min(((st.first_503_at, name) for name, st in states.items()
+                   if st.kind == "health" and st.first_503_at is not None), default=None)
+    detection = (noticed[0], f"probe:{noticed[1]}") if noticed else (None, "")
+    phases = _phases(events, kinds, fault_at, dns, first_good, stable, probe, detection,
                      expect_dns_change=dns_target is not None)
-    summaries = tuple(_summarize(by_probe[name], fault_at, window_end) for name in sorted(by_probe))
-    watched = [s for s in merged if s.at >= fault_at - _EPSILON]
-    errors = sum(not s.good for s in watched)
+    summaries = tuple(states[name].summary(window_end) for name in sorted(states))
     return FailoverResult(
         fault_at=fault_at, probe=probe, stable_window_s=stable_window_s, phases=phases,
         failover_time_s=None if stable is None else stable - fault_at, recovered=stable is not None,
         outage_windows=_union(w for s in summaries if s.probe in followed for w in s.outage_windows),
-        error_count=errors, availability=(len(watched) - errors) / len(watched) if watched else 0.0,
+        error_count=merged.errors,
+        availability=(merged.watched - merged.errors) / merged.watched if merged.watched else 0.0,
         probes=summaries, dns=dns)
 
 
@@ -174,10 +198,8 @@ def infer_fault_at(timeline: Timeline) -> tuple[float, str] | None:
     injected = timeline.events_of("fault.inject")
     if injected:
         return injected[0].at, "event:fault.inject"
-    samples, _ = timeline.snapshot()
-    errors = [s for s in samples if not s.good]
-    if errors:
-        first = min(errors, key=lambda s: s.at)
+    first = min((s for s in timeline.iter_samples() if not s.good), key=lambda s: s.at, default=None)
+    if first is not None:
         return first.at, f"first error (probe:{first.probe})"
     return None
 
@@ -204,10 +226,14 @@ def _group(samples: Sequence[Sample]) -> dict[str, list[Sample]]:
 
 
 def _followed(by_probe: Mapping[str, list[Sample]], probe: str | None) -> list[str]:
+    return _followed_names({name: group[0].kind for name, group in by_probe.items()}, probe)
+
+
+def _followed_names(kinds: Mapping[str, str], probe: str | None) -> list[str]:
     if probe is not None:
         return [probe]
-    clients = [name for name, group in by_probe.items() if group[0].kind in CLIENT_KINDS]
-    return sorted(clients or by_probe)
+    clients = [name for name, kind in kinds.items() if kind in CLIENT_KINDS]
+    return sorted(clients or kinds)
 
 
 def _first_error_index(samples: Sequence[Sample], fault_at: float) -> int | None:
@@ -239,9 +265,10 @@ def _stable(samples: Sequence[Sample], fault_at: float, window_s: float) -> floa
     return None
 
 
-def _phases(events: Sequence[Event], by_probe: Mapping[str, list[Sample]], fault_at: float,
+def _phases(events: Sequence[Event], kinds: Mapping[str, str], fault_at: float,
             dns: Sequence[DnsConvergence], first_good: float | None, stable: float | None,
-            probe: str | None, expect_dns_change: bool = False) -> tuple[Phase, ...]:
+            probe: str | None, detection: tuple[float | None, str],
+            expect_dns_change: bool = False) -> tuple[Phase, ...]:
     def phase(name: str, at: float | None, source: str) -> Phase:
         return Phase(name, at, None if at is None else at - fault_at, source if at is not None else "")
 
@@ -258,11 +285,10 @@ def _phases(events: Sequence[Event], by_probe: Mapping[str, list[Sample]], fault
         observed["health_check"] = phase("health_check", first.at, f"event:{HEALTH_DECISION}:{first.subject}")
     injected = any(EVENT_PHASES.get(e.kind) == "fault" and abs(e.at - fault_at) < 1e-3 for e in events)
     observed["fault"] = phase("fault", fault_at, "event:fault.inject" if injected else "fault_at")
-    if "detection" not in observed:
-        at, source = _detection_from_health(by_probe, fault_at)
-        observed["detection"] = phase("detection", at, source)
+    if "detection" not in observed:  # without events: a health endpoint's first 503 after the fault
+        observed["detection"] = phase("detection", *detection)
     observed.setdefault("control_plane", phase("control_plane", None, ""))
-    followed = f"probe:{probe}" if probe else "probes:" + ",".join(_followed(by_probe, None))
+    followed = f"probe:{probe}" if probe else "probes:" + ",".join(_followed_names(kinds, None))
     observed["first_good"] = phase("first_good", first_good, followed)
     observed["stable"] = phase("stable", stable, followed)
     ordered: list[Phase] = []
@@ -274,16 +300,6 @@ def _phases(events: Sequence[Event], by_probe: Mapping[str, list[Sample]], fault
         elif name in observed:
             ordered.append(observed[name])
     return tuple(ordered)
-
-
-def _detection_from_health(by_probe: Mapping[str, list[Sample]], fault_at: float) -> tuple[float | None, str]:
-    """Without events, a health endpoint turning 503 is the proxy saying it noticed its backend died."""
-    noticed = [(s.at, name) for name, group in by_probe.items() if group[0].kind == "health"
-               for s in group if s.at >= fault_at - _EPSILON and s.status == 503]
-    if not noticed:
-        return None, ""
-    at, name = min(noticed)
-    return at, f"probe:{name}"
 
 
 # --- per probe ---
@@ -321,29 +337,23 @@ def _union(windows: Iterable[OutageWindow]) -> tuple[OutageWindow, ...]:
     return tuple(merged)
 
 
-def _summarize(samples: Sequence[Sample], fault_at: float, window_end: float) -> ProbeSummary:
-    first = samples[0]
-    watched = [s for s in samples if s.at >= fault_at - _EPSILON]
-    errors = [s for s in watched if not s.good]
-    windows = [w for w in _windows(samples, fault_at) if w.end_at is None or w.end_at >= fault_at - _EPSILON]
-    latencies = [(s.at, s.latency_s) for s in samples if s.latency_s is not None]
-    return ProbeSummary(
-        probe=first.probe, kind=first.kind, target=first.target, samples=len(samples),
-        samples_after_fault=len(watched), errors_before_fault=sum(not s.good for s in samples) - len(errors),
-        errors_by_outcome=dict(Counter(s.outcome.value for s in errors)),
-        availability=(len(watched) - len(errors)) / len(watched) if watched else 0.0,
-        first_error_at=errors[0].at if errors else None, first_good_at=_first_good(samples, fault_at),
-        flaps=max(0, len(windows) - 1), outage_windows=tuple(windows),
-        latency=percentiles(v for _, v in latencies),
-        latency_in_window=percentiles(v for at, v in latencies if fault_at - _EPSILON <= at <= window_end),
-        lateness_p99_s=percentiles(max(0.0, s.lateness_s) for s in samples).p99,
-        served_by=tuple(dict.fromkeys(s.served_by for s in samples if s.served_by)),
-        peers=tuple(dict.fromkeys(s.peer for s in samples if s.peer)))
+class _Answered(Protocol):
+    @property
+    def at(self) -> float: ...
+
+    @property
+    def answers(self) -> tuple[str, ...]: ...
 
 
 def _dns_convergence(name: str, samples: Sequence[Sample], fault_at: float, window_s: float,
                      expected: Collection[str] | None) -> DnsConvergence:
-    answered = [s for s in samples if s.outcome is Outcome.OK]
+    return _dns_from_answered(name, samples[0].target, [s for s in samples if s.outcome is Outcome.OK], fault_at,
+                              window_s, expected)
+
+
+def _dns_from_answered(name: str, target: str, answered: Sequence[_Answered], fault_at: float, window_s: float,
+                       expected: Collection[str] | None) -> DnsConvergence:
+    """A DNS probe's convergence from its answered samples (in sequence order)."""
     before = {a for s in answered if s.at < fault_at - _EPSILON for a in s.answers}
     if expected is not None:
         after = set(expected)
@@ -353,10 +363,10 @@ def _dns_convergence(name: str, samples: Sequence[Sample], fault_at: float, wind
     added, removed = after - before, before - after
     watched = [s for s in answered if s.at >= fault_at - _EPSILON]
 
-    def partly(s: Sample) -> bool:
+    def partly(s: _Answered) -> bool:
         return bool(added & set(s.answers)) if added else not removed & set(s.answers)
 
-    def fully(s: Sample) -> bool:
+    def fully(s: _Answered) -> bool:
         return partly(s) and not removed & set(s.answers)
 
     changed = bool(added or removed)
@@ -372,7 +382,7 @@ def _dns_convergence(name: str, samples: Sequence[Sample], fault_at: float, wind
     back_at: float | None = None
     if not changed:
         left, left_at, back_at = _left_and_back(answered, fault_at)
-    return DnsConvergence(name, samples[0].target, tuple(sorted(before)), tuple(sorted(after)),
+    return DnsConvergence(name, target, tuple(sorted(before)), tuple(sorted(after)),
                           changed or back_at is not None, first_at, all_at,
                           None if first_at is None else first_at - fault_at,
                           None if all_at is None else all_at - fault_at, left,
@@ -380,7 +390,7 @@ def _dns_convergence(name: str, samples: Sequence[Sample], fault_at: float, wind
                           None if back_at is None else back_at - fault_at)
 
 
-def _left_and_back(answered: Sequence[Sample], fault_at: float) -> tuple[tuple[str, ...], float | None,
+def _left_and_back(answered: Sequence[_Answered], fault_at: float) -> tuple[tuple[str, ...], float | None,
                                                                              float | None]:
     """Addresses in every answer before the fault that were missing from at least two answers in a row after
     it and then came back: (those addresses, the first answer without them, the first with them all again).
@@ -398,3 +408,187 @@ def _left_and_back(answered: Sequence[Sample], fault_at: float) -> tuple[tuple[s
     if back is None:
         return (), None, None
     return tuple(sorted(gone)), watched[start].at, back
+
+
+# --- the streamed pass ---
+
+def _in_seq_order(samples: Iterable[Sample], states: Mapping[str, _ProbeState]) -> Iterable[Sample]:
+    """Feed each probe's state machine in sequence order (a bounded reorder per probe); yield what was fed."""
+    for sample in samples:
+        yield from states[sample.probe].push(sample)
+    for state in states.values():
+        yield from state.drain()
+
+
+@dataclass(slots=True)
+class _Answer:
+    at: float
+    answers: tuple[str, ...]
+
+
+class _FirstGood:
+    """The first good sample at or after the fault, after the first error after the fault when there is one."""
+
+    def __init__(self, fault_at: float) -> None:
+        self.fault_at = fault_at - _EPSILON
+        self.errored = False
+        self.good_at: float | None = None  # before any error
+        self.good_after_error: float | None = None
+
+    def feed(self, sample: Sample) -> bool:
+        """True when `sample` is the first error after the fault."""
+        after = sample.at >= self.fault_at
+        if not self.errored:
+            if after and not sample.good:
+                self.errored = True
+                return True
+            if after and sample.good and self.good_at is None:
+                self.good_at = sample.at
+        elif after and sample.good and self.good_after_error is None:
+            self.good_after_error = sample.at
+        return False
+
+    @property
+    def at(self) -> float | None:
+        return self.good_after_error if self.errored else self.good_at
+
+
+@dataclass
+class _MergedState:
+    """The followed probes together, in time order: first good, stable, errors from the fault on."""
+
+    fault_at: float
+    window_s: float
+    watched: int = 0
+    errors: int = 0
+    _first: _FirstGood = field(init=False)
+    _clean: float | None = field(default=None, init=False)  # stable, should no error follow the fault
+    _clean_start: float | None = field(default=None, init=False)
+    _run_start: float | None = field(default=None, init=False)
+    _stable: float | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self._first = _FirstGood(self.fault_at)
+
+    def feed(self, sample: Sample) -> None:
+        after = sample.at >= self.fault_at - _EPSILON
+        if after:
+            self.watched += 1
+            self.errors += not sample.good
+        if self._first.feed(sample) or not after:
+            return
+        if not self._first.errored:  # all good so far: a stable run from the first good sample
+            if self._clean_start is None:
+                self._clean_start = sample.at
+            if self._clean is None and sample.at - self._clean_start >= self.window_s - _EPSILON:
+                self._clean = self._clean_start
+            return
+        if self._stable is not None:
+            return
+        if not sample.good:
+            self._run_start = None
+        elif self._run_start is None:
+            self._run_start = sample.at
+        if self._run_start is not None and sample.at - self._run_start >= self.window_s - _EPSILON:
+            self._stable = self._run_start
+
+    @property
+    def first_good(self) -> float | None:
+        return self._first.at
+
+    @property
+    def stable(self) -> float | None:
+        return self._stable if self._first.errored else self._clean
+
+
+class _ProbeState:
+    """One probe's summary, built sample by sample in sequence order."""
+
+    def __init__(self, name: str, kind: str, target: str, fault_at: float) -> None:
+        self.name, self.kind, self.target, self.fault_at = name, kind, target, fault_at
+        self._heap: list[tuple[int, int, Sample]] = []
+        self._arrived = 0
+        self.count = self.watched = self.errors = self.errors_after = 0
+        self.by_outcome: Counter[str] = Counter()
+        self.first_error_at: float | None = None
+        self.first_503_at: float | None = None
+        self.first = _FirstGood(fault_at)
+        self.windows: list[OutageWindow] = []
+        self._open: tuple[float, float, int, Counter[str]] | None = None  # start, last error, count, outcomes
+        self.latency_at, self.latency, self.lateness = array("d"), array("d"), array("d")
+        self.served_by: dict[str, None] = {}
+        self.peers: dict[str, None] = {}
+        self.answered: list[_Answer] = []
+        self._answer_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def push(self, sample: Sample) -> list[Sample]:
+        heapq.heappush(self._heap, (sample.seq, self._arrived, sample))
+        self._arrived += 1
+        fed = []
+        while len(self._heap) > REORDER_SAMPLES:
+            fed.append(self._feed(heapq.heappop(self._heap)[2]))
+        return fed
+
+    def drain(self) -> list[Sample]:
+        fed = [self._feed(heapq.heappop(self._heap)[2]) for _ in range(len(self._heap))]
+        self._close(None)
+        return fed
+
+    def _feed(self, s: Sample) -> Sample:
+        after = s.at >= self.fault_at - _EPSILON
+        self.count += 1
+        self.errors += not s.good
+        self.first.feed(s)
+        if after:
+            self.watched += 1
+            if not s.good:
+                self.errors_after += 1
+                self.by_outcome[s.outcome.value] += 1
+                if self.first_error_at is None:
+                    self.first_error_at = s.at
+            if s.status == 503 and self.first_503_at is None:
+                self.first_503_at = s.at
+        if s.good:
+            self._close(s.at)
+        elif self._open is None:
+            self._open = (s.at, s.at, 1, Counter({s.outcome.value: 1}))
+        else:
+            start, _, n, outcomes = self._open
+            outcomes[s.outcome.value] += 1
+            self._open = (start, s.at, n + 1, outcomes)
+        if s.latency_s is not None:
+            self.latency_at.append(s.at)
+            self.latency.append(s.latency_s)
+        self.lateness.append(max(0.0, s.lateness_s))
+        if s.served_by:
+            self.served_by.setdefault(s.served_by)
+        if s.peer:
+            self.peers.setdefault(s.peer)
+        if self.kind == "dns" and s.outcome is Outcome.OK:
+            answers = self._answer_sets.setdefault(s.answers, s.answers)
+            self.answered.append(_Answer(s.at, answers))
+        return s
+
+    def _close(self, end: float | None) -> None:
+        if self._open is None:
+            return
+        start, last, n, outcomes = self._open
+        self._open = None
+        if end is None or end >= self.fault_at - _EPSILON:
+            self.windows.append(OutageWindow(start, end, (end if end is not None else last) - start,
+                                             start - self.fault_at, (self.name,), n, dict(outcomes)))
+
+    def summary(self, window_end: float) -> ProbeSummary:
+        low = self.fault_at - _EPSILON
+        return ProbeSummary(
+            probe=self.name, kind=self.kind, target=self.target, samples=self.count,
+            samples_after_fault=self.watched, errors_before_fault=self.errors - self.errors_after,
+            errors_by_outcome=dict(self.by_outcome),
+            availability=(self.watched - self.errors_after) / self.watched if self.watched else 0.0,
+            first_error_at=self.first_error_at, first_good_at=self.first.at,
+            flaps=max(0, len(self.windows) - 1), outage_windows=tuple(self.windows),
+            latency=percentiles(self.latency),
+            latency_in_window=percentiles(v for at, v in zip(self.latency_at, self.latency, strict=True)
+                                          if low <= at <= window_end),
+            lateness_p99_s=percentiles(self.lateness).p99,
+            served_by=tuple(self.served_by), peers=tuple(self.peers))
