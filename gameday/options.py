@@ -56,6 +56,14 @@ OPTIONS: tuple[Option, ...] = (
                                 "help": "budgets file (default: gameday.toml)"}),
     Option("--run-id", "how", {"default": None, "help": "run id (default: UTC timestamp + random suffix)"}),
     Option("--report-dir", "how", {"default": "reports", "help": "where reports/<run-id>/ goes (default: reports)"}),
+    Option("--history", "how", {"default": None, "metavar": "PATH|s3://BUCKET/PREFIX",
+                                "help": "keep the game days' history there (default: <report-dir>/history.jsonl); on "
+                                        "S3 one object per run under the prefix, with --endpoint-url and --region"},
+           forwarded=False),
+    Option("--window", "how", {"action": "append", "default": [], "metavar": "'DAYS HH:MM-HH:MM [ZONE]'",
+                               "help": "only start inside this window, e.g. 'Mon-Fri 09:00-16:00 Europe/Berlin' "
+                                       "(repeatable; default: [schedule] windows of the budgets file, else any time)"},
+           forwarded=False),
     Option("--region", "aws", {"default": None,
                                "help": "AWS region (default: [aws] region in gameday.toml, then AWS_REGION)"}),
     Option("--endpoint-url", "aws", {"default": None, "metavar": "URL",

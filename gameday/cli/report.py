@@ -13,6 +13,7 @@ from gameday.jsonfile import read_json
 from gameday.kits import load_kits
 from gameday.reports import merge, write_outputs
 from gameday.reports.history import COMPARED_RUNS, completed, read_history, trends
+from gameday.reports.history_store import HistoryStore, open_history
 from gameday.reports.markdown import seconds
 from gameday.reports.run import PARTS, SCHEMA_VERSION, finish
 from gameday.run import RUN_ID
@@ -25,22 +26,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "  gameday report                          the latest run again (summary, junit, HTML)\n"
                      "  gameday report 20261120-101500-ab12     that run\n"
                      "  gameday report --history                trends per scenario over the last game days\n"
-                     "  gameday report --history --fail-on-regression   exit 1 when the latest run regressed")
+                     "  gameday report --history --fail-on-regression   exit 1 when the latest run regressed\n"
+                     "  gameday report --history s3://team-gamedays/history --region eu-west-1   a durable history")
     parser.add_argument("run", nargs="?", default=None, metavar="RUN",
                         help="run id or report folder (default: the latest under --report-dir)")
     parser.add_argument("--report-dir", default="reports", help="where the runs are (default: reports)")
-    parser.add_argument("--history", action="store_true",
-                        help="trends per scenario across runs (reports/history.jsonl) instead of one run")
+    parser.add_argument("--history", nargs="?", const="", default=None, metavar="PATH|s3://BUCKET/PREFIX",
+                        help="trends per scenario across runs instead of one run: of <report-dir>/history.jsonl, "
+                             "or of the history at PATH or under the S3 prefix (as `gameday run --history`)")
     parser.add_argument("--last", type=int, default=COMPARED_RUNS, metavar="N",
                         help=f"with --history: compare with the last N runs (default: {COMPARED_RUNS})")
     parser.add_argument("--fail-on-regression", action="store_true",
                         help="with --history: exit 1 when the latest run regressed against the earlier ones")
+    parser.add_argument("--endpoint-url", default=None, metavar="URL",
+                        help="with --history s3://…: an AWS-compatible endpoint (localcloud, moto) instead of AWS")
+    parser.add_argument("--region", default=None, help="with --history s3://…: the bucket's region")
+    parser.add_argument("--aws-profile", default=None, metavar="NAME", help="with --history s3://…: named profile")
 
 
 def main(args: argparse.Namespace) -> int:
     reports_dir = Path(args.report_dir).resolve()
-    if args.history:
-        return _history(reports_dir, args.last, args.fail_on_regression)
+    if args.history is not None:
+        store = open_history(args.history, reports_dir / "history.jsonl", endpoint_url=args.endpoint_url,
+                             region=args.region, aws_profile=args.aws_profile)
+        return _history(store, args.last, args.fail_on_regression)
     folder = _folder(reports_dir, args.run)
     data = _load(folder)
     out = _render(data, folder)
@@ -141,14 +150,14 @@ def _in_history(reports_dir: Path, run_id: str) -> bool:
     return any(line.get("run_id") == run_id for line in read_history(reports_dir / "history.jsonl"))
 
 
-def _history(reports_dir: Path, last: int, fail_on_regression: bool) -> int:
-    everything = read_history(reports_dir / "history.jsonl")
+def _history(store: HistoryStore, last: int, fail_on_regression: bool) -> int:
+    everything = store.read()
     lines = completed(everything)  # interrupted, broken and not-run lines are kept in the file, not compared
     if not lines:
-        raise ConfigError(f"no history yet: no completed run in {reports_dir / 'history.jsonl'} "
+        raise ConfigError(f"no history yet: no completed run in {store.where} "
                           f"({len(everything)} line(s))")
     latest = lines[-1]
-    print(f"# Trends: {len(lines)} completed run(s) of {len(everything)} in {reports_dir / 'history.jsonl'}; "
+    print(f"# Trends: {len(lines)} completed run(s) of {len(everything)} in {store.where}; "
           f"latest {latest['run_id']} ({latest['backend']}, profile {latest['profile']})")
     regressed = False
     for trend in trends(lines, compared_runs=last):

@@ -28,8 +28,10 @@ from gameday.cli.children import (
     what_is_left,
 )
 from gameday.cli.plan import print_static_plan
+from gameday.cli.run_policy import check_policy, gate_section, judge, refused, to_step_summary
 from gameday.errors import ConfigError, GamedayError
 from gameday.faults.journal import RollbackJournal
+from gameday.gate import GateVerdict
 from gameday.kits import Kits, ScenarioSpec, load_kits
 from gameday.kits.blocks.template_kit import check_parameters
 from gameday.kits.kit import one_per_part
@@ -87,12 +89,18 @@ class Plan:
 
 def main(args: argparse.Namespace) -> int:
     plan = _check(args)
+    policy = check_policy(args)
     if args.dry_run:
         for scenario in plan.specs:
             print_static_plan(scenario)
         _say_elsewhere(args, plan)
         print("(dry run: nothing deployed, nothing injected; `gameday plan --local` resolves the targets)")
         return 0
+    outside = refused(policy)
+    if outside:  # before localcloud starts or anything is deployed
+        print(f"gameday run: refused: {outside}", file=sys.stderr)
+        to_step_summary(f"gameday run: refused: {outside}")
+        return 2
     paths = RunPaths.create(args.run_id, Path(args.report_dir).resolve())
     args.run_id = paths.run_id  # every child shares it
     units = _units(args, plan)
@@ -119,7 +127,12 @@ def main(args: argparse.Namespace) -> int:
         return 3
     data = merge([*parts, *([_not_run_part(args, paths, plan, missing)] if missing else [])])
     data["interrupted"] = _interrupted_by(ended)  # history keeps the run with this status, trends skip it
-    folder = write_outputs(data, paths.reports_dir, sections=plan.kits.report_sections())
+    verdicts = judge(policy, data)
+    folder = write_outputs(data, paths.reports_dir, sections=plan.kits.report_sections(), store=policy.history)
+    if verdicts is not None:
+        with (folder / "summary.md").open("a") as summary:
+            summary.write(gate_section(verdicts))
+    to_step_summary((folder / "summary.md").read_text())
     for part in (paths.folder / "parts").glob("*.json"):  # merged into report.json; logs and progress stay
         part.unlink()
     print()
@@ -127,7 +140,7 @@ def main(args: argparse.Namespace) -> int:
     print(f"game day took {time.monotonic() - started:.0f} s")
     print(f"report: {folder / 'report.json'}")
     print(f"HTML report: {folder / 'report.html'}")
-    return _exit_code(paths, ended, data)
+    return _exit_code(paths, ended, data, verdicts)
 
 def _say_elsewhere(args: argparse.Namespace, plan: Plan) -> None:
     for spec in plan.elsewhere:
@@ -324,7 +337,8 @@ def _not_run_part(args: argparse.Namespace, paths: RunPaths, plan: Plan,
     return report.to_dict()
 
 
-def _exit_code(paths: RunPaths, ended: Ended, data: dict[str, object]) -> int:
+def _exit_code(paths: RunPaths, ended: Ended, data: dict[str, object],
+               gated: list[GateVerdict] | None = None) -> int:
     for name, code in ended.codes.items():
         _explain_child(paths, name, code)
     scenarios = data["scenarios"]
@@ -336,16 +350,21 @@ def _exit_code(paths: RunPaths, ended: Ended, data: dict[str, object]) -> int:
     if _interrupted_by(ended):
         print(_interrupted_line(paths, ended), file=sys.stderr)
         return 130
-    if any(s["verdict"] == "failed" for s in scenarios):
+    for verdict in gated or []:
+        print(f"gameday run: {verdict.line()}", file=sys.stderr)
+    if any(not v.passed for v in gated) if gated is not None else any(s["verdict"] == "failed" for s in scenarios):
         return 1
     if any(s["verdict"] in ("not run", "error") for s in scenarios):
         return 3
-    asserted = [name for name, code in ended.codes.items() if code == TESTS_FAILED]
+    excused = {v.key.split("/")[0] for v in gated or [] if v.over_budget}  # failed attempts the gate outvoted
+    asserted = [name for name, code in ended.codes.items()
+                if code == TESTS_FAILED and name.split(".")[0] not in excused]
     if asserted:  # a scenario's own check after its verdict (e.g. measured vs model) failed: still a failure
         for name in asserted:
             print(f"gameday run: FAILED {name}: {_failed_line(paths, name)}", file=sys.stderr)
         return 1
-    if any(code not in (0, TESTS_FAILED, NO_TESTS_COLLECTED) for code in ended.codes.values()) or not data["passed"]:
+    if any(code not in (0, TESTS_FAILED, NO_TESTS_COLLECTED) for code in ended.codes.values()) or not (
+            data["passed"] or gated):
         return 3
     return 0
 

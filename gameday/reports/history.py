@@ -74,17 +74,22 @@ def read_history(path: Path) -> list[dict[str, Any]]:
         text = path.read_text(errors="replace")
     except OSError:
         return []
+    return read_history_text(text, str(path))
+
+
+def read_history_text(text: str, where: str) -> list[dict[str, Any]]:
+    """The history lines of one document (a file, or one S3 object), damaged lines skipped and logged."""
     lines = []
     for number, raw in enumerate(text.splitlines(), start=1):
         try:
-            item = loads(raw, f"{path} line {number}")
+            item = loads(raw, f"{where} line {number}")
         except ConfigError as exc:
             log.warning("history line skipped: %s", exc)
             continue
         if _is_line(item):
             lines.append(item)
         else:
-            log.warning("history line skipped: %s line %d is not a history line", path, number)
+            log.warning("history line skipped: %s line %d is not a history line", where, number)
     return lines
 
 
@@ -111,9 +116,13 @@ def _finite(value: Any) -> bool:
 
 
 def append_history(path: Path, line: Mapping[str, Any]) -> None:
-    # allow_nan=False: a NaN would make the file unreadable by strict JSON readers; null says "no number".
     with path.open("a") as history:
-        history.write(json.dumps(_without_nan(line), sort_keys=True, allow_nan=False) + "\n")
+        history.write(history_json(line) + "\n")
+
+
+def history_json(line: Mapping[str, Any]) -> str:
+    # allow_nan=False: a NaN would make the file unreadable by strict JSON readers; null says "no number".
+    return json.dumps(_without_nan(line), sort_keys=True, allow_nan=False)
 
 
 def _without_nan(value: Any) -> Any:
