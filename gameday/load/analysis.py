@@ -1,15 +1,17 @@
 """What the load saw, second by second through the failover, and how it compares with the probes.
 
-Pure functions of a `Timeline`. Requests are counted in the second they were sent (a request that hung
-for five seconds belongs to the second it started in). Latency percentiles (nearest-rank, as in
-`gameday.analysis`) are over answered requests; requests that never got an answer are errors, not latencies.
+Pure functions of a `Timeline`, each one streamed pass over its samples. Requests are counted in the second
+they were sent (a request that hung for five seconds belongs to the second it started in). Latency percentiles
+(nearest-rank, as in `gameday.analysis`) are over answered requests; requests that never got an answer are
+errors, not latencies.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,64 +106,106 @@ def is_load(sample: Sample) -> bool:
 
 
 def load_samples(timeline: Timeline, probe_prefix: str = LOAD_PREFIX) -> list[Sample]:
-    samples, _ = timeline.snapshot()
-    return [s for s in samples if is_load(s) and s.probe.startswith(probe_prefix)]
+    return [s for s in timeline.iter_samples() if is_load(s) and s.probe.startswith(probe_prefix)]
 
 
 def load_per_second(timeline: Timeline, *, probe_prefix: str = LOAD_PREFIX, start_at: float | None = None,
                     end_at: float | None = None) -> list[LoadSecond]:
-    """One row per second from the first to the last load request (empty seconds included)."""
-    samples = [s for s in load_samples(timeline, probe_prefix)
-               if (start_at is None or s.sent_at >= start_at) and (end_at is None or s.sent_at < end_at)]
-    if not samples:
+    """One row per second from the first to the last load request (empty seconds included). One streamed
+    pass: each second keeps its counts and its latencies, not its samples."""
+    buckets: dict[int, _Second] = {}
+    for sample in timeline.iter_samples():
+        if not (is_load(sample) and sample.probe.startswith(probe_prefix)):
+            continue
+        if (start_at is not None and sample.sent_at < start_at) or (end_at is not None and sample.sent_at >= end_at):
+            continue
+        n = math.floor(sample.sent_at - timeline.origin_at)
+        bucket = buckets.get(n)
+        if bucket is None:
+            bucket = buckets[n] = _Second()
+        bucket.add(sample)
+    if not buckets:
         return []
-    buckets: dict[int, list[Sample]] = {}
-    for sample in samples:
-        buckets.setdefault(math.floor(sample.sent_at - timeline.origin_at), []).append(sample)
     first, last = min(buckets), max(buckets)
-    return [_second(timeline.origin_at, n, buckets.get(n, [])) for n in range(first, last + 1)]
+    return [(buckets.get(n) or _Second()).row(timeline.origin_at, n) for n in range(first, last + 1)]
 
 
 def compare_load_and_probes(timeline: Timeline, *, window: tuple[float, float] | None = None,
                             probes: Sequence[str] | None = None,
                             load_prefix: str = LOAD_PREFIX) -> LoadVsProbes:
     """Errors seen by load vs by probes; `window` (epoch start, end) splits errors inside/outside it."""
-    samples, _ = timeline.snapshot()
-    load = [s for s in samples if is_load(s) and s.probe.startswith(load_prefix)]
-    probe_samples = [s for s in samples if not is_load(s) and (probes is None or s.probe in probes)]
-    return LoadVsProbes(load=_error_view("load", load, window), probes=_error_view("probes", probe_samples, window),
-                        window=window)
+    load, seen = _Errors(window), _Errors(window)
+    for s in timeline.iter_samples():
+        if is_load(s):
+            if s.probe.startswith(load_prefix):
+                load.add(s)
+        elif probes is None or s.probe in probes:
+            seen.add(s)
+    return LoadVsProbes(load=load.view("load"), probes=seen.view("probes"), window=window)
 
 
-def _second(origin_at: float, n: int, samples: list[Sample]) -> LoadSecond:
-    errors = Counter(s.outcome.value for s in samples if not s.good)
-    latency = percentiles(s.latency_s * 1000.0 for s in samples if s.latency_s is not None)
-    served = Counter(s.served_by for s in samples if s.served_by)
-    requests, error_count = len(samples), sum(errors.values())
-    return LoadSecond(second=n, at=origin_at + n, requests=requests, ok=requests - error_count,
-                      errors=error_count, errors_by_outcome=tuple(sorted(errors.items())),
-                      error_rate=error_count / requests if requests else 0.0,
-                      p50_ms=_round(latency.p50), p95_ms=_round(latency.p95), p99_ms=_round(latency.p99),
-                      served_by=tuple(sorted(served.items())))
+class _Second:
+    """One second of load requests: counts and latencies."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.errors: Counter[str] = Counter()
+        self.latency_ms = array("d")
+        self.served: Counter[str] = Counter()
+
+    def add(self, s: Sample) -> None:
+        self.requests += 1
+        if not s.good:
+            self.errors[s.outcome.value] += 1
+        if s.latency_s is not None:
+            self.latency_ms.append(s.latency_s * 1000.0)
+        if s.served_by:
+            self.served[s.served_by] += 1
+
+    def row(self, origin_at: float, n: int) -> LoadSecond:
+        latency = percentiles(self.latency_ms)
+        error_count = sum(self.errors.values())
+        return LoadSecond(second=n, at=origin_at + n, requests=self.requests, ok=self.requests - error_count,
+                          errors=error_count, errors_by_outcome=tuple(sorted(self.errors.items())),
+                          error_rate=error_count / self.requests if self.requests else 0.0,
+                          p50_ms=_round(latency.p50), p95_ms=_round(latency.p95), p99_ms=_round(latency.p99),
+                          served_by=tuple(sorted(self.served.items())))
 
 
-def _error_view(source: str, samples: Iterable[Sample], window: tuple[float, float] | None) -> ErrorView:
-    samples = list(samples)
-    bad = [s for s in samples if not s.good]
-    inside = None if window is None else sum(1 for s in bad if window[0] <= s.sent_at <= window[1])
-    per_probe: dict[str, list[int]] = {}
-    for sample in samples:
-        counts = per_probe.setdefault(sample.probe, [0, 0])
+class _Errors:
+    """Errors as one source saw them, counted sample by sample."""
+
+    def __init__(self, window: tuple[float, float] | None) -> None:
+        self.window = window
+        self.requests = self.errors = self.inside = 0
+        self.by_outcome: Counter[str] = Counter()
+        self.first: float | None = None
+        self.last: float | None = None
+        self.per_probe: dict[str, list[int]] = {}
+
+    def add(self, s: Sample) -> None:
+        self.requests += 1
+        counts = self.per_probe.setdefault(s.probe, [0, 0])
         counts[0] += 1
-        counts[1] += 0 if sample.good else 1
-    return ErrorView(
-        source=source, requests=len(samples), errors=len(bad),
-        error_rate=len(bad) / len(samples) if samples else 0.0,
-        errors_by_outcome=tuple(sorted(Counter(s.outcome.value for s in bad).items())),
-        first_error_at=min((s.sent_at for s in bad), default=None),
-        last_error_at=max((s.sent_at for s in bad), default=None),
-        errors_in_window=inside, errors_outside_window=None if inside is None else len(bad) - inside,
-        by_probe=tuple((p, n, e) for p, (n, e) in sorted(per_probe.items())))
+        if s.good:
+            return
+        counts[1] += 1
+        self.errors += 1
+        self.by_outcome[s.outcome.value] += 1
+        self.first = s.sent_at if self.first is None else min(self.first, s.sent_at)
+        self.last = s.sent_at if self.last is None else max(self.last, s.sent_at)
+        if self.window is not None and self.window[0] <= s.sent_at <= self.window[1]:
+            self.inside += 1
+
+    def view(self, source: str) -> ErrorView:
+        inside = None if self.window is None else self.inside
+        return ErrorView(
+            source=source, requests=self.requests, errors=self.errors,
+            error_rate=self.errors / self.requests if self.requests else 0.0,
+            errors_by_outcome=tuple(sorted(self.by_outcome.items())), first_error_at=self.first,
+            last_error_at=self.last, errors_in_window=inside,
+            errors_outside_window=None if inside is None else self.errors - inside,
+            by_probe=tuple((p, n, e) for p, (n, e) in sorted(self.per_probe.items())))
 
 
 def _round(value: float | None) -> float | None:

@@ -79,6 +79,18 @@ class RecordFileContents:
 
 def read_record_file(path: Path) -> RecordFileContents:
     contents = RecordFileContents([], [], 0)
+    for line in iter_record_lines(path):
+        if isinstance(line, LoadRecord):
+            contents.records.append(line)
+        elif isinstance(line, LoadEventRecord):
+            contents.events.append(line)
+        else:
+            contents.malformed += 1
+    return contents
+
+
+def iter_record_lines(path: Path) -> Iterator[LoadRecord | LoadEventRecord | None]:
+    """The lines of a record file one at a time, as written (None: a line that could not be read)."""
     with path.open(encoding="utf-8", errors="replace") as lines:
         for line in lines:
             if not line.strip():
@@ -86,13 +98,11 @@ def read_record_file(path: Path) -> RecordFileContents:
             try:
                 data = json.loads(line)
                 if "ev" in data:
-                    contents.events.append(LoadEventRecord(float(data["t"]), str(data["ev"]),
-                                                           dict(data.get("d", {}))))
+                    yield LoadEventRecord(float(data["t"]), str(data["ev"]), dict(data.get("d", {})))
                 else:
-                    contents.records.append(LoadRecord.from_json(line))
+                    yield LoadRecord.from_json(line)
             except (ValueError, KeyError, TypeError):
-                contents.malformed += 1
-    return contents
+                yield None
 
 
 def redirect_expected(status: int | None, location: str | None, expect_location: str) -> bool:
