@@ -95,6 +95,11 @@ class AlarmState:
             return f"CloudWatch alarm {self.alarm_name} is in ALARM: {state.get('StateReason', 'no reason given')}"
         return None
 
+    def state_value(self) -> str | None:
+        """OK, ALARM or INSUFFICIENT_DATA; None when the alarm does not exist (the pre-flight reads it)."""
+        state = self._state()
+        return None if state is None else str(state.get("StateValue"))
+
     def _state(self) -> dict[str, Any] | None:
         found = self.backend.client("cloudwatch").describe_alarms(AlarmNames=[self.alarm_name])
         alarms = [*found.get("MetricAlarms", []), *found.get("CompositeAlarms", [])]

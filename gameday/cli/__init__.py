@@ -25,6 +25,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("gameday.cli.plan", "dry run: print each scenario's faults, targets and reverts; change nothing"),
     "rollback": ("gameday.cli.rollback", "replay every unfinished revert of a rollback journal (after a crash)"),
     "export-fis": ("gameday.cli.export_fis", "write a scenario as an AWS FIS experiment template (JSON)"),
+    "preflight": ("gameday.cli.preflight", "check before breaking anything: prediction vs budget, N-1 capacity, health "
+                  "checks, TTLs, failover codes and alarms as deployed; exit 2 with one line per failed check"),
 }
 
 

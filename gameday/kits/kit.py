@@ -16,6 +16,7 @@ from gameday.backends.base import Backend
 from gameday.errors import ConfigError, DeployError
 from gameday.faults import Fault
 from gameday.model import Prediction
+from gameday.preflight import Check, PreflightContext
 from gameday.reports.markdown import ReportSection
 from gameday.scenario import ScenarioResult
 from gameday.session import GameDay
@@ -103,6 +104,8 @@ class FaultSpec:
 
 
 Predictor = Callable[[Profile, DeployedStack | None], Prediction]
+# A kit's own pre-flight check against the deployment (e.g. N-1 capacity at the configured load).
+PreflightCheck = Callable[[PreflightContext, Deployment], Sequence[Check]]
 ScenarioRun = Callable[[GameDay, Deployment, "ScenarioSpec"], Sequence[ScenarioResult]]
 
 
@@ -126,6 +129,8 @@ class ScenarioSpec:
     # `backend_note` says why (e.g. AWS has no way to take a region's S3 away).
     backends: tuple[str, ...] = ("localcloud", "aws")
     backend_note: str = ""
+    # The kit's own checks before the first fault (`gameday preflight`, and every run): gameday.preflight.
+    preflight: tuple[PreflightCheck, ...] = ()
 
     @property
     def name(self) -> str:

@@ -1,5 +1,6 @@
 """Playing scenario specs: each kit deployment made once per session (or adopted) and deleted at its end,
-and a scenario that cannot run recorded as `not run` with its reason, never as a pass."""
+the pre-flight before each scenario's fault, and a scenario that cannot run recorded as `not run` with its
+reason, never as a pass."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from gameday.errors import GamedayError, SystemUnderTestFailed
 from gameday.faults.journal import RollbackJournal
 from gameday.kits import Kits
 from gameday.kits.kit import DeployContext, Deployment, ScenarioSpec
+from gameday.kits.preflight import after_deploy
+from gameday.preflight import PreflightContext, PreflightRefused, refuse_if_failed
 from gameday.reports.configuration import configuration
 from gameday.scenario import ScenarioResult, Verdict
 from gameday.session import GameDay
@@ -30,6 +33,8 @@ class Deployments:
         self.context = context
         self._made: dict[tuple[str, str], Deployment] = {}
         self._failed: dict[tuple[str, str], GamedayError] = {}
+        self._checked: set[tuple[str, str]] = set()  # deployments whose deployed configuration passed
+        self._refused: dict[str, PreflightRefused] = {}  # a refused stack plays nothing more this session
 
     def get(self, spec: ScenarioSpec) -> Deployment:
         made = self._get(spec.stack_id, spec.deployment)
@@ -48,6 +53,23 @@ class Deployments:
                 self._failed[key] = exc
                 raise
         return self._made[key]
+
+    def preflight(self, game: GameDay, spec: ScenarioSpec, deployment: Deployment) -> None:
+        """The pre-flight before this scenario's fault (the deployment's configuration once per session);
+        `PreflightRefused` when a check failed, and for every later scenario of that stack."""
+        if spec.stack_id in self._refused:
+            raise self._refused[spec.stack_id]
+        key = (spec.stack_id, spec.deployment)
+        ctx = PreflightContext(game.backend, game.profile, _load_rps(game))
+        try:
+            checks = refuse_if_failed(after_deploy(ctx, [spec], deployment, lambda s: _budget(game, s),
+                                                   deployed=key not in self._checked))
+        except PreflightRefused as exc:
+            self._refused[spec.stack_id] = exc
+            raise
+        self._checked.add(key)
+        for check in checks:
+            log.info("pre-flight %s", check.line)
 
     def close(self) -> None:
         """Delete what was deployed, newest first; every deletion is tried, the first failure raised."""
@@ -75,6 +97,11 @@ def play(game: GameDay, spec: ScenarioSpec, deployments: Deployments) -> list[Sc
     except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: say so in the report, then stop the session
         record_not_run(game, spec, f"interrupted by {interrupt_signal(stop)} during the deploy")
         raise
+    try:
+        deployments.preflight(game, spec, deployment)
+    except PreflightRefused as exc:  # before any fault of this scenario; `gameday run` exits 2 with the reasons
+        say_refused(game, spec.stack_id, exc)
+        return [record_not_run(game, spec, f"refused before any fault: {'; '.join(c.reason for c in exc.failed)}")]
     before = len(game.report.scenarios)
     config = configuration(_stacks_of(deployment))  # filed before it plays: an interrupted scenario has it too
     _file_configuration(game, config, [f"{spec.stack_id}/{spec.name}"])
@@ -102,6 +129,18 @@ def _file_configuration(game: GameDay, config: list[dict[str, Any]], scenarios: 
     scenario's results in report.json, for the evidence report."""
     for key in scenarios:
         game.report.extras.setdefault(key, {})["config"] = config
+
+
+def say_refused(game: GameDay, stack_id: str, refusal: PreflightRefused) -> None:
+    """parts/<stack>.preflight.refused: the lines `gameday run` prints, as for any refusal only a child sees."""
+    folder = game.paths.folder / "parts"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stack_id}.preflight.refused").write_text(str(refusal) + "\n")
+
+
+def _load_rps(game: GameDay) -> float | None:
+    """The configured load's peak requests/s (None: no --load, or a load paced by its users alone)."""
+    return game.load.settings.config().peak_rate if game.load.enabled else None
 
 
 def _stacks_of(deployment: Deployment) -> tuple[DeployedStack, ...]:

@@ -7,7 +7,9 @@ failover code costs one round trip; an unreachable one costs ConnectionAttempts 
 
 from __future__ import annotations
 
+from gameday.kits.kit import Deployment, PreflightCheck
 from gameday.model import Prediction, fixed
+from gameday.preflight import Check, PreflightContext, codes_include
 from gameday.stacks import DeployedStack, stack_config
 from localcloud.profiles import Profile
 from localcloud.timescale import scaled
@@ -41,3 +43,21 @@ def deny_bucket_policy(profile: Profile, stack: DeployedStack | None) -> Predict
 def objects_missing(profile: Profile, stack: DeployedStack | None) -> Prediction:
     return Prediction(STACK, "objects-missing", profile.name, (
         fixed("penalty", 0.0, "primary answers 403/404 (failover code)"),), note=ROUND_TRIP_NOTE)
+
+
+# The codes the model counts as one round trip for each fault: what the primary answers (S3 says 403 for a
+# missing key when the reader lacks ListBucket). Missing from the origin group, the fault is an outage.
+FAILOVER_CODES_NEEDED: dict[str, tuple[int, ...]] = {"deny-bucket-policy": (403,), "objects-missing": (403,)}
+
+
+def failover_codes_check(fault: str) -> tuple[PreflightCheck, ...]:
+    """The pre-flight of a scenario whose fault makes the primary answer a status code."""
+    needed = FAILOVER_CODES_NEEDED.get(fault)
+    if not needed:
+        return ()
+
+    def check(ctx: PreflightContext, deployment: Deployment) -> list[Check]:
+        return codes_include(ctx.backend, deployment.main, needed,
+                             f"the primary answers under {fault}: CloudFront would return it instead of failing over")
+
+    return (check,)

@@ -80,7 +80,8 @@ def run_penalty(game: GameDay, deployment: Deployment, spec: ScenarioSpec) -> li
 
 def _scenario(fault: FaultSpec, summary: str, predict: Predictor, *, local_only: str = "") -> ScenarioSpec:
     return ScenarioSpec(f"{STACK}/{fault.fault}", STACK, summary, (fault,), run_penalty, predict=predict,
-                        backends=("localcloud",) if local_only else ("localcloud", "aws"), backend_note=local_only)
+                        backends=("localcloud",) if local_only else ("localcloud", "aws"), backend_note=local_only,
+                        preflight=model.failover_codes_check(fault.fault))
 
 
 # In the order the game day has always played them.

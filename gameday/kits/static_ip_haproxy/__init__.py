@@ -4,12 +4,14 @@ check, weighted answers naming only the healthy nodes; a blue/green backend behi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from gameday.kits.blocks.template_kit import TemplateKit, TemplatePart, main_part
 from gameday.kits.kit import DeployContext
 from gameday.kits.static_ip_haproxy.deployments import StaticIpKit
 from gameday.kits.static_ip_haproxy.health_scenarios import HEALTH_SCENARIOS
 from gameday.kits.static_ip_haproxy.load_scenarios import LOAD_SCENARIOS
+from gameday.kits.static_ip_haproxy.model import n_minus_one
 from gameday.kits.static_ip_haproxy.replacement import REPLACEMENT_SCENARIOS, Replacement
 from gameday.kits.static_ip_haproxy.scenarios import SCENARIOS, STACK
 from gameday.stacks import DeployedStack
@@ -30,5 +32,7 @@ TEMPLATE_KIT = TemplateKit(STACK, "four static addresses, each a HAProxy node be
                                                          "weighted records, blue/green backend"), _parameters),),
                   SCENARIOS)
 # The core scenarios, then the extended ones; the load tests and deploy by replacement on deployments of their own.
-KIT = StaticIpKit(TEMPLATE_KIT, SCENARIOS + LOAD_SCENARIOS + HEALTH_SCENARIOS + REPLACEMENT_SCENARIOS,
+# Before the first fault, the four proxies' N-1 capacity at the configured load (gameday preflight).
+KIT = StaticIpKit(TEMPLATE_KIT, tuple(replace(s, preflight=(*s.preflight, n_minus_one))
+                                      for s in SCENARIOS + LOAD_SCENARIOS + HEALTH_SCENARIOS) + REPLACEMENT_SCENARIOS,
                   {"replacement": Replacement(_parameters)})

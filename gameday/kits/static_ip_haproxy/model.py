@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gameday.kits.kit import Deployment
 from gameday.model import PredictedPhase, Prediction, StackConfig, fixed, phase
+from gameday.preflight import Check, PreflightContext
+from gameday.preflight import n_minus_one as n_minus_one_check
 from gameday.stacks import DeployedStack, stack_config
 from localcloud.profiles import Profile
 from localcloud.timescale import scaled
@@ -114,3 +117,16 @@ def blue_green_switch(profile: Profile, stack: DeployedStack | None) -> Predicti
         fixed("haproxy_resolve", HAPROXY_TIMEOUT_RESOLVE_S, "haproxy.cfg resolvers: timeout resolve 1s",
               ends_at="stable"),
     ), note="worst case; HAProxy ignores the TTL, the resolver in front of it does not")
+
+
+# What one HAProxy node carries, for the N-1 pre-flight: the operating point benchmarks/results/load_capacity.json
+# measured against one localcloud instance (two locust processes paced at 2,500 requests/s, no errors; flat out,
+# locust itself was the limit). On AWS it stands until a team measures its own nodes.
+PROXY_CAPACITY_RPS = 2500.0
+CAPACITY_SOURCE = "kit constant PROXY_CAPACITY_RPS (benchmarks/load_capacity, localcloud)"
+
+
+def n_minus_one(ctx: PreflightContext, deployment: Deployment) -> list[Check]:
+    """Three proxies carry the load of four: the configured load's peak within what N-1 nodes carry."""
+    nodes = len([g for g in deployment.output("ProxyGroups").split(",") if g])
+    return [n_minus_one_check(f"{STACK} proxies", nodes, PROXY_CAPACITY_RPS, ctx.load_rps, CAPACITY_SOURCE)]
