@@ -17,7 +17,8 @@ from typing import Any
 from gameday.load.analysis import load_report
 from gameday.model.compare import compare, measured_only
 from gameday.reports.evidence import write_evidence
-from gameday.reports.history import append_history, history_line, read_history, trends
+from gameday.reports.history import history_line, trends
+from gameday.reports.history_store import FileHistory, HistoryStore
 from gameday.reports.html import render_html
 from gameday.reports.junit import render_junit
 from gameday.reports.markdown import ReportSection, render_summary
@@ -127,15 +128,17 @@ def read_parts(folder: Path) -> list[dict[str, Any]]:
 
 
 def write_outputs(data: dict[str, Any], reports_dir: Path, *, history: bool = True, pdf: bool = True,
-                  sections: Mapping[str, ReportSection] | None = None) -> Path:
+                  sections: Mapping[str, ReportSection] | None = None, store: HistoryStore | None = None) -> Path:
     """Write report.json, summary.md, junit.xml, report.html and the evidence (evidence.html, and report.pdf
     unless `pdf` is False); append the history line; return the folder.
 
     The summary and the HTML compare the run with the earlier game days of reports/history.jsonl; `sections`
-    are the kits' own summary sections (`Kits.report_sections()`)."""
+    are the kits' own summary sections (`Kits.report_sections()`); `store` is where the history is kept when not
+    there (`--history PATH|s3://…`)."""
+    store = store or FileHistory(reports_dir / "history.jsonl")
     folder = reports_dir / data["run_id"]
     folder.mkdir(parents=True, exist_ok=True)
-    earlier = [line for line in read_history(reports_dir / "history.jsonl") if line.get("run_id") != data["run_id"]]
+    earlier = [line for line in store.read() if line.get("run_id") != data["run_id"]]
     trend = trends([*earlier, history_line(data)])
     (folder / "report.json").write_text(json.dumps(data, separators=(",", ":")) + "\n")
     (folder / "summary.md").write_text(render_summary(data, trend, sections))
@@ -143,7 +146,7 @@ def write_outputs(data: dict[str, Any], reports_dir: Path, *, history: bool = Tr
     (folder / "report.html").write_text(render_html(data, trend))
     write_evidence(folder, data, pdf=pdf)  # report.pdf needs Chromium; without it, one warning line
     if history:
-        append_history(reports_dir / "history.jsonl", history_line(data))
+        store.append(history_line(data))
     return folder
 
 
