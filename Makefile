@@ -5,9 +5,10 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements.stamp
-DEBIAN_PACKAGES := haproxy unbound wrk
-# Only the suite's own tests need a browser (the HTML report is checked in headless Chromium).
-TEST_DEBIAN_PACKAGES := chromium
+# Chromium prints each run's report.pdf (without it the run still writes every other report and says so).
+DEBIAN_PACKAGES := haproxy unbound wrk chromium
+# The suite's own tests check the HTML report in headless Chromium and render report.pdf's pages (poppler-utils).
+TEST_DEBIAN_PACKAGES := chromium poppler-utils
 # Only the benchmarks compare gameday's probes with curl and dig loops (benchmarks/tools_compare.py).
 BENCH_DEBIAN_PACKAGES := curl bind9-dnsutils
 
