@@ -12,14 +12,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from gameday import budgets
 from gameday.backends.aws import AwsBackend, AwsOptions, aws_errors
 from gameday.backends.base import Backend
 from gameday.cli.run import _check as check_inputs  # the same inputs, checked the same way as `gameday run`
 from gameday.errors import ConfigError
 from gameday.kits import Kits
 from gameday.kits.kit import DeployContext, ScenarioSpec
-from gameday.kits.preflight import Budget, after_deploy, before_deploy
+from gameday.kits.preflight import Budget, after_deploy, budget_of, refuse_before_deploy
 from gameday.load.session import LoadSettings
 from gameday.options import add_to_parser, parse_existing, parse_params
 from gameday.preflight import Check, PreflightContext, refuse_if_failed
@@ -59,13 +58,8 @@ def main(args: argparse.Namespace) -> int:
     where = "localcloud" if args.backend == "local" else f"backend aws ({args.region or 'its configured region'})"
     print(f"gameday preflight: {len(plan.specs)} scenario(s) of {', '.join(plan.stacks)} on {where}, "
           f"time profile {plan.profile}", flush=True)
-
-    def budget(spec: ScenarioSpec) -> float:
-        return budgets.budget_for(spec.stack_id, spec.budget_key, plan.profile,
-                                  budgets.budget_file(spec.stack_id, Path(args.budgets), spec.budgets),
-                                  scenario=spec.name)
-
-    _print(refuse_if_failed(before_deploy(plan.kits, plan.specs, params, profile, budget)))
+    budget = budget_of(plan.profile, Path(args.budgets))
+    _print(refuse_before_deploy(plan.kits, plan.specs, params, plan.profile, Path(args.budgets)))
     load = LoadSettings(args.load, users=args.load_users, rate=args.load_rate, duration_s=args.load_duration,
                         processes=args.load_processes)
     load_rps = load.config().peak_rate if load.enabled else None

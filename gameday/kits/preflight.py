@@ -6,16 +6,33 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from gameday import preflight
+from gameday import budgets, preflight
 from gameday.errors import GamedayError
 from gameday.kits import Kits
 from gameday.kits.blocks.template_kit import overrides_for
 from gameday.kits.kit import Deployment, ScenarioSpec
-from gameday.preflight import Check, PreflightContext
+from gameday.preflight import Check, PreflightContext, refuse_if_failed
 from gameday.stacks import DeployedStack, StackSpec
+from localcloud import profiles
 from localcloud.profiles import Profile
 
 Budget = Callable[[ScenarioSpec], float]
+
+
+def budget_of(profile: str, budgets_file: Path) -> Budget:
+    """A spec's budget as the run judges it: the run's file, else the kit's own, this profile's value."""
+    def budget(spec: ScenarioSpec) -> float:
+        return budgets.budget_for(spec.stack_id, spec.budget_key, profile,
+                                  budgets.budget_file(spec.stack_id, budgets_file, spec.budgets), scenario=spec.name)
+
+    return budget
+
+
+def refuse_before_deploy(kits: Kits, specs: Sequence[ScenarioSpec], parameters: Mapping[str, Mapping[str, str]],
+                         profile: str, budgets_file: Path) -> list[Check]:
+    """`before_deploy`'s checks, all passed; otherwise `PreflightRefused` (exit 2, before anything starts)."""
+    return refuse_if_failed(before_deploy(kits, specs, parameters, profiles.load(profile),
+                                          budget_of(profile, budgets_file)))
 
 
 def before_deploy(kits: Kits, specs: Sequence[ScenarioSpec], parameters: Mapping[str, Mapping[str, str]],
