@@ -1,4 +1,4 @@
-"""`gameday report`: render a run's report again (summary.md, junit.xml, report.html from its report.json),
+"""`gameday report`: render a run's report again (summary.md, junit.xml, report.html, report.pdf from its report.json),
 or, with --history, the trend of every scenario across game days and the regressions it shows."""
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ def main(args: argparse.Namespace) -> int:
     out = _render(data, folder)
     print((out / "summary.md").read_text())
     print(f"HTML report: {out / 'report.html'}")
+    pdf = out / "report.pdf"
+    if pdf.exists() and pdf.stat().st_mtime >= (out / "report.html").stat().st_mtime:  # printed now, not stale
+        print(f"PDF report: {pdf}")
     return 0
 
 
