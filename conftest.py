@@ -1,8 +1,5 @@
-"""Registers the gameday fixtures (fixtures/) for the scenarios and for the suite's own tests."""
+"""Registers the gameday fixtures (fixtures/plugin.py) for the scenarios and for the suite's own tests.
 
-pytest_plugins = [
-    "fixtures.backend",
-    "fixtures.reporting",
-    "fixtures.scenarios",
-    "fixtures.load",
-]
+An installed gameday registers the same plugin through its entry point; pytest takes it once."""
+
+pytest_plugins = ["fixtures.plugin"]

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from gameday.errors import ConfigError
+from gameday.resources import FILES
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "gameday.toml"
+DEFAULT_CONFIG = FILES.default_config
 STATISTICS = ("each", "p50", "p95", "max")  # `each`: every attempt is judged alone (no [gate] table)
 _EXTENDS_DEPTH = 5
 

@@ -21,11 +21,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from gameday import guards
 from gameday.backends.base import Backend, is_loopback
 from gameday.errors import BackendError, ConfigError, DeployError
+from gameday.resources import FILES
 from gameday.template import StackConfig, load_template, load_template_text
 
 log = logging.getLogger(__name__)
 
-STACKS_DIR = Path(__file__).resolve().parent.parent / "stacks"
+STACKS_DIR = FILES.stacks_dir
 RUN_TAG = "gameday:run"  # the game day's exact run id: what the blast-radius guard matches
 DEPLOY_TAG = "gameday:deploy"  # the deploy's own id (`<run-id>-<suffix>`) when it differs
 STACK_TAG = "gameday:stack"

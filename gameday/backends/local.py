@@ -24,13 +24,14 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
+from gameday import debian
 from gameday.backends.base import Resolver
 from gameday.errors import BackendError
+from gameday.resources import FILES
 from gameday.timeline import Event
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 STDERR_TAIL_BYTES = 4000
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the control API is loopback
 
@@ -56,6 +57,7 @@ class LocalBackend:
     def __init__(self, profile: str = "fast", seed: int | None = None, *, region: str = "us-east-1",
                  start_timeout_s: float = 60.0, stop_timeout_s: float = 20.0,
                  extra_args: tuple[str, ...] = ()) -> None:
+        debian.require(debian.UNBOUND)  # before a child that would fail on it later, with a traceback
         self.profile = profile
         self.seed = seed
         self.region = region
@@ -134,15 +136,15 @@ class LocalBackend:
         profile = str(Path(self.profile).resolve()) if self.profile.endswith(".toml") else self.profile
         command = [sys.executable, "-m", "localcloud", "serve", "--profile", profile, "--region", self.region,
                    *(["--seed", str(self.seed)] if self.seed is not None else []), *extra_args]
-        env = dict(os.environ)
+        env = FILES.child_env(os.environ)
         env["TMPDIR"] = env["LOCALCLOUD_OWNED_TMPDIR"] = self._tmp
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
         try:
             # A session of its own: the terminal's Ctrl-C goes to the suite, which reverts its faults and
             # deletes its stacks *through* localcloud before closing it. If the suite dies outright, the
             # child sees end-of-file on stdin and shuts down by itself.
             self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=self._stderr, cwd=REPO_ROOT, env=env, start_new_session=True)
+                                          stderr=self._stderr, cwd=FILES.child_cwd(Path(self._tmp)),
+                                          env=env, start_new_session=True)
         except OSError as exc:
             raise BackendError(f"cannot start localcloud: {exc}") from exc
         line = self._read_ready_line(timeout_s)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tenacity import retry, retry_if_exception_type, wait_fixed
 
-from gameday import guards
+from gameday import debian, guards
 from gameday.backends.aws import AwsBackend, AwsOptions, add_aws_options, aws_errors
 from gameday.backends.base import Backend
 from gameday.errors import ConfigError, DeployError, FaultError
@@ -178,6 +178,8 @@ def _playable_on_aws(scenarios: list[ScenarioSpec]) -> tuple[list[ScenarioSpec],
 def _plan_local(kits: Kits, scenarios: list[ScenarioSpec]) -> int:
     refusals: list[str] = []
     unplanned: list[str] = []
+    debian.require(debian.for_local_run(p.template for s in dict.fromkeys(s.stack_id for s in scenarios)
+                                        for p in kits.get(s).parts))
     with _localcloud() as backend:
         for key in dict.fromkeys((s.stack_id, s.deployment) for s in scenarios):  # each deployment once
             kit = kits.get(key[0])

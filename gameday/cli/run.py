@@ -14,7 +14,7 @@ from typing import Any
 
 from _pytest.mark.expression import Expression  # pytest's -k parser, to refuse a bad -k before any child starts
 
-from gameday import budgets
+from gameday import budgets, debian
 from gameday.backends.aws import AwsOptions
 from gameday.cli.children import (
     NO_TESTS_COLLECTED,
@@ -35,15 +35,14 @@ from gameday.gate import GateVerdict
 from gameday.kits import Kits, ScenarioSpec, load_kits
 from gameday.kits.blocks.template_kit import check_parameters
 from gameday.kits.kit import one_per_part
-from gameday.kits.preflight import refuse_before_deploy
 from gameday.load.session import LoadSettings
 from gameday.options import add_to_parser, forward, judged_profile, parse_existing, parse_params, parse_resolvers
 from gameday.reports import RunReport, merge, read_parts, write_outputs
+from gameday.resources import FILES
 from gameday.run import RunPaths, check_run_id
 from gameday.scenario import ScenarioResult, Verdict
 from gameday.timeline import Timeline
 
-ROOT = Path(__file__).resolve().parents[2]
 # After a stop, how long the children get to revert and tear down: stack deletions on AWS take minutes.
 STOP_GRACE_S = {"local": 90.0, "aws": 900.0}
 
@@ -192,7 +191,8 @@ def _check(args: argparse.Namespace) -> Plan:
         budgets.budget_for(spec.stack_id, spec.budget_key, profile,
                            budgets.budget_file(spec.stack_id, Path(args.budgets), spec.budgets),
                            scenario=spec.name)
-    refuse_before_deploy(kits, specs, params, profile, Path(args.budgets))  # a --param that breaks the budget
+    if args.backend == "local" and not args.dry_run:  # the programs localcloud and these stacks run for real
+        debian.require(debian.for_local_run(p.template for s in stacks for p in kits.get(s).parts))
     return Plan(kits, stacks, specs, profile, elsewhere)
 
 
@@ -223,8 +223,8 @@ def _label(args: argparse.Namespace, plan: Plan) -> str:
 
 def _scenario_file(plan: Plan, stack_id: str) -> Path:
     if stack_id in plan.kits.team:
-        return ROOT / "scenarios" / "test_stacks_dir.py"
-    return ROOT / "scenarios" / f"test_{stack_id.replace('-', '_')}.py"
+        return FILES.scenarios_dir / "test_stacks_dir.py"
+    return FILES.scenarios_dir / f"test_{stack_id.replace('-', '_')}.py"
 
 
 def _units(args: argparse.Namespace, plan: Plan) -> dict[str, tuple[str, list[str]]]:
@@ -271,15 +271,13 @@ def _run_children(args: argparse.Namespace, paths: RunPaths, units: dict[str, tu
     """Every unit's pytest child; on Ctrl-C or SIGTERM each reverts and tears down and we wait for them."""
     (paths.folder / "parts").mkdir(parents=True, exist_ok=True)
     commands = {name: _command(args, paths, name, unit) for name, unit in units.items()}
-    return run_children(Children(commands, paths.folder / "parts", ROOT, {**os.environ, "PYTHONPATH": str(ROOT)},
+    cwd, env = FILES.child_cwd(Path.cwd()), FILES.child_env(os.environ)  # installed: where the user runs it
+    return run_children(Children(commands, paths.folder / "parts", cwd, env,
                                  jobs, paths.journal, STOP_GRACE_S[args.backend]))
 
 
 def _refusal(paths: RunPaths, codes: dict[str, int]) -> str | None:
     """A child's refusal (or usage error) in one line: the one it wrote, else pytest's ERROR line."""
-    preflight = sorted((paths.folder / "parts").glob("*.preflight.refused"))  # one line per failed check
-    if preflight:
-        return "\n".join(p.read_text().strip() for p in preflight)
     for name, code in codes.items():
         if code != USAGE_ERROR:
             continue

@@ -24,11 +24,11 @@ from gameday.clock import Clock, SystemClock
 from gameday.errors import SuiteError
 from gameday.load.config import LoadConfig, Target, check_target
 from gameday.load.procs import LEFTOVER_GRACE_S, group_members, wait_group_empty
+from gameday.resources import FILES
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-LOCUSTFILE = REPO_ROOT / "loadtest" / "locustfile.py"
+LOCUSTFILE = FILES.locustfile
 _READY_MARK = b'"ev":"load.users"'
 
 
@@ -134,15 +134,13 @@ def worker_command(config: LoadConfig, target_url: str, master_host: str, master
 
 
 def supervised(command: list[str], *, deadline_s: float, grace_s: float, nice: int,
-               output: IO[bytes], cwd: Path = REPO_ROOT, idle: bool = False) -> subprocess.Popen[bytes]:
+               output: IO[bytes], cwd: Path | None = None, idle: bool = False) -> subprocess.Popen[bytes]:
     """Start `command` under the supervisor, as the leader of a new session; close its stdin to stop it."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
-                                                                        os.environ.get("PYTHONPATH")])),
-           "PYTHONUNBUFFERED": "1"}
+    env = {**FILES.child_env(os.environ), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "gameday.load.supervisor", "--deadline", f"{deadline_s:.3f}",
          "--grace", f"{grace_s:.3f}", "--nice", str(nice), *(["--idle"] if idle else []), "--", *command],
-        stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT, cwd=cwd, env=env,
+        stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT, cwd=cwd or FILES.child_cwd(Path.cwd()), env=env,
         start_new_session=True)
 
 
