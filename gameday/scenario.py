@@ -10,19 +10,29 @@ import logging
 import urllib.parse
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from gameday.analysis import FailoverResult, analyze
 from gameday.backends.base import Backend
+from gameday.clients import (
+    OmittedProfile,
+    ProfilePlan,
+    ProfileRecovery,
+    plan_profiles,
+    recoveries,
+    settled_streak,
+    summary_lines,
+)
 from gameday.clock import Clock
 from gameday.diagnosis import Diagnoser, summarize
 from gameday.errors import SystemUnderTestFailed
 from gameday.faults import Fault, RollbackJournal, injected
 from gameday.model import Prediction
 from gameday.model.compare import compare, describe, took_the_time
-from gameday.probes import ProbeRunner
+from gameday.probes import HttpProbe, ProbeRunner
+from gameday.rto import RtoReading, RtoRule, evaluate_rto, summarize_outages
 from gameday.stopconditions import StopCondition, StopConditionHit, stop_if_triggered
 from gameday.timeline import Event, Sample, Timeline
 from localcloud.profiles import Profile
@@ -57,6 +67,15 @@ class WatchPolicy:
     # Watch exactly this long after the fault instead of waiting for error-then-stable: for faults
     # clients may never see as errors (a CloudFront origin group hides them; its cost is per request).
     fixed_watch_s: float | None = None
+    # After stable, watch this much longer before the revert: a recovery that does not hold shows there.
+    hold_s: float = 3.0
+    # The RTO rule: the success rate that counts as recovered, and the window it is taken over.
+    rto: RtoRule = RtoRule()
+    # Client profiles (gameday.clients): derived from the primary HTTP probe when its URL has a DNS name; the
+    # watch waits for them up to this long after the primary is stable (the JVM's 30 s DNS cache, the stable
+    # window and a few samples), never past watch_timeout_s.
+    client_profiles: bool = True
+    profile_grace_s: float = 35.0
 
 
 class Verdict(StrEnum):
@@ -104,6 +123,11 @@ class ScenarioResult:
     headline: Headline | None = None
     # Scenario-specific facts for the reports, e.g. one variant's reading in a side-by-side comparison.
     details: dict[str, Any] = field(default_factory=dict)
+    # The RTO rule on the primary probe, from the fault to the end of the watch (None: no fault, no watch).
+    rto: RtoReading | None = None
+    # What each client profile saw, and the profiles this scenario could not have (gameday.clients).
+    clients: tuple[ProfileRecovery, ...] = ()
+    clients_omitted: tuple[OmittedProfile, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "verdict", Verdict(self.verdict))
@@ -137,6 +161,15 @@ class ScenarioResult:
         }
         if self.details:
             data["details"] = dict(self.details)
+        if self.rto is not None:
+            data["rto"] = self.rto.to_dict()
+        if self.failover is not None:
+            data["outages"] = summarize_outages(self.failover.outage_windows).to_dict()
+        if self.clients or self.clients_omitted:
+            data["client_profiles"] = {
+                "recoveries": [c.to_dict() for c in self.clients],
+                "omitted": [{"key": o.key, "label": o.label, "why": o.why} for o in self.clients_omitted],
+                "lines": summary_lines(self.clients, self.clients_omitted)}
         if with_timeline:
             data["timeline"] = self.timeline.to_dict()
         return data
@@ -187,15 +220,21 @@ def run_failover(run: FailoverRun) -> ScenarioResult:
     started = run.clock.now()
     allowed = LOOPBACK_NETWORKS if run.backend.name == "localcloud" else None
     fault_at: float | None = None
+    plan = _client_plan(run)
+    watch = _WatchEnd()
     try:
-        with ProbeRunner(run.timeline, list(run.probes), clock=run.clock, allowed_networks=allowed):
+        probes = [*run.probes, *plan.added]
+        with ProbeRunner(run.timeline, probes, clock=run.clock, allowed_networks=allowed) as runner:
             _wait_steady(run)
             with run.load(run.timeline) if run.load else nullcontext():
                 if run.load:
                     _sleep_until(run.clock, run.clock.monotonic() + run.policy.load_warmup_s)
                 with injected(run.fault, backend=run.backend, journal=run.journal, timeline=run.timeline,
                               clock=run.clock) as fault_at:
-                    _watch(run, fault_at)
+                    try:
+                        _watch(run, fault_at, _profiles_settled(run, plan, probes, runner))
+                    finally:
+                        watch.at = run.clock.now()
                 _sleep_until(run.clock, run.clock.monotonic() + run.policy.tail_s)
     except SteadyStateNotReached as exc:
         _collect_ground_truth(run, started)
@@ -205,13 +244,52 @@ def run_failover(run: FailoverRun) -> ScenarioResult:
         failover = analyze(run.timeline, fault_at=fault_at, probe=run.primary_probe,
                            stable_window_s=run.policy.stable_window_s,
                            dns_target=run.dns_target) if fault_at is not None else None
-        return _result(run, fault_at, failover, Verdict.FAILED, str(exc))
+        return _with_clients(_result(run, fault_at, failover, Verdict.FAILED, str(exc)), run, plan, watch.at)
     _collect_ground_truth(run, started)
     assert fault_at is not None
     failover = analyze(run.timeline, fault_at=fault_at, probe=run.primary_probe,
                        stable_window_s=run.policy.stable_window_s, dns_target=run.dns_target)
-    judged = run.judge(run, failover, fault_at) if run.judge else Judgement(*_verdict(run, failover))
-    return _result(run, fault_at, failover, judged.verdict, judged.message, judged.headline)
+    rto = _rto(run, fault_at, watch.at)
+    judged = run.judge(run, failover, fault_at) if run.judge else Judgement(*_verdict(run, failover, rto))
+    return _with_clients(_result(run, fault_at, failover, judged.verdict, judged.message, judged.headline),
+                         run, plan, watch.at, rto)
+
+
+@dataclass
+class _WatchEnd:
+    """When the watch ended (the revert starts): the end of the RTO's and the profiles' window."""
+
+    at: float | None = None
+
+
+def _client_plan(run: FailoverRun) -> ProfilePlan:
+    """The client profiles of this run: none when they are off or the primary probe is not HTTP."""
+    primary = next((p for p in run.probes if isinstance(p, HttpProbe) and p.name == run.primary_probe), None)
+    if not run.policy.client_profiles or primary is None:
+        return ProfilePlan()
+    try:
+        resolvers = run.backend.resolvers()
+    except Exception as exc:  # profiles enrich the report; a backend that names no resolvers has fewer of them
+        log.warning("no resolvers for the client profiles from %s: %s", run.backend.name, exc)
+        resolvers = []
+    return plan_profiles(primary, run.probes, resolvers)
+
+
+def _rto(run: FailoverRun, fault_at: float, watch_end: float | None) -> RtoReading:
+    end = watch_end if watch_end is not None else run.clock.now()
+    return evaluate_rto(run.timeline.samples_of(run.primary_probe), fault_at=fault_at, end_at=end,
+                        rto_s=run.budget_s, rule=run.policy.rto)
+
+
+def _with_clients(result: ScenarioResult, run: FailoverRun, plan: ProfilePlan, watch_end: float | None,
+                  rto: RtoReading | None = None) -> ScenarioResult:
+    """The result with the RTO reading and what every client profile saw until the revert."""
+    if result.fault_at is None:
+        return replace(result, clients_omitted=plan.omitted)
+    end = watch_end if watch_end is not None else run.clock.now()
+    found = recoveries(plan, run.timeline.samples_of, fault_at=result.fault_at, end_at=end,
+                       stable_window_s=run.policy.stable_window_s)
+    return replace(result, rto=rto or _rto(run, result.fault_at, end), clients=found, clients_omitted=plan.omitted)
 
 
 def steady_timeout(profile: Profile) -> float:
@@ -286,13 +364,24 @@ def _steady(samples: Sequence[Sample], consecutive: int) -> bool:
     return len(recent) == consecutive and all(s.good for s in recent)
 
 
-def _watch(run: FailoverRun, fault_at: float) -> None:
+def _profiles_settled(run: FailoverRun, plan: ProfilePlan, probes: Sequence[Any],
+                      runner: ProbeRunner) -> Callable[[], bool]:
+    """Whether every client profile has been good for the stable window (the runner's live streaks: the
+    watch asks often, and reading the timeline that often would cost more than the probes)."""
+    rates = {getattr(p, "name", ""): getattr(p, "rate_hz", 1.0) for p in probes}
+    needed = {p.probe: settled_streak(rates[p.probe], run.policy.stable_window_s) for p in plan.profiles}
+    return lambda: all(runner.streak(name) >= count for name, count in needed.items())
+
+
+def _watch(run: FailoverRun, fault_at: float, profiles_settled: Callable[[], bool] = lambda: True) -> None:
     """Sample until the primary probe (and every steady probe) has failed and then been good for the stable
-    window, or time out."""
+    window, then `hold_s` more, and until every client profile settled or `profile_grace_s` passed; or time
+    out."""
     policy = run.policy
     deadline = run.clock.monotonic() + policy.watch_timeout_s
     if policy.fixed_watch_s is not None:
         deadline = run.clock.monotonic() + policy.fixed_watch_s
+    stable_since: float | None = None
     while run.clock.monotonic() < deadline:
         stop_if_triggered(run.stop_conditions, run.timeline, run.clock, subject=run.fault.target)  # issue 9 hook
         if run.progress:
@@ -300,9 +389,13 @@ def _watch(run: FailoverRun, fault_at: float) -> None:
         if policy.fixed_watch_s is not None:
             run.clock.sleep(policy.poll_s)
             continue
-        if all(_recovered(run.timeline.samples_of(probe), fault_at, policy.stable_window_s)
-               for probe in [run.primary_probe, *run.steady_probes]):
-            return
+        if stable_since is None and all(_recovered(run.timeline.samples_of(probe), fault_at, policy.stable_window_s)
+                                        for probe in [run.primary_probe, *run.steady_probes]):
+            stable_since = run.clock.monotonic()
+        if stable_since is not None:
+            waited = run.clock.monotonic() - stable_since
+            if waited >= policy.hold_s and (waited >= policy.profile_grace_s or profiles_settled()):
+                return
         run.clock.sleep(policy.poll_s)
 
 
@@ -325,7 +418,9 @@ def _collect_ground_truth(run: FailoverRun, since: float) -> None:
                                      run.backend.name, {"error": str(exc)}))
 
 
-def _verdict(run: FailoverRun, failover: FailoverResult) -> tuple[Verdict, str]:
+def _verdict(run: FailoverRun, failover: FailoverResult, rto: RtoReading | None = None) -> tuple[Verdict, str]:
+    """Failover time within the budget, and the RTO rule (the budget is the RTO): the success rate reached
+    within it and held to the end of the watch; a relapse fails, naming when."""
     if not failover.recovered or failover.failover_time_s is None:
         reached = [p.name for p in failover.phases if p.at is not None]
         last = reached[-1] if reached else "fault"
@@ -335,7 +430,10 @@ def _verdict(run: FailoverRun, failover: FailoverResult) -> tuple[Verdict, str]:
     if measured > run.budget_s:
         return Verdict.FAILED, (f"failover took {measured:.2f} s, over the {run.budget_s:.1f} s budget; "
                           f"{_slowest_phase(run, failover)}")
-    return Verdict.PASSED, f"failover {measured:.2f} s within the {run.budget_s:.1f} s budget"
+    if rto is not None and not rto.holds:
+        return Verdict.FAILED, f"failover {measured:.2f} s, but the {rto.summary()}"
+    held = f"; {rto.summary()}" if rto is not None else ""
+    return Verdict.PASSED, f"failover {measured:.2f} s within the {run.budget_s:.1f} s budget{held}"
 
 
 def _slowest_phase(run: FailoverRun, failover: FailoverResult) -> str:

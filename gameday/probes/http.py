@@ -13,10 +13,15 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
+import dns.asyncquery
+import dns.message
+import dns.rdatatype
+
 from gameday.errors import ConfigError
 from gameday.probes.base import (
     Attempt,
     Failure,
+    NetworkGuard,
     ProbeContext,
     classify,
     close_quietly,
@@ -25,7 +30,7 @@ from gameday.probes.base import (
     resolve,
     resolve_at,
 )
-from gameday.probes.specs import HealthProbe, HttpProbe, HttpTarget, parse_http_url
+from gameday.probes.specs import HealthProbe, HttpProbe, HttpTarget, is_ip_literal, parse_http_url
 from gameday.timeline import Outcome, Sample
 
 MAX_BODY_BYTES = 8 << 20  # answers are read whole (latency is to the last byte) but never kept
@@ -89,6 +94,9 @@ class HttpDriver:
         self._expect_location = getattr(spec, "expect_location", None)
         self._expected_identities = getattr(spec, "expected_identities", None)
         self._idle: list[_Connection] = []
+        self._dns_cache_s: float = getattr(spec, "dns_cache_s", 0.0)
+        self._prefer_ipv6: bool = getattr(spec, "prefer_ipv6", False)
+        self._resolved: dict[str, tuple[list[str], float]] = {}  # host -> (addresses, when), with dns_cache_s
 
     async def sample(self, seq: int, scheduled_mono: float) -> Sample:
         attempt = Attempt(self._spec, self._ctx, seq, scheduled_mono)
@@ -195,14 +203,7 @@ class HttpDriver:
     async def _open(self, target: HttpTarget, deadline: float) -> _Connection:
         clock = self._ctx.clock
         tls = self._tls if target is self._target else self._tls_for(target)
-        try:
-            async with asyncio.timeout(deadline - clock.monotonic()):
-                server = getattr(self._spec, "dns_server", None)
-                addresses = await (resolve_at(target.host, server, self._ctx.guard) if server is not None
-                                   else resolve(target.host, target.port, self._ctx.guard))
-        except TimeoutError:
-            raise Failure(Outcome.DNS_TIMEOUT, f"resolving {target.host} timed out", answered=False) from None
-        reader, writer, tried = await connect(addresses, target.port, deadline, clock)
+        reader, writer, tried = await connect(await self._addresses(target, deadline), target.port, deadline, clock)
         conn = _Connection(reader, writer, peer_of(writer, tried))
         if tls is not None:
             try:
@@ -216,6 +217,32 @@ class HttpDriver:
                 writer.transport.abort()
                 raise
         return conn
+
+    async def _addresses(self, target: HttpTarget, deadline: float) -> list[str]:
+        """Where to connect: the runtime's own cache while its answer is fresh (only answers that resolved
+        are kept, as the JVM keeps positive answers), else a lookup."""
+        clock = self._ctx.clock
+        cached = self._resolved.get(target.host)
+        if cached is not None and clock.monotonic() - cached[1] < self._dns_cache_s:
+            return cached[0]
+        try:
+            async with asyncio.timeout(deadline - clock.monotonic()):
+                addresses = await self._lookup(target)
+        except TimeoutError:
+            raise Failure(Outcome.DNS_TIMEOUT, f"resolving {target.host} timed out", answered=False) from None
+        if self._dns_cache_s:
+            self._resolved[target.host] = (addresses, clock.monotonic())
+        return addresses
+
+    async def _lookup(self, target: HttpTarget) -> list[str]:
+        server = getattr(self._spec, "dns_server", None)
+        guard = self._ctx.guard
+        if server is None:
+            addresses = await resolve(target.host, target.port, guard)
+            return sorted(addresses, key=lambda a: ":" not in a) if self._prefer_ipv6 else addresses
+        if not self._prefer_ipv6 or is_ip_literal(target.host):
+            return await resolve_at(target.host, server, guard)
+        return await resolve_ipv6_first(target.host, server, guard)
 
     def _take_idle(self) -> _Connection | None:
         while self._idle:
@@ -235,6 +262,20 @@ class HttpDriver:
         idle, self._idle = self._idle, []
         for conn in idle:
             close_quietly(conn.writer)
+
+
+async def resolve_ipv6_first(host: str, server: tuple[str, int], guard: NetworkGuard) -> list[str]:
+    """AAAA addresses, then A addresses, of `host` at one DNS server; a name with only one family is fine."""
+    reply = await dns.asyncquery.udp(dns.message.make_query(host, dns.rdatatype.AAAA), server[0], port=server[1])
+    ipv6 = [str(item.address) for rrset in reply.answer if rrset.rdtype == dns.rdatatype.AAAA for item in rrset]
+    ipv6 = [a for a in ipv6 if guard.allows(a)]
+    try:
+        ipv4 = await resolve_at(host, server, guard)
+    except Failure:
+        if not ipv6:
+            raise
+        ipv4 = []
+    return [*ipv6, *ipv4]
 
 
 def request_bytes(target: HttpTarget, *, keepalive: bool) -> bytes:

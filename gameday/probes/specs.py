@@ -19,6 +19,7 @@ MAX_RATE_HZ = 200.0  # the schedule accuracy and capacity the benchmarks vouch f
 MAX_TIMEOUT_S = 60.0
 DEFAULT_IDENTITY_HEADER = "x-served-by"
 MAX_REDIRECTS = 5  # hops a probe may follow; browsers allow ~20, a service needing more is broken
+RESOLVE_ONCE = math.inf  # HttpProbe.dns_cache_s of a client that resolves its name once, at start
 
 
 class ProbeSpec(Protocol):
@@ -112,6 +113,13 @@ def _check_redirects(name: str, follow: int, expect_location: str | None) -> Non
                           f"got {expect_location!r}")
 
 
+def _check_dns_cache(name: str, cache_s: float, host: str) -> None:
+    if isinstance(cache_s, bool) or not isinstance(cache_s, int | float) or math.isnan(cache_s) or cache_s < 0:
+        raise ConfigError(f"probe {name}: dns_cache_s must be >= 0 s (inf: resolve once), got {cache_s!r}")
+    if cache_s and is_ip_literal(host):
+        raise ConfigError(f"probe {name}: dns_cache_s needs a DNS name in the URL, got the address {host}")
+
+
 @dataclass(frozen=True)
 class HttpProbe:
     """GET `url` on a fixed schedule: a fresh connection per sample, or kept alive (which pins the
@@ -142,10 +150,17 @@ class HttpProbe:
     # or take a 3xx whose Location (made absolute against `url`) starts with this absolute http(s) URL
     # prefix as good, without following it (e.g. the redirect to a login or to the canonical host).
     expect_location: str | None = None
+    # A runtime that caches DNS itself: a name's addresses are kept this long after a successful lookup
+    # (the JVM's default positive cache is 30 s); RESOLVE_ONCE keeps the first answer for the whole run.
+    # 0: resolved at every new connection.
+    dns_cache_s: float = 0.0
+    # Try the name's AAAA addresses before its A addresses, as an IPv6-first client (RFC 6724) does.
+    prefer_ipv6: bool = False
 
     def __post_init__(self) -> None:
         _check_common(self.name, self.rate_hz, self.timeout_s)
-        parse_http_url(self.url)
+        target = parse_http_url(self.url)
+        _check_dns_cache(self.name, self.dns_cache_s, target.host)
         if self.dns_server is not None:
             if not is_ip_literal(self.dns_server[0]):
                 raise ConfigError(f"probe {self.name}: DNS server must be an IP address, got {self.dns_server[0]!r}")

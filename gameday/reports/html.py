@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from gameday.reports.charts import OUTCOME_COLOURS, load_svg, timeline_svg, trend_svg
+from gameday.reports.charts import OUTCOME_COLOURS, has_lanes, load_svg, timeline_svg, trend_svg
 from gameday.reports.history import Trend
-from gameday.reports.markdown import seconds, with_planes
+from gameday.reports.markdown import outage_line, seconds, with_planes
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#212121;max-width:1200px}
@@ -94,12 +94,13 @@ def _scenario(s: Mapping[str, Any], i: int) -> str:
              f"<p>Fault <code>{escape(s['fault'])}</code> on <code>{escape(s.get('target') or '—')}</code>; "
              f"failover {_measured(s)}, budget {s['budget_s']:.1f} s, "
              f"predicted {seconds(s['prediction']['mean_s']) if s.get('prediction') else '—'}.</p>"]
-    if s["timeline"]["samples"]:
+    if has_lanes(s):
         parts.append(timeline_svg(s, f"timeline-{i}"))
     load = load_svg(s, f"load-{i}")
     if load:
         parts.append(load)
     parts.append(_phase_table(s))
+    parts += _outages_and_clients(s)
     parts += [f'<p class="note">Measured only (not in the model): {escape(w["name"])} {w["duration_s"]:.2f} s from '
               f'+{w["since_fault_s"]:.2f} s.</p>' for w in s.get("measured_only", [])]
     prediction = s.get("prediction")
@@ -110,6 +111,20 @@ def _scenario(s: Mapping[str, Any], i: int) -> str:
     elif prediction and "control_plane" in prediction:
         parts.append('<p class="note">Failover path: data plane only.</p>')
     return "\n".join(parts)
+
+
+def _outages_and_clients(s: Mapping[str, Any]) -> list[str]:
+    """The outage windows in one line (report.json lists each) and a row per client profile."""
+    parts = [f'<p class="note">{escape(outage_line(s))}</p>'] if s.get("failover") else []
+    rto = s.get("rto")
+    if rto and rto["summary"] not in s["message"]:
+        parts.append(f'<p class="note">{escape(rto["summary"])} (recorded; this verdict was decided otherwise).</p>')
+    profiles = s.get("client_profiles")
+    if profiles and profiles["lines"]:
+        rows = "".join(f"<li>{escape(line)}</li>" for line in profiles["lines"])
+        parts.append(f"<p>Client profiles ({escape(s.get('backend', '?'))}, time profile "
+                     f"{escape(s.get('profile', '?'))}):</p><ul>{rows}</ul>")
+    return parts
 
 
 def _phase_table(s: Mapping[str, Any]) -> str:

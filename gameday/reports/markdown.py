@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gameday.reports.history import Trend
+from gameday.rto import summarize_outages
 
 # A kit's own summary.md section: its stack's scenarios (report.json dicts) in, markdown lines out.
 ReportSection = Callable[[list[dict[str, Any]]], list[str]]
@@ -101,9 +102,8 @@ def _details(s: Mapping[str, Any]) -> list[str]:
     unchanged = [c["probe"] for c in failover["dns"] if not c["changed"]]
     if unchanged:
         lines.append("DNS answers unchanged through the failover (no DNS term) at: " + ", ".join(unchanged) + ".")
-    for window in failover["outage_windows"]:
-        lines.append(f"Outage window: {window['duration_s']:.2f} s from +{window['since_fault_s']:.2f} s "
-                     f"({window['samples']} failed samples).")
+    lines.append(outage_line(s))
+    lines += _client_profiles(s)
     for work in s.get("measured_only", []):
         lines.append(f"Measured only (not in the model): {work['name']} {work['duration_s']:.2f} s "
                      f"from +{work['since_fault_s']:.2f} s.")
@@ -131,6 +131,26 @@ def with_planes(scenario: Mapping[str, Any], names: Sequence[str]) -> str:
     planes = {p["name"]: p for p in ((scenario.get("prediction") or {}).get("phases") or []) if "plane" in p}
     return "+".join(f"{n} [{'control: ' + planes[n]['api'] if planes[n]['plane'] == 'control' else 'data'}]"
                     if n in planes else n for n in names)
+
+
+def outage_line(s: Mapping[str, Any]) -> str:
+    """The outage windows in one line (count, total, longest, first, last); report.json lists each."""
+    summary = s.get("outages") or summarize_outages(s["failover"]["outage_windows"]).to_dict()
+    return str(summary["line"])
+
+
+def _client_profiles(s: Mapping[str, Any]) -> list[str]:
+    """What each client profile saw, a line each where they differ; and the RTO rule when the message does
+    not already say it (a kit's judge decided the verdict)."""
+    lines: list[str] = []
+    rto = s.get("rto")
+    if rto and rto["summary"] not in s["message"]:
+        lines.append(f"{rto['summary']} (recorded; this verdict was decided otherwise).")
+    profiles = s.get("client_profiles")
+    if profiles and profiles["lines"]:
+        lines += ["", f"Client profiles ({s.get('backend', '?')}, time profile {s.get('profile', '?')}):", ""]
+        lines += [f"- {line}" for line in profiles["lines"]]
+    return lines
 
 
 def _measured(scenario: Mapping[str, Any]) -> str:
