@@ -35,6 +35,7 @@ from gameday.gate import GateVerdict
 from gameday.kits import Kits, ScenarioSpec, load_kits
 from gameday.kits.blocks.template_kit import check_parameters
 from gameday.kits.kit import one_per_part
+from gameday.kits.preflight import refuse_before_deploy
 from gameday.load.session import LoadSettings
 from gameday.options import add_to_parser, forward, judged_profile, parse_existing, parse_params, parse_resolvers
 from gameday.reports import RunReport, merge, read_parts, write_outputs
@@ -191,6 +192,7 @@ def _check(args: argparse.Namespace) -> Plan:
         budgets.budget_for(spec.stack_id, spec.budget_key, profile,
                            budgets.budget_file(spec.stack_id, Path(args.budgets), spec.budgets),
                            scenario=spec.name)
+    refuse_before_deploy(kits, specs, params, profile, Path(args.budgets))  # a --param that breaks the budget
     if args.backend == "local" and not args.dry_run:  # the programs localcloud and these stacks run for real
         debian.require(debian.for_local_run(p.template for s in stacks for p in kits.get(s).parts))
     return Plan(kits, stacks, specs, profile, elsewhere)
@@ -278,6 +280,9 @@ def _run_children(args: argparse.Namespace, paths: RunPaths, units: dict[str, tu
 
 def _refusal(paths: RunPaths, codes: dict[str, int]) -> str | None:
     """A child's refusal (or usage error) in one line: the one it wrote, else pytest's ERROR line."""
+    preflight = sorted((paths.folder / "parts").glob("*.preflight.refused"))  # one line per failed check
+    if preflight:
+        return "\n".join(p.read_text().strip() for p in preflight)
     for name, code in codes.items():
         if code != USAGE_ERROR:
             continue
