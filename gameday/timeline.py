@@ -283,6 +283,10 @@ class Timeline:
             "events": [_event_to_dict(e) for e in sorted(events, key=lambda e: e.at)],
         }
 
+    def to_events(self) -> list[dict[str, Any]]:
+        """Every event as JSON objects, sorted by time (the events of a raw timeline, for report.json)."""
+        return [_event_to_dict(e) for e in sorted(self.snapshot()[1], key=lambda e: e.at)]
+
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), separators=(",", ":")) + "\n")
 
@@ -460,7 +464,7 @@ def _read_rows(path: Path, size: int | None) -> Iterator[tuple[str, Any]]:
     """("header", dict) | ("sample", Sample) | ("event", Event) rows of a raw timeline file."""
     probes: dict[int, tuple[str, str, str]] = {}
     with path.open("rb") as f, gzip.GzipFile(fileobj=io.BufferedReader(_Prefix(f, size))) as unzipped:
-        for line in io.TextIOWrapper(unzipped, encoding="utf-8"):
+        for line in _whole_lines(io.TextIOWrapper(unzipped, encoding="utf-8")):
             row = json.loads(line)
             if isinstance(row, dict):
                 yield "header", row
@@ -474,6 +478,17 @@ def _read_rows(path: Path, size: int | None) -> Iterator[tuple[str, Any]]:
             elif row[0] == "e":
                 yield "event", Event(at=float(row[1]), kind=str(row[2]), source=str(row[3]), subject=str(row[4]),
                                      detail=dict(row[5]))
+
+
+def _whole_lines(lines: Iterator[str]) -> Iterator[str]:
+    """The lines of the complete gzip members: a chunk torn by a killed writer ends the file there."""
+    while True:
+        try:
+            line = next(lines)
+        except (StopIteration, EOFError):
+            return
+        if line.endswith("\n"):
+            yield line
 
 
 def _read_samples(path: Path, size: int | None) -> Iterator[Sample]:

@@ -15,7 +15,9 @@ from gameday.timeline import Sample, Timeline
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE.json", help="timeline written by `gameday probe` or a run")
+    parser.add_argument("file", metavar="FILE",
+                        help="timeline written by `gameday probe` (JSON) or a run's raw timeline "
+                             "(timelines/*.jsonl.gz beside its report.json)")
     parser.add_argument("--fault-at", type=float, default=None, metavar="EPOCH",
                         help="when the fault was injected (default: the fault.inject event, else the first error)")
     parser.add_argument("--probe", default=None, help="follow this probe only for first good / stable")
@@ -36,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
     else:
         inferred = infer_fault_at(timeline)
         if inferred is None:
-            print(f"timeline {timeline.run_id}: {len(timeline.samples)} samples, no fault.inject event and no "
+            print(f"timeline {timeline.run_id}: {timeline.sample_count} samples, no fault.inject event and no "
                   "error: nothing failed (give --fault-at to analyse around a time anyway)")
             return 0
         fault_at, how = inferred
@@ -50,6 +52,8 @@ def main(args: argparse.Namespace) -> int:
 
 def read_timeline(path: Path) -> Timeline:
     """A timeline file into a typed Timeline, or one ConfigError naming the file (never a traceback)."""
+    if _gzipped(path):
+        return _read_raw(path)
     data = read_json(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path} is not a timeline file (a JSON {type(data).__name__}, not an object)")
@@ -59,6 +63,30 @@ def read_timeline(path: Path) -> Timeline:
         raise ConfigError(f"{path} is not a timeline file ({type(exc).__name__}: "
                           f"{' '.join(str(exc).split())[:160]})") from None
     bad = next((n for n, s in enumerate(timeline.samples, start=1) if not _sample_ok(s)), None)
+    if bad is not None:
+        raise ConfigError(f"{path} is not a timeline file (sample {bad}: a field of the wrong type, or a time "
+                          "that is not a finite number)")
+    if not _finite(timeline.origin_at) or not all(_finite(e.at) for e in timeline.events):
+        raise ConfigError(f"{path} is not a timeline file (a time that is not a finite number)")
+    return timeline
+
+
+def _gzipped(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False  # read_json names what is wrong with the path
+
+
+def _read_raw(path: Path) -> Timeline:
+    """A raw timeline (gzip JSON Lines): read through once to check it; the analysis streams it again."""
+    try:
+        timeline = Timeline.open_raw(path)
+        bad = next((n for n, s in enumerate(timeline.iter_samples(), start=1) if not _sample_ok(s)), None)
+    except (OSError, EOFError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise ConfigError(f"{path} is not a timeline file ({type(exc).__name__}: "
+                          f"{' '.join(str(exc).split())[:160]})") from None
     if bad is not None:
         raise ConfigError(f"{path} is not a timeline file (sample {bad}: a field of the wrong type, or a time "
                           "that is not a finite number)")
@@ -83,7 +111,7 @@ def _finite(value: object) -> bool:
 
 
 def render(timeline: Timeline, result: FailoverResult, how: str) -> str:
-    lines = [f"timeline {timeline.run_id}: {len(timeline.samples)} samples from {len(result.probes)} probes, "
+    lines = [f"timeline {timeline.run_id}: {timeline.sample_count} samples from {len(result.probes)} probes, "
              f"fault at {_when(result.fault_at)} ({how})", "", "phases (since the fault):"]
     for phase in result.phases:
         since = "—" if phase.since_fault_s is None else f"{phase.since_fault_s:+9.3f} s"

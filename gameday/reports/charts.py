@@ -1,15 +1,21 @@
 """SVG timeline charts for the HTML report, drawn here (no JavaScript, no CDN): they render offline as is.
 
 Lanes are downsampled to one column per pixel (the worst outcome of the samples in it wins, then equal
-neighbours merge), so a scenario with every sample at 20 Hz still draws a few hundred rectangles.
+neighbours merge), so a scenario with every sample at 20 Hz still draws a few hundred rectangles. The
+downsampling runs when the report is written (`chart_data`, one streamed pass over the timeline) and
+report.json keeps only the lanes' runs (`scenario["chart"]`); an older report.json with its timeline inline is
+downsampled when it is drawn.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gameday.timeline import Timeline
 
 WIDTH = 960  # drawing width of the time axis, px
 LEFT = 170  # lane labels
@@ -50,29 +56,75 @@ class Axis:
 
 
 def axis_for(scenario: Mapping[str, Any]) -> Axis:
+    chart = scenario.get("chart")
+    if chart:
+        return Axis(chart["start"], chart["end"])
     samples = scenario["timeline"]["samples"]
-    fault_at = scenario.get("fault_at")
-    first = min((s["sent_at"] for s in samples), default=fault_at or 0.0)
-    last = max((s["sent_at"] for s in samples), default=(fault_at or 0.0) + 1.0)
+    return _axis(scenario.get("fault_at"), min((s["sent_at"] for s in samples), default=None),
+                 max((s["sent_at"] for s in samples), default=None))
+
+
+def _axis(fault_at: float | None, first: float | None, last: float | None) -> Axis:
+    first = first if first is not None else fault_at or 0.0
+    last = last if last is not None else (fault_at or 0.0) + 1.0
     start = max(first, fault_at - LEAD_S) if fault_at is not None else first
     return Axis(start, last)
 
 
-def _columns(samples: Sequence[Mapping[str, Any]], axis: Axis, dns: bool) -> list[tuple[int, int, str, str]]:
-    """(first column, last column, colour, tooltip) runs; per column an error beats an answer."""
-    cols: dict[int, tuple[str, str, bool]] = {}
-    for s in samples:
-        if s["sent_at"] < axis.start:
-            continue
-        col = axis.column(s["sent_at"])
-        good = s["outcome"] == "ok"
-        if dns and good:
-            label = ",".join(s.get("answers") or []) or "(empty)"
-            colour = answer_colour(s.get("answers") or [])
+class Lanes:
+    """Probe lanes downsampled to pixel columns while the samples stream by: per lane and column, the worst
+    outcome (an error beats an answer); load probes have a chart of their own."""
+
+    def __init__(self, axis: Axis) -> None:
+        self.axis = axis
+        self.kinds: dict[str, str] = {}
+        self.columns: dict[str, dict[int, tuple[str, str, bool]]] = {}
+
+    def add(self, probe: str, kind: str, sent_at: float, outcome: str, answers: Sequence[str]) -> None:
+        if probe.startswith("load"):
+            return
+        cols = self.columns.setdefault(probe, {})
+        self.kinds.setdefault(probe, kind)
+        if sent_at < self.axis.start:
+            return
+        col = self.axis.column(sent_at)
+        good = outcome == "ok"
+        if kind == "dns" and good:
+            label, colour = ",".join(answers) or "(empty)", answer_colour(answers)
         else:
-            label, colour = s["outcome"], outcome_colour(s["outcome"])
+            label, colour = outcome, outcome_colour(outcome)
         if col not in cols or (cols[col][2] and not good):
             cols[col] = (colour, label, good)
+
+    def to_dict(self) -> dict[str, Any]:
+        names = sorted(self.columns, key=lambda name: (self.kinds[name] == "dns", name))
+        return {"start": self.axis.start, "end": self.axis.end,
+                "lanes": [{"probe": name, "kind": self.kinds[name],
+                           "runs": [list(run) for run in _runs(self.columns[name], self.axis)]} for name in names]}
+
+
+def chart_data(timeline: Timeline, fault_at: float | None) -> dict[str, Any]:
+    """The lanes of `timeline` for report.json: one streamed pass, at most one run per pixel column and lane."""
+    stats = timeline.stats().values()
+    axis = _axis(fault_at, min((s.first_at for s in stats), default=None),
+                 max((s.last_at for s in stats), default=None))
+    lanes = Lanes(axis)
+    for s in timeline.iter_samples():
+        lanes.add(s.probe, s.kind, s.sent_at, s.outcome.value, s.answers)
+    return lanes.to_dict()
+
+
+def _inline_chart(scenario: Mapping[str, Any]) -> dict[str, Any]:
+    """The lanes of an older report.json's inline timeline."""
+    lanes = Lanes(axis_for(scenario))
+    samples: Iterable[Mapping[str, Any]] = scenario["timeline"]["samples"]
+    for s in samples:
+        lanes.add(s["probe"], s["kind"], s["sent_at"], s["outcome"], s.get("answers") or [])
+    return lanes.to_dict()
+
+
+def _runs(cols: Mapping[int, tuple[str, str, bool]], axis: Axis) -> list[tuple[int, int, str, str]]:
+    """(first column, last column, colour, tooltip) runs of one lane's columns."""
     # A sample's colour holds until the next sample, unless nothing was sampled for GAP_S (a real hole).
     gap = max(1, int(GAP_S / (axis.end - axis.start) * WIDTH))
     ordered = sorted(cols)
@@ -88,26 +140,30 @@ def _columns(samples: Sequence[Mapping[str, Any]], axis: Axis, dns: bool) -> lis
     return runs
 
 
+def has_lanes(scenario: Mapping[str, Any]) -> bool:
+    """Whether the scenario has probe samples to draw (report.json's chart, or an older inline timeline)."""
+    chart = scenario.get("chart")
+    if chart is not None:
+        return bool(chart["lanes"])
+    return bool((scenario.get("timeline") or {}).get("samples"))
+
+
 def timeline_svg(scenario: Mapping[str, Any], chart_id: str) -> str:
     """Probe lanes (HTTP by outcome, DNS by answer per resolver), fault and phase markers, predictions."""
-    axis = axis_for(scenario)
-    by_probe: dict[str, list[Mapping[str, Any]]] = {}
-    for s in scenario["timeline"]["samples"]:
-        if not s["probe"].startswith("load"):
-            by_probe.setdefault(s["probe"], []).append(s)
-    lanes = sorted(by_probe, key=lambda name: (by_probe[name][0]["kind"] == "dns", name))
+    chart = scenario.get("chart") or _inline_chart(scenario)
+    axis = Axis(chart["start"], chart["end"])
+    lanes = chart["lanes"]
     top = 28
     height = top + len(lanes) * (LANE_H + LANE_GAP) + 40
     parts = [f'<svg class="chart" id="{chart_id}" viewBox="0 0 {LEFT + WIDTH + 20} {height}" '
              f'width="{LEFT + WIDTH + 20}" height="{height}" role="img" '
              f'aria-label="timeline of {escape(scenario["stack"])} / {escape(scenario["scenario"])}">']
     parts.append(f'<rect x="{LEFT}" y="{top - 4}" width="{WIDTH}" height="{height - top - 32}" fill="#fafafa"/>')
-    for i, name in enumerate(lanes):
-        y = top + i * (LANE_H + LANE_GAP)
-        dns = by_probe[name][0]["kind"] == "dns"
+    for i, lane in enumerate(lanes):
+        y, name = top + i * (LANE_H + LANE_GAP), lane["probe"]
         parts.append(f'<text x="{LEFT - 6}" y="{y + 13}" text-anchor="end" class="lane">{escape(name)}</text>')
         parts.append(f'<rect x="{LEFT}" y="{y}" width="{WIDTH}" height="{LANE_H}" fill="{NO_DATA}"/>')
-        for first, last, colour, label in _columns(by_probe[name], axis, dns):
+        for first, last, colour, label in lane["runs"]:
             parts.append(f'<rect x="{LEFT + first}" y="{y}" width="{last - first + 1}" height="{LANE_H}" '
                          f'fill="{colour}"><title>{escape(name)}: {escape(label)}</title></rect>')
     bottom = top + len(lanes) * (LANE_H + LANE_GAP)

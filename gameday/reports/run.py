@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from gameday.load.analysis import load_report
 from gameday.model.compare import compare, measured_only
+from gameday.reports.charts import chart_data
 from gameday.reports.evidence import write_evidence
 from gameday.reports.history import history_line, trends
 from gameday.reports.history_store import FileHistory, HistoryStore
@@ -24,9 +26,11 @@ from gameday.reports.junit import render_junit
 from gameday.reports.markdown import ReportSection, render_summary
 from gameday.reports.stats import distributions
 from gameday.scenario import ScenarioResult
+from gameday.timeline import RAW_FORMAT, RAW_SCHEMA
 
 SCHEMA_VERSION = 2
 PARTS = "parts"
+TIMELINES = "timelines"  # the scenarios' raw timelines, beside report.json
 
 
 @dataclass
@@ -47,19 +51,24 @@ class RunReport:
     def passed(self) -> bool:
         return bool(self.scenarios) and all(s.passed for s in self.scenarios)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, folder: Path | None = None) -> dict[str, Any]:
+        """The report document. With the run's `folder`, each scenario's raw timeline is written to
+        `timelines/` there and report.json points to it; without, the timeline is inline (schema 1)."""
         attempts: dict[str, int] = {}
         scenarios = []
         for result in self.scenarios:
             key = f"{result.stack_id}/{result.scenario}"
             attempts[key] = attempts.get(key, 0) + 1
-            scenarios.append({**self._scenario(result), "attempt": attempts[key]})
+            scenarios.append({**self._scenario(result, folder, attempts[key]), "attempt": attempts[key]})
         return finish({"schema": SCHEMA_VERSION, "run_id": self.run_id, "backend": self.backend,
                        "profile": self.profile, "host": platform.node(), "started_at": self.started_at,
                        "ended_at": self.ended_at, "scenarios": scenarios})
 
-    def _scenario(self, result: ScenarioResult) -> dict[str, Any]:
-        data = result.to_dict()
+    def _scenario(self, result: ScenarioResult, folder: Path | None = None, attempt: int = 1) -> dict[str, Any]:
+        data = result.to_dict(with_timeline=folder is None)
+        if folder is not None:
+            data["timeline"] = write_timeline(result, folder, attempt)
+        data["chart"] = chart_data(result.timeline, result.fault_at)
         data["load"] = load_report(result.timeline, window=_outage_window(result))
         if result.failover is not None and result.prediction is not None:
             events = result.timeline.snapshot()[1]
@@ -119,8 +128,24 @@ def write_part(report: RunReport, folder: Path, name: str) -> Path:
     """A child's share of the run: the parent merges every part into the report."""
     path = folder / PARTS / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report.to_dict(), separators=(",", ":")) + "\n")
+    path.write_text(json.dumps(report.to_dict(folder), separators=(",", ":")) + "\n")
     return path
+
+
+def write_timeline(result: ScenarioResult, folder: Path, attempt: int = 1) -> dict[str, Any]:
+    """Write the scenario's raw timeline to `folder/timelines/` (streamed) and return what report.json keeps
+    of it: the relative path, per-probe counts, labels and the events (docs/report.md)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{result.stack_id}.{result.scenario}.{attempt}")
+    relative = f"{TIMELINES}/{name}.jsonl.gz"
+    timeline = result.timeline
+    timeline.write_raw(folder / relative)
+    stats = timeline.stats()
+    return {"file": relative, "format": RAW_FORMAT, "schema": RAW_SCHEMA, "run_id": timeline.run_id,
+            "origin_at": timeline.origin_at, "labels": dict(timeline.labels),
+            "sample_count": sum(st.count for st in stats.values()),
+            "probes": {name: {"kind": st.kind, "target": st.target, "samples": st.count, "errors": st.errors}
+                       for name, st in sorted(stats.items())},
+            "events": timeline.to_events()}
 
 
 def read_parts(folder: Path) -> list[dict[str, Any]]:
@@ -152,4 +177,4 @@ def write_outputs(data: dict[str, Any], reports_dir: Path, *, history: bool = Tr
 
 def write_report(report: RunReport, reports_dir: Path, sections: Mapping[str, ReportSection] | None = None) -> Path:
     """Write the run's folder and append to reports/history.jsonl; returns the folder."""
-    return write_outputs(report.to_dict(), reports_dir, sections=sections)
+    return write_outputs(report.to_dict(reports_dir / report.run_id), reports_dir, sections=sections)

@@ -16,6 +16,7 @@ from gameday.kits.eip_self_healing.scenarios import probes
 from gameday.scenario import ScenarioResult, Verdict, WatchPolicy
 from gameday.session import GameDay
 from gameday.stacks import STACKS_DIR
+from gameday.timeline import Timeline
 
 pytestmark = pytest.mark.integration
 
@@ -97,5 +98,7 @@ def test_report_files_name_backend_profile_and_budget(game_day: GameDay, tmp_pat
     assert "localcloud" in summary and "fast" in summary and "Budget" in summary
     data = json.loads((folder / "report.json").read_text())
     assert data["backend"] == "localcloud" and data["profile"] == "fast"
-    assert data["scenarios"][0]["timeline"]["samples"]
+    pointer = data["scenarios"][0]["timeline"]  # report.json points to the raw timeline beside it
+    assert pointer["sample_count"] > 0 and pointer["file"].startswith("timelines/")
+    assert Timeline.read(folder / pointer["file"]).sample_count == pointer["sample_count"]
     assert (tmp_path / "history.jsonl").read_text().count("\n") == 1
