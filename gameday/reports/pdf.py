@@ -66,7 +66,7 @@ def print_pdf(html: Path, pdf: Path, *, browser: str | None = None, timeout_s: f
             finally:
                 _kill_group(child)
         if code is None:
-            raise PdfError(f"chromium did not print {html.name} within {timeout_s:.0f} s (killed)")
+            raise PdfError(f"chromium did not print {html.name} within {timeout_s:g} s (killed)")
         if code != 0 or not written.is_file() or written.stat().st_size == 0:
             raise PdfError(f"chromium exited {code} without printing {html.name}: {_last_error(errors)}")
         shutil.move(written, pdf)
