@@ -29,6 +29,7 @@ from gameday.cli.children import (
 )
 from gameday.cli.plan import print_static_plan
 from gameday.cli.run_policy import check_policy, gate_section, judge, refused, to_step_summary
+from gameday.cli.units import plan_units, timed_scenarios
 from gameday.errors import ConfigError, GamedayError
 from gameday.faults.journal import RollbackJournal
 from gameday.gate import GateVerdict
@@ -69,8 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            "core ones)")
     only.add_argument("-k", dest="keyword", default=None, metavar="EXPR",
                       help="only scenarios matching this pytest -k expression")
-    only.add_argument("--split", choices=("stack", "scenario"), default="stack",
-                      help="one pytest child (and localcloud) per stack, or per scenario (default: stack)")
+    only.add_argument("--split", choices=("stack", "scenario", "auto"), default="stack",
+                      help="one pytest child (and localcloud) per stack, per scenario, or auto: a stack whose "
+                           "scenarios in a row would outlast the others' share split over a few children, timed "
+                           "by the last report (default: stack)")
     only.add_argument("--jobs", type=int, default=0, metavar="N",
                       help="pytest children at a time, each with its own localcloud (default: one per CPU core)")
     only.add_argument("--dry-run", action="store_true",
@@ -117,7 +120,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"gameday run: {refusal}", file=sys.stderr)
         return 2
     parts = read_parts(paths.folder)
-    missing = _not_run(args, plan, paths, parts, ended)
+    missing = _not_run(args, plan, paths, parts, ended, units)
     if not parts and not missing:
         for stack, code in ended.codes.items():
             _explain_child(paths, stack, code)
@@ -230,23 +233,28 @@ def _scenario_file(plan: Plan, stack_id: str) -> Path:
 
 
 def _units(args: argparse.Namespace, plan: Plan) -> dict[str, tuple[str, list[str]]]:
-    """Child name -> (pytest target, extra options): a stack's scenarios, or (--split scenario) one test."""
-    weights = {s: sum(1 for spec in plan.specs if spec.stack_id == s) for s in plan.stacks}
-    # Longest first (most scenarios), so that with --jobs below the stack count the slots even out.
-    ordered = sorted(plan.stacks, key=lambda s: weights[s], reverse=True)
+    """Child name -> (pytest target, extra options), longest first: a stack's scenarios, (--split scenario) one
+    test, or (--split auto) a stack too long for one child in a few children of its own (gameday.cli.units)."""
+    backend = "localcloud" if args.backend == "local" else "aws"
+    timed = timed_scenarios(Path(args.report_dir), backend, plan.profile) if args.split == "auto" else {}
     units: dict[str, tuple[str, list[str]]] = {}
-    for stack in ordered:
-        if not weights[stack]:
-            continue
-        extra = ["--kit-stack", stack] if stack in plan.kits.team else []
-        if args.split == "stack":
-            units[stack] = (str(_scenario_file(plan, stack)), extra)
-            continue
-        for spec in (s for s in plan.specs if s.stack_id == stack):
-            units[f"{stack}.{spec.name}"] = (str(_scenario_file(plan, stack)), [*extra, "-k", _test_id(plan, spec)])
+    for unit in plan_units(plan.specs, plan.stacks, args.split, args.jobs or os.cpu_count() or 1, timed):
+        extra = ["--kit-stack", unit.stack] if unit.stack in plan.kits.team else []
+        if not unit.whole_stack:
+            extra += ["-k", " or ".join(_test_id(plan, spec) for spec in unit.specs)]
+        units[unit.name] = (str(_scenario_file(plan, unit.stack)), extra)
     if not units:
         raise ConfigError("no scenario selected")
     return units
+
+
+def _unit_of(plan: Plan, spec: ScenarioSpec, units: dict[str, tuple[str, list[str]]]) -> str:
+    """The child that plays `spec`: its stack's, or the one whose -k names it."""
+    for name, (_, extra) in units.items():
+        if name == spec.stack_id or (name.startswith(f"{spec.stack_id}.") and "-k" in extra
+                                     and _test_id(plan, spec) in extra[extra.index("-k") + 1].split(" or ")):
+            return name
+    return spec.stack_id
 
 
 def _test_id(plan: Plan, spec: ScenarioSpec) -> str:
@@ -307,7 +315,7 @@ def _explain_child(paths: RunPaths, name: str, code: int) -> None:
 
 
 def _not_run(args: argparse.Namespace, plan: Plan, paths: RunPaths, parts: list[dict[str, Any]],
-             ended: Ended) -> list[tuple[ScenarioSpec, str]]:
+             ended: Ended, units: dict[str, tuple[str, list[str]]]) -> list[tuple[ScenarioSpec, str]]:
     """Expected scenarios with no result: a child that crashed, was refused, stopped or skipped them. Each
     becomes a `not run` row with the reason, so no gate reads a missing scenario as green."""
     if args.keyword:  # the parent cannot evaluate a -k expression; the children's exit codes tell
@@ -318,7 +326,7 @@ def _not_run(args: argparse.Namespace, plan: Plan, paths: RunPaths, parts: list[
         if any(stack == spec.stack_id and (name == spec.name or name.startswith(f"{spec.name}-"))
                for stack, name in seen):
             continue
-        unit = spec.stack_id if args.split == "stack" else f"{spec.stack_id}.{spec.name}"
+        unit = _unit_of(plan, spec, units)
         code = ended.codes.get(unit)
         log = paths.folder / "parts" / f"{unit}.log"
         if unit in ended.killed:

@@ -98,8 +98,11 @@ class TargetGroup:
 
     async def _checks(self, target: Target) -> None:
         check = self.check
+        loop = asyncio.get_running_loop()
+        due = loop.time() + check.interval_s
         while True:
-            await asyncio.sleep(check.interval_s)
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            sent = loop.time()
             try:
                 answer = await fetch(target.address, target.port, "GET", check.path, {"Host": target.address,
                                      "User-Agent": "ELB-HealthChecker/2.0"},
@@ -108,6 +111,9 @@ class TargetGroup:
             except UpstreamError:
                 ok = False
             self._record(target, ok)
+            # The next check an interval after this one ended, counted from when this one was due: a check our
+            # busy process woke late does not push every later one back (one missed is not made up for).
+            due = max(due + (loop.time() - sent) + check.interval_s, loop.time())
 
     def _record(self, target: Target, ok: bool) -> None:
         target.passes, target.failures = (target.passes + 1, 0) if ok else (0, target.failures + 1)

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from localcloud.profiles import Delay, Profile
-from localcloud.route53.health_probe import Observation, ProbeLimits, Resolve, probe
+from localcloud.route53.health_probe import Observation, ProbeLimits, Resolve, no_verify_tls, probe
 
 log = logging.getLogger(__name__)
 
 HEALTH_EVENT = "localcloud.route53.health"
 REALISTIC_STANDARD_INTERVAL = 30.0  # what the profile's route53.health_check.interval means in AWS
 HEALTHY_SHARE = 0.18  # healthy iff MORE than 18 % of checkers report healthy
+LATE_SHARE = 0.1  # a request sent this share of its interval past due counts as late
 CHECKER_REGIONS = ("us-east-1", "us-west-1", "us-west-2", "eu-west-1", "ap-southeast-1", "ap-southeast-2",
                    "ap-northeast-1", "sa-east-1")
 
@@ -119,6 +120,29 @@ def aggregate_healthy(checker_verdicts: list[bool]) -> bool:
 
 
 @dataclass
+class CheckerTiming:
+    """How late the checkers send their requests against the interval they keep: a checker is due one
+    interval after its last response; sent later than that, our own process starved it (Route 53's never are)."""
+
+    probes: int = 0
+    late: int = 0  # sent more than LATE_SHARE of an interval after due
+    max_late_s: float = 0.0
+    total_late_s: float = 0.0
+
+    def record(self, late_s: float, interval_s: float) -> None:
+        self.probes += 1
+        self.total_late_s += late_s
+        self.max_late_s = max(self.max_late_s, late_s)
+        if late_s > LATE_SHARE * interval_s:
+            self.late += 1
+
+    def describe(self) -> dict[str, float]:
+        mean = self.total_late_s / self.probes if self.probes else 0.0
+        return {"probes": self.probes, "late": self.late, "mean_late_s": round(mean, 4),
+                "max_late_s": round(self.max_late_s, 4)}
+
+
+@dataclass
 class _Check:
     config: CheckConfig
     checkers: list[CheckerState]
@@ -150,6 +174,8 @@ class HealthCheckers:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._poller: asyncio.Task[None] | None = None
+        self.timing = CheckerTiming()
+        self._tls = no_verify_tls()  # one for every HTTPS check: a context is costly to make, cheap to share
 
     # --- HealthView ---
 
@@ -217,7 +243,7 @@ class HealthCheckers:
                               "checkers_healthy": sum(s.healthy for s in c.checkers),
                               "checkers": len(c.checkers)} for hc_id, c in self._checks.items()}
         return {"running": self._thread is not None, "interval_scale": self._scale, "checkers": self._count,
-                "checks": checks}
+                "checks": checks, "timing": self.timing.describe()}
 
     def __enter__(self) -> HealthCheckers:
         self.start()
@@ -273,10 +299,16 @@ class HealthCheckers:
                 check.tasks.append(asyncio.ensure_future(self._checker(check, index, phase)))
 
     async def _checker(self, check: _Check, index: int, phase: float) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time() + phase
         await asyncio.sleep(phase)
         while True:
             config = check.config
-            observation = await probe(config, self._limits, self._resolve)
+            interval = config.request_interval * self._scale
+            late = max(0.0, loop.time() - due)
+            with self._lock:
+                self.timing.record(late, interval)
+            observation = await probe(config, self._limits, self._resolve, self._tls)
             if config.disabled:
                 observation = replace(observation, ok=True)
             elif config.inverted:
@@ -284,11 +316,15 @@ class HealthCheckers:
             with self._lock:
                 flipped = check.checkers[index].observe(observation)
             if flipped:
-                self._reaggregate(check, observation)
-            # The interval runs from "response received" to "next request sent" (docs/aws-timings.md §2.1).
-            await asyncio.sleep(config.request_interval * self._scale)
+                self._reaggregate(check, observation, late)
+            # The interval runs from "response received" to "next request sent" (docs/aws-timings.md §2.1),
+            # counted from when the request was due: a checker our busy process woke late catches up at its
+            # next request instead of carrying the delay into every later one (a threshold of 3 would add it 3x);
+            # a request missed altogether is not made up for with a burst.
+            due = max(due + observation.duration + interval, loop.time())
+            await asyncio.sleep(due - loop.time())
 
-    def _reaggregate(self, check: _Check, observation: Observation) -> None:
+    def _reaggregate(self, check: _Check, observation: Observation, late: float = 0.0) -> None:
         with self._lock:
             healthy = aggregate_healthy([c.healthy for c in check.checkers])
             if healthy == check.healthy:
@@ -297,13 +333,15 @@ class HealthCheckers:
             check.version += 1
             version = check.version
             healthy_count = sum(c.healthy for c in check.checkers)
+            timing = self.timing.describe()
         delay = self._status_delay.sample(self._rng) if self._status_delay else 0.0
         config = check.config
         self._emit(config.id, {"health_check_id": config.id, "healthy": healthy, "published": False,
                                "ip": config.ip_address, "fqdn": config.fqdn, "port": config.port,
                                "type": config.type, "reason": observation.reason,
                                "checkers_healthy": healthy_count, "checkers": len(check.checkers),
-                               "dns_after_s": round(delay, 3)})
+                               "dns_after_s": round(delay, 3), "probe_s": round(observation.duration, 3),
+                               "late_s": round(late, 3), "checkers_timing": timing})
         assert self._loop is not None
         self._loop.call_later(delay, self._publish, check, version, healthy)
 

@@ -1,0 +1,73 @@
+"""How `gameday run` shares the core game day out among its pytest children (gameday.cli.units), with the
+reference kits' own scenario specs and the scenario times of a real fast-profile run on localcloud."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gameday.cli.units import CHILD_START_S, UNTIMED_S, plan_units, timed_scenarios
+from gameday.kits import load_kits
+
+KITS = load_kits(None)
+STACKS = KITS.ids()
+SPECS = KITS.scenarios(STACKS, extended=False, backend="localcloud")
+# Seconds from each scenario's start to its last sample in a fast-profile run with three children at a time.
+TIMED = {"static-ip-haproxy/terminate-proxy": 26.0, "static-ip-haproxy/block-az-sg": 31.0,
+         "static-ip-haproxy/block-az-nacl": 31.0, "static-ip-haproxy/blue-green-switch": 25.0,
+         "static-ip-haproxy/backend-loss": 30.0, "eip-self-healing/terminate-instance": 34.0,
+         "origin-group/region-unreachable": 7.0, "origin-group/deny-bucket-policy": 7.0,
+         "origin-group/objects-missing": 7.0, "dns-failover-fargate/scale-to-zero-and-back": 20.0,
+         "spot-vpc-origin/spot-interruption": 40.0}
+
+
+def _played(units: list) -> list[str]:
+    return sorted(spec.scenario_id for unit in units for spec in unit.specs)
+
+
+def test_auto_splits_the_stack_whose_scenarios_in_a_row_outlast_an_even_share() -> None:
+    units = plan_units(SPECS, STACKS, "auto", 3, TIMED)
+
+    split = [u for u in units if not u.whole_stack]
+    assert {u.stack for u in split} == {"static-ip-haproxy"}
+    assert len(split) == 2
+    assert _played(units) == sorted(s.scenario_id for s in SPECS)  # every scenario once, none twice
+    assert [u.estimate_s for u in units] == sorted((u.estimate_s for u in units), reverse=True)
+    longest_stack = CHILD_START_S + sum(t for k, t in TIMED.items() if k.startswith("static-ip-haproxy/"))
+    assert max(u.estimate_s for u in units) < 0.65 * longest_stack
+
+
+def test_auto_with_one_child_at_a_time_splits_nothing() -> None:
+    units = plan_units(SPECS, STACKS, "auto", 1, TIMED)
+
+    assert all(u.whole_stack for u in units)
+    assert sorted(u.name for u in units) == sorted({s.stack_id for s in SPECS})
+
+
+def test_stack_and_scenario_splits_are_as_named() -> None:
+    per_stack = plan_units(SPECS, STACKS, "stack", 3, {})
+    per_scenario = plan_units(SPECS, STACKS, "scenario", 3, {})
+
+    assert sorted(u.name for u in per_stack) == sorted({s.stack_id for s in SPECS})
+    assert per_stack[0].name == "static-ip-haproxy"  # most scenarios, untimed: longest first
+    assert sorted(u.name for u in per_scenario) == sorted(f"{s.stack_id}.{s.name}" for s in SPECS)
+    assert all(u.estimate_s == CHILD_START_S + UNTIMED_S for u in per_scenario)
+
+
+def _report(folder: Path, run_id: str, profile: str, took: float, interrupted: bool = False) -> None:
+    (folder / run_id).mkdir(parents=True)
+    samples = [{"probe": "http:eip", "sent_mono": 1.0}, {"probe": "http:eip", "sent_mono": took}]
+    row = {"stack": "eip-self-healing", "scenario": "terminate-instance",
+           "timeline": {"labels": {"scenario": "terminate-instance"}, "samples": samples}}
+    (folder / run_id / "report.json").write_text(json.dumps(
+        {"backend": "localcloud", "profile": profile, "interrupted": interrupted, "scenarios": [row]}))
+
+
+def test_timed_scenarios_come_from_the_newest_finished_run_of_the_same_profile(tmp_path: Path) -> None:
+    _report(tmp_path, "20261205-100000-aaaa", "fast", 30.0)
+    _report(tmp_path, "20261205-110000-bbbb", "fast", 25.0)
+    _report(tmp_path, "20261205-120000-cccc", "realistic", 300.0)
+    _report(tmp_path, "20261205-130000-dddd", "fast", 5.0, interrupted=True)
+
+    assert timed_scenarios(tmp_path, "localcloud", "fast") == {"eip-self-healing/terminate-instance": 25.0}
+    assert timed_scenarios(tmp_path, "aws", "fast") == {}
