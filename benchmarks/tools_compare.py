@@ -60,6 +60,9 @@ ZONE, QNAME = "bench.test.", "app.bench.test."
 NICE = LoadConfig().nice  # wrk runs at the priority the suite gives locust
 BOOT_TIMEOUT_S = 60.0
 TOOL_TIMEOUT_S = 1.0
+# One reaper thread per invocation in flight: an invocation's exit is stamped when its reaper sees it, so a
+# reaper must never queue behind another (a busy machine keeps hundreds in flight at 50 Hz).
+MAX_IN_FLIGHT = 512
 REPO = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -164,7 +167,7 @@ def probe_phase(spec: HttpProbe | DnsProbe, seconds: float) -> dict[str, Any]:
     samples = sorted(timeline.samples_of(spec.name), key=lambda s: s.seq)
     figures = send_figures([s.sent_mono for s in samples], [s.scheduled_mono for s in samples],
                            spec.rate_hz, seconds, sum(s.good for s in samples))
-    return {"tool": f"gameday {type(spec).__name__}", **figures,
+    return {"tool": f"gameday {type(spec).__name__}", "load_after": load(), **figures,
             "latency": summary_ms([s.latency_s for s in samples if s.latency_s is not None]),
             "cpu": {"process": cpu_figures(cpu, len(samples), wall),
                     "note": "this process while only the probe runs (its runner thread and event loop)"}}
@@ -201,7 +204,7 @@ def tool_loop(name: str, command: Sequence[str], parse: Parse, rate_hz: float, s
     interval, count = 1.0 / rate_hz, round(seconds * rate_hz)
     futures: list[Future[Invocation]] = []
     children0, cpu0 = children_cpu_s(), time.process_time()
-    with ThreadPoolExecutor(max_workers=32, thread_name_prefix=f"{name}-reaper") as reapers:
+    with ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT, thread_name_prefix=f"{name}-reaper") as reapers:
         t0 = time.monotonic() + 0.1
         for seq in range(count):
             scheduled = t0 + seq * interval
@@ -218,7 +221,7 @@ def tool_loop(name: str, command: Sequence[str], parse: Parse, rate_hz: float, s
     sends = [r.exited - latency for r, latency in timed]
     figures = send_figures(sends, [r.scheduled for r, _ in timed], rate_hz, seconds, sum(r.ok for r in runs))
     figures["samples"] = len(runs)
-    return {"tool": f"{name} loop", "command": " ".join(command), **figures,
+    return {"tool": f"{name} loop", "command": " ".join(command), "load_after": load(), **figures,
             "spawn_lateness": summary_ms([max(0.0, r.spawned - r.scheduled) for r in runs]),
             "latency": summary_ms([latency for _, latency in timed]),
             "invocation_wall": summary_ms([r.exited - r.spawned for r in runs]),
