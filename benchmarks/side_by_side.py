@@ -55,6 +55,7 @@ class Figure:
     target: Target | None = None
     note: str = ""
     labels: tuple[tuple[str, str], ...] = ()  # what the benchmark measures against, when its file does not say
+    target_profile: str | None = None  # the target holds for figures measured under this profile only
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,11 @@ SYNTHETIC = (("backend", "none (synthetic timeline)"), ("profile", "none"))
 
 FIGURES: tuple[Figure, ...] = (
     Figure("game day wall time", "gameday_speed", per_label("game_day_s_median"), "s", Target("<=", 120, "s"),
-           "median of the label's runs; the target is the core game day under the fast profile"),
+           "median of the label's runs; the target is the core game day's, under the fast profile",
+           target_profile="fast"),
     Figure("game day CPU (process tree)", "gameday_speed", per_label("cpu_s_median"), "s",
            note="reported, no target (124 s of CPU for 181 s of game day before)"),
-    Figure("test wall time", "test_wall", keys_matching(r"(test_)?wall_s|wall_time_s"), "s"),
+    Figure("test wall time", "test_wall", keys_matching(r"(test_)?wall(_time)?_s|duration_s"), "s"),
     Figure("bytes per sample on disk", "soak_scale", keys_matching(r".*bytes_per_sample.*"), "B",
            note="reported, no target (report.json held about 395 bytes per probe sample before)",
            labels=SYNTHETIC),
@@ -253,10 +255,13 @@ def rows_for(figure: Figure, doc: dict[str, Any] | None, path: Path, error: str 
     for item in found:
         labels = {**defaults, **{k: doc[k] for k in LABEL_KEYS if isinstance(doc.get(k), str)}, **item.labels}
         unit = unit_of(item.path, figure.unit)
-        comparable = in_target_unit(item.value, unit, figure.target) if figure.target else None
+        target = figure.target
+        if figure.target_profile not in (None, labels.get("profile")):
+            target = None  # e.g. the realistic profile's game day: reported, not held to the fast one's target
+        comparable = in_target_unit(item.value, unit, target) if target else None
         rows.append(Row(figure.name, path.name, "measured", item.path, item.value, unit,
-                        str(figure.target) if figure.target else None,
-                        figure.target.met(comparable) if figure.target and comparable is not None else None,
+                        str(target) if target else None,
+                        target.met(comparable) if target and comparable is not None else None,
                         labels.get("backend", "not stated in the file"),
                         labels.get("profile", "not stated in the file"), when, when_from, figure.note))
     return rows
