@@ -171,36 +171,56 @@ def _record_ttls(backend: Backend, stack: DeployedStack, config: StackConfig) ->
 
 def _origin_groups(backend: Backend, stack: DeployedStack, config: StackConfig) -> list[Check]:
     found: list[Check] = []
-    for logical, (kind, physical) in stack.resources.items():
+    for logical, (kind, _) in stack.resources.items():
         if kind != DISTRIBUTION:
             continue
-        for group, codes in failover_codes(backend, physical).items():
-            assumed = config.value(logical, "DistributionConfig", "OriginGroups", "Items", default=[])
-            wanted = next((_codes(g) for g in assumed if isinstance(g, Mapping) and g.get("Id") == group), None)
+        deployed, source = failover_codes(backend, stack, logical)
+        assumed = {g["Id"]: _codes(g) for g in _template_groups(config, logical)}
+        for group, codes in deployed.items():
+            wanted = assumed.get(group)
             ok = wanted is None or set(wanted) == set(codes)
             found.append(Check(f"{stack.name} {logical}", f"origin group {group}", ok,
-                               f"failover codes {', '.join(map(str, codes)) or 'none'}"
-                               + ("" if ok else f" (configured {', '.join(map(str, wanted or []))})")))
+                               f"failover codes {', '.join(map(str, codes)) or 'none'} ({source})"
+                               + ("" if ok else f"; configured {', '.join(map(str, wanted or []))}")))
     return found
 
 
-def failover_codes(backend: Backend, distribution_id: str) -> dict[str, tuple[int, ...]]:
-    """Origin group id -> the status codes that make CloudFront try the next origin, as deployed."""
-    config = backend.client("cloudfront").get_distribution_config(Id=distribution_id)["DistributionConfig"]
-    return {g["Id"]: _codes(g) for g in config.get("OriginGroups", {}).get("Items", [])}
+def failover_codes(backend: Backend, stack: DeployedStack, logical_id: str) -> tuple[dict[str, tuple[int, ...]], str]:
+    """Origin group id -> the status codes that make CloudFront try the next origin, and where they were read:
+    GetDistributionConfig, or the deployed template when the backend's CloudFront API does not know the
+    distribution (localcloud serves CloudFormation's distributions outside moto's CloudFront)."""
+    distribution = stack.resources[logical_id][1]
+    try:
+        config = backend.client("cloudfront").get_distribution_config(Id=distribution)["DistributionConfig"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchDistribution":
+            raise
+        groups = _template_groups(stack_config(stack.spec.stack_id, stack), logical_id)
+        return ({g["Id"]: _codes(g) for g in groups},
+                f"from the deployed template: the {backend.name} CloudFront API does not know {distribution}")
+    return ({g["Id"]: _codes(g) for g in config.get("OriginGroups", {}).get("Items", [])},
+            f"GetDistributionConfig {distribution}")
 
 
 def codes_include(backend: Backend, stack: DeployedStack, needed: Sequence[int], why: str) -> list[Check]:
     """Every origin group of the stack fails over on `needed` (what the scenario's fault makes the primary
     answer, and the model counts as one round trip)."""
     found: list[Check] = []
-    for distribution in stack.of_type(DISTRIBUTION):
-        for group, codes in failover_codes(backend, distribution).items():
+    for logical, (kind, _) in stack.resources.items():
+        if kind != DISTRIBUTION:
+            continue
+        deployed, source = failover_codes(backend, stack, logical)
+        for group, codes in deployed.items():
             missing = [c for c in needed if c not in codes]
             found.append(Check(f"{stack.name} origin group {group}", "failover codes cover the fault", not missing,
-                               f"codes {', '.join(map(str, codes)) or 'none'}"
+                               f"codes {', '.join(map(str, codes)) or 'none'} ({source})"
                                + (f"; missing {', '.join(map(str, missing))}, which {why}" if missing else "")))
     return found
+
+
+def _template_groups(config: StackConfig, logical_id: str) -> list[Mapping[str, Any]]:
+    groups = config.value(logical_id, "DistributionConfig", "OriginGroups", "Items", default=[])
+    return [g for g in groups if isinstance(g, Mapping) and "Id" in g] if isinstance(groups, list) else []
 
 
 def _codes(group: Mapping[str, Any]) -> tuple[int, ...]:
