@@ -52,6 +52,7 @@ def inked(pgm: Path) -> int:
     return sum(1 for value in pixels[:int(width) * int(height)] if value < 200)
 
 
+@pytest.mark.slow  # the game day behind run_folder: about 90 s on a busy machine
 def test_report_pdf_pages_render_and_none_is_blank(run_folder: Path, tmp_path: Path) -> None:
     data = json.loads((run_folder / "report.json").read_text())
 
@@ -62,6 +63,7 @@ def test_report_pdf_pages_render_and_none_is_blank(run_folder: Path, tmp_path: P
     assert all(inked(page) > 500 for page in rendered), [inked(page) for page in rendered]
 
 
+@pytest.mark.slow  # the game day behind run_folder: about 90 s on a busy machine
 def test_report_pdf_holds_the_evidence_of_the_run(run_folder: Path) -> None:
     data = json.loads((run_folder / "report.json").read_text())
     [scenario] = data["scenarios"]
@@ -78,6 +80,7 @@ def test_report_pdf_holds_the_evidence_of_the_run(run_folder: Path) -> None:
     assert f"Verdict: {scenario['verdict']}" in text
 
 
+@pytest.mark.slow  # the game day behind run_folder: about 90 s on a busy machine
 def test_gameday_report_prints_the_pdf_again(run_folder: Path) -> None:
     before = (run_folder / "report.pdf").stat().st_mtime_ns
 
