@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -16,7 +16,7 @@ import dns.message
 import dns.query
 import dns.rdatatype
 
-from gameday.backends.base import Resolver
+from gameday.backends.base import Backend, Resolver
 from gameday.probes.specs import RESOLVE_ONCE, HttpProbe, is_ip_literal, parse_http_url
 from gameday.timeline import Sample
 
@@ -90,6 +90,19 @@ LABELS = {
     "resolve-once": "clients resolving once at start",
     "ipv6-first": "IPv6-first clients",
 }
+
+
+def plan_for_run(primary_probe: str, probes: Sequence[Any], backend: Backend) -> ProfilePlan:
+    """The profiles of a run: none when its primary probe is not HTTP."""
+    primary = next((p for p in probes if isinstance(p, HttpProbe) and p.name == primary_probe), None)
+    if primary is None:
+        return ProfilePlan()
+    try:
+        resolvers = backend.resolvers()
+    except Exception as exc:  # profiles enrich the report; a backend that names no resolvers has fewer of them
+        log.warning("no resolvers for the client profiles from %s: %s", backend.name, exc)
+        resolvers = []
+    return plan_profiles(primary, probes, resolvers)
 
 
 def plan_profiles(primary: HttpProbe, probes: Sequence[Any], resolvers: Sequence[Resolver],
@@ -187,9 +200,13 @@ def recovered_at(samples: Sequence[Sample], stable_window_s: float) -> float | N
     return after[0].at
 
 
-def settled_streak(rate_hz: float, stable_window_s: float) -> int:
-    """Good samples in a row that span the stable window at `rate_hz`: the watch need not wait for that client."""
-    return max(2, math.ceil(stable_window_s * rate_hz))
+def settled(plan: ProfilePlan, probes: Sequence[Any], stable_window_s: float,
+            streak: Callable[[str], int]) -> Callable[[], bool]:
+    """Whether every profile's client has been good for the stable window, from the runner's live `streak`s
+    (the watch asks often; reading the timeline that often would cost more than the probes)."""
+    rates = {getattr(p, "name", ""): getattr(p, "rate_hz", 1.0) for p in probes}
+    needed = {p.probe: max(2, math.ceil(stable_window_s * rates[p.probe])) for p in plan.profiles}
+    return lambda: all(streak(name) >= count for name, count in needed.items())
 
 
 def summary_lines(found: Sequence[ProfileRecovery], omitted: Sequence[OmittedProfile]) -> list[str]:

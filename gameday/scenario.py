@@ -20,9 +20,9 @@ from gameday.clients import (
     OmittedProfile,
     ProfilePlan,
     ProfileRecovery,
-    plan_profiles,
+    plan_for_run,
     recoveries,
-    settled_streak,
+    settled,
     summary_lines,
 )
 from gameday.clock import Clock
@@ -31,7 +31,7 @@ from gameday.errors import SystemUnderTestFailed
 from gameday.faults import Fault, RollbackJournal, injected
 from gameday.model import Prediction
 from gameday.model.compare import compare, describe, took_the_time
-from gameday.probes import HttpProbe, ProbeRunner
+from gameday.probes import ProbeRunner
 from gameday.rto import RtoReading, RtoRule, evaluate_rto, summarize_outages
 from gameday.stopconditions import StopCondition, StopConditionHit, stop_if_triggered
 from gameday.timeline import Event, Sample, Timeline
@@ -232,7 +232,7 @@ def run_failover(run: FailoverRun) -> ScenarioResult:
                 with injected(run.fault, backend=run.backend, journal=run.journal, timeline=run.timeline,
                               clock=run.clock) as fault_at:
                     try:
-                        _watch(run, fault_at, _profiles_settled(run, plan, probes, runner))
+                        _watch(run, fault_at, settled(plan, probes, run.policy.stable_window_s, runner.streak))
                     finally:
                         watch.at = run.clock.now()
                 _sleep_until(run.clock, run.clock.monotonic() + run.policy.tail_s)
@@ -263,16 +263,7 @@ class _WatchEnd:
 
 
 def _client_plan(run: FailoverRun) -> ProfilePlan:
-    """The client profiles of this run: none when they are off or the primary probe is not HTTP."""
-    primary = next((p for p in run.probes if isinstance(p, HttpProbe) and p.name == run.primary_probe), None)
-    if not run.policy.client_profiles or primary is None:
-        return ProfilePlan()
-    try:
-        resolvers = run.backend.resolvers()
-    except Exception as exc:  # profiles enrich the report; a backend that names no resolvers has fewer of them
-        log.warning("no resolvers for the client profiles from %s: %s", run.backend.name, exc)
-        resolvers = []
-    return plan_profiles(primary, run.probes, resolvers)
+    return plan_for_run(run.primary_probe, run.probes, run.backend) if run.policy.client_profiles else ProfilePlan()
 
 
 def _rto(run: FailoverRun, fault_at: float, watch_end: float | None) -> RtoReading:
@@ -362,15 +353,6 @@ def _is_address(host: str) -> bool:
 def _steady(samples: Sequence[Sample], consecutive: int) -> bool:
     recent = samples[-consecutive:]
     return len(recent) == consecutive and all(s.good for s in recent)
-
-
-def _profiles_settled(run: FailoverRun, plan: ProfilePlan, probes: Sequence[Any],
-                      runner: ProbeRunner) -> Callable[[], bool]:
-    """Whether every client profile has been good for the stable window (the runner's live streaks: the
-    watch asks often, and reading the timeline that often would cost more than the probes)."""
-    rates = {getattr(p, "name", ""): getattr(p, "rate_hz", 1.0) for p in probes}
-    needed = {p.probe: settled_streak(rates[p.probe], run.policy.stable_window_s) for p in plan.profiles}
-    return lambda: all(runner.streak(name) >= count for name, count in needed.items())
 
 
 def _watch(run: FailoverRun, fault_at: float, profiles_settled: Callable[[], bool] = lambda: True) -> None:
