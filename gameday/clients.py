@@ -130,7 +130,7 @@ def plan_profiles(primary: HttpProbe, probes: Sequence[Any], resolvers: Sequence
     if has_aaaa is None:
         has_aaaa = client is not None and aaaa_exists(host, client)
     wanted["ipv6-first"] = replace(base, dns_server=client, prefer_ipv6=True) if has_aaaa else None
-    return _assign(wanted, probes, "ipv4-only" if not has_aaaa else "unresolved")
+    return _assign(wanted, probes, "unresolved" if client is None else "ipv4-only")
 
 
 def _assign(wanted: dict[str, HttpProbe | None], probes: Sequence[Any], missing_ipv6: str) -> ProfilePlan:

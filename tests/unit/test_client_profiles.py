@@ -171,3 +171,13 @@ def test_the_summary_has_one_line_when_every_profile_recovered_alike() -> None:
     lines = summary_lines([_recovery("fresh", 9.0), _recovery("pooled", 9.5)], [])
 
     assert lines == ["every client profile recovered alike (9.0–9.5 s): fresh clients, pooled clients"]
+
+
+def test_without_any_resolver_the_runtimes_use_the_system_one_and_the_rest_say_unresolved() -> None:
+    primary = HttpProbe("http:app", "http://app.gameday.test/", rate_hz=5)
+    plan = plan_profiles(primary, [primary], [])
+
+    assert [p.key for p in plan.profiles] == ["keepalive", "dns-cache-30s", "resolve-once"]
+    assert all(p.dns_server is None for p in plan.added)
+    assert {o.key: o.why for o in plan.omitted} == {"fresh-authoritative": "unresolved",
+                                                    "fresh-caching": "unresolved", "ipv6-first": "unresolved"}
