@@ -1,8 +1,8 @@
 """The release gate: with `--repeat N` and a `[gate] statistic` in the budgets file, a scenario's verdict is its
 failover-time statistic (p50, p95 or max over its attempts) against its budget, not each attempt alone.
 
-An attempt that never recovered counts as an infinite failover time, so it can only be outvoted by a statistic
-that a share of attempts that small cannot move (p95 over 20 or more attempts: one in twenty). Attempts that
+An attempt that never recovered, or that failed for a reason other than its time, counts as an infinite failover
+time: only a statistic that so small a share of attempts cannot move outvotes it (p95 over 20 or more attempts). Attempts that
 errored or did not run are not in the statistic; the run says so by its exit code (3) as without a gate.
 """
 
@@ -60,8 +60,12 @@ def judge(scenarios: Iterable[Mapping[str, Any]], statistic: str) -> list[GateVe
 
 
 def _time(s: Mapping[str, Any]) -> float:
+    """The attempt's failover time; no recovery, or a failure its time does not explain (the judge's own
+    check, e.g. data lost), is infinite: no statistic outvotes it."""
     value = s.get("measured_s", s.get("failover_time_s"))
-    return math.inf if value is None else float(value)
+    if value is None or (s["verdict"] == "failed" and float(value) <= float(s["budget_s"])):
+        return math.inf
+    return float(value)
 
 
 def _statistic(times: list[float], statistic: str) -> float | None:
