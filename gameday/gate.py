@@ -2,8 +2,9 @@
 failover-time statistic (p50, p95 or max over its attempts) against its budget, not each attempt alone.
 
 An attempt that never recovered, or that failed for a reason other than its time, counts as an infinite failover
-time: only a statistic that so small a share of attempts cannot move outvotes it (p95 over 20 or more attempts). Attempts that
-errored or did not run are not in the statistic; the run says so by its exit code (3) as without a gate.
+time: only a statistic that so small a share of attempts cannot move outvotes it (p95 over 20 or more attempts).
+Attempts that errored or did not run are not in the statistic; the run says so by its exit code (3) as without a
+gate.
 """
 
 from __future__ import annotations
