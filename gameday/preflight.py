@@ -121,7 +121,7 @@ def deployed_configuration(backend: Backend, stack: DeployedStack) -> list[Check
     try:
         return [*_health_checks(backend, stack, config), *_record_ttls(backend, stack, config),
                 *_origin_groups(backend, stack, config)]
-    except (BotoCoreError, ClientError) as exc:
+    except (BotoCoreError, ClientError, ConfigError, ValueError) as exc:  # unread is not checked: a failed check
         return [Check(stack.name, "deployed configuration", False, f"cannot read it: {' '.join(str(exc).split())}")]
 
 
@@ -132,9 +132,10 @@ def _health_checks(backend: Backend, stack: DeployedStack, config: StackConfig) 
         if kind != HEALTH_CHECK:
             continue
         deployed = route53.get_health_check(HealthCheckId=physical)["HealthCheck"]["HealthCheckConfig"]
+        # Only what the template states as a value: a condition (`Fn::If`) is CloudFormation's to resolve.
         assumed = {k: config.value(logical, "HealthCheckConfig", k) for k in HEALTH_SETTINGS}
         differ = [f"{k} {deployed.get(k)!r} (configured {v!r})" for k, v in assumed.items()
-                  if v is not None and k in deployed and str(deployed[k]) != str(v)]
+                  if _scalar(v) and k in deployed and str(deployed[k]) != str(v)]
         shown = ", ".join(f"{k} {deployed[k]}" for k in HEALTH_SETTINGS if k in deployed)
         found.append(Check(f"{stack.name} {logical}", "Route 53 health check", not differ,
                            f"{shown}" + (f"; differs from the configuration the model reads: {'; '.join(differ)}"
@@ -150,7 +151,7 @@ def _record_ttls(backend: Backend, stack: DeployedStack, config: StackConfig) ->
     for logical, properties in config.resources(RECORD_SET).items():
         ttl, zone = config.value(logical, "TTL"), _ref_id(stack, properties.get("HostedZoneId"))
         name = _sub(config, stack, config.value(logical, "Name"))
-        if ttl is None or zone is None or name is None:
+        if not _scalar(ttl) or zone is None or name is None:
             continue  # an alias (no TTL of its own), or a zone or name this check cannot resolve
         if zone not in zones:
             pages = route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone)
@@ -221,6 +222,10 @@ def codes_include(backend: Backend, stack: DeployedStack, needed: Sequence[int],
 def _template_groups(config: StackConfig, logical_id: str) -> list[Mapping[str, Any]]:
     groups = config.value(logical_id, "DistributionConfig", "OriginGroups", "Items", default=[])
     return [g for g in groups if isinstance(g, Mapping) and "Id" in g] if isinstance(groups, list) else []
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
 def _codes(group: Mapping[str, Any]) -> tuple[int, ...]:
