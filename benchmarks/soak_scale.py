@@ -101,7 +101,7 @@ def synthetic(hours: float) -> dict[str, Any]:
             if second % 60 == 59:
                 hour_peak = max(hour_peak, memory()["rss_mib"])
             if second % 3600 == 3599:
-                per_hour.append({"hour": second // 3600 + 1, "max_rss_mib_in_hour": hour_peak, **memory(),
+                per_hour.append({"hour": second // 3600 + 1, "resident_max_mib_in_hour": hour_peak, **memory(),
                                  "held_samples": len(timeline.samples), "spooled": timeline.spooled,
                                  "elapsed_s": round(time.perf_counter() - began, 1)})
                 hour_peak = 0.0
@@ -145,11 +145,13 @@ def synthetic(hours: float) -> dict[str, Any]:
         timeline.close()
         return {
             "label": "synthetic timeline generated through the Timeline API (no backend), profile fast",
+            "backend": "none (synthetic timeline)", "profile": "none",
             "hours": hours, "probes": f"{len(probes)} at {PROBE_HZ:g} Hz", "load": f"{LOAD_RPS} requests/s",
             "samples": {"probes": probe_samples, "load": merged.records, "total": total},
             "raw_timeline_bytes": raw.stat().st_size,
             "bytes_per_sample_on_disk": round(raw.stat().st_size / total, 2),
-            "bytes_per_sample_schema1_json": round(old_json, 1),
+            "schema1_json_per_sample_b": round(old_json, 1),
+            "runner_peak_rss_mib_by_hour": [h["peak_mib"] for h in per_hour],
             "memory_per_hour": per_hour,
             "memory_after_merge": after_merge, "memory_after_analysis": after_analysis,
             "memory_after_report": after_report,
@@ -158,6 +160,7 @@ def synthetic(hours: float) -> dict[str, Any]:
                         "report_write": round(report_s, 1)},
             "report_json_bytes": (folder / "report.json").stat().st_size,
             "report_html_bytes": html_bytes,
+            "render_median_s": render.get("median_s"),
             "render": render,
             "failover_time_s": failover.failover_time_s,
             "load_per_second_rows": len((section or {}).get("per_second", [])),
@@ -241,7 +244,8 @@ def real(duration_s: int) -> dict[str, Any]:
         raw = report.parent / pointer["file"] if report and pointer.get("file") else None
         peak = max((s["peak_mib"] for s in samples), default=None)
         return {
-            "label": "localcloud, time profile fast", "command": " ".join(command[1:]), "exit_code": proc.returncode,
+            "label": "localcloud, time profile fast", "backend": "localcloud", "profile": "fast",
+            "command": " ".join(command[1:]), "exit_code": proc.returncode,
             "wall_s": round(elapsed), "verdict": scenario.get("verdict"), "message": scenario.get("message"),
             "samples": pointer.get("sample_count"),
             "raw_timeline_bytes": raw.stat().st_size if raw else None,

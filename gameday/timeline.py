@@ -17,8 +17,8 @@ import os
 import shutil
 import tempfile
 import threading
-import weakref
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
@@ -208,11 +208,11 @@ class Timeline:
             else:
                 assert self._spool is not None
                 size = self._spool.flush()
-                path, held = self._spool.path, []
+                source, held = self._spool.source(), []
         if held or not self.spooled:
             yield from held
             return
-        yield from _read_samples(path, size)
+        yield from _read_samples(source, size)
 
     def samples_of(self, probe: str) -> list[Sample]:
         if self.spooled:
@@ -239,7 +239,8 @@ class Timeline:
             return sorted(self._stats)
 
     def close(self) -> None:
-        """Remove a spool the timeline made for itself (a file given to `spool_to` stays)."""
+        """Close the spool (one the timeline made for itself has no name on disk: closing frees it; a file given
+        to `spool_to` stays)."""
         with self._lock:
             if self._spool is not None:
                 self._spool.close()
@@ -304,8 +305,8 @@ class Timeline:
         tmp = path.with_name(path.name + ".tmp")
         with tmp.open("wb") as out:
             if spool is not None:
-                with spool.path.open("rb") as src:
-                    _copy_prefix(src, out, size)
+                with _descriptor(spool.source()) as fd:
+                    shutil.copyfileobj(io.BufferedReader(_Prefix(fd, size)), out)
             else:
                 writer = _Spool(tmp, out, owned=False)
                 writer.start(self._header())
@@ -374,14 +375,21 @@ class _Spool:
         self.probe_ids: dict[str, int] = {}
         self.size = 0
         self.dropped = 0  # samples no longer held in memory
-        self._finalizer = weakref.finalize(self, _remove, path) if owned else None
 
     @classmethod
     def create(cls, path: Path, header: Mapping[str, Any], *, owned: bool) -> _Spool:
+        """A spool writing to `path`; an `owned` one (the timeline's own) is unlinked at once and read through its
+        descriptor, so nothing is left behind however the process ends."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        spool = cls(path, path.open("wb"), owned=owned)
+        spool = cls(path, path.open("w+b"), owned=owned)
+        if owned:
+            path.unlink()
         spool.start(header)
         return spool
+
+    def source(self) -> Path | int:
+        """Where readers read: the file, or the open descriptor of an unlinked one."""
+        return self.out.fileno() if self.owned and self.out is not None else self.path
 
     def start(self, header: Mapping[str, Any]) -> None:
         self.pending.append(json.dumps(header, separators=(",", ":")))
@@ -411,12 +419,6 @@ class _Spool:
     def close(self) -> None:
         if self.out is not None and not self.out.closed:
             self.out.close()
-        if self._finalizer is not None:
-            self._finalizer()
-
-
-def _remove(path: Path) -> None:
-    path.unlink(missing_ok=True)
 
 
 # A sample as one JSON array: ["s", probe id, seq, scheduled_mono, sent_mono, sent_at, outcome, latency_s, status,
@@ -438,32 +440,37 @@ def _event_lines(events: Iterable[Event]) -> bytes:
 
 
 class _Prefix(io.RawIOBase):
-    """The first `size` bytes of a file: what was complete when the reader asked."""
+    """The first `size` bytes of a file descriptor, read with pread (the writer's offset is left alone): what
+    was complete when the reader asked."""
 
-    def __init__(self, f: io.BufferedReader, size: int | None) -> None:
-        self.f, self.left = f, size
+    def __init__(self, fd: int, size: int | None) -> None:
+        self.fd, self.size, self.offset = fd, size, 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer)
-        want = len(view) if self.left is None else min(len(view), self.left)
-        data = self.f.read(want)
+        want = len(view) if self.size is None else min(len(view), self.size - self.offset)
+        data = os.pread(self.fd, want, self.offset) if want > 0 else b""
         view[:len(data)] = data
-        if self.left is not None:
-            self.left -= len(data)
+        self.offset += len(data)
         return len(data)
 
 
-def _copy_prefix(src: io.BufferedReader, out: Any, size: int) -> None:
-    shutil.copyfileobj(io.BufferedReader(_Prefix(src, size)), out)
+@contextmanager
+def _descriptor(source: Path | int) -> Iterator[int]:
+    if isinstance(source, int):
+        yield source
+        return
+    with source.open("rb") as f:
+        yield f.fileno()
 
 
-def _read_rows(path: Path, size: int | None) -> Iterator[tuple[str, Any]]:
+def _read_rows(source: Path | int, size: int | None) -> Iterator[tuple[str, Any]]:
     """("header", dict) | ("sample", Sample) | ("event", Event) rows of a raw timeline file."""
     probes: dict[int, tuple[str, str, str]] = {}
-    with path.open("rb") as f, gzip.GzipFile(fileobj=io.BufferedReader(_Prefix(f, size))) as unzipped:
+    with _descriptor(source) as fd, gzip.GzipFile(fileobj=io.BufferedReader(_Prefix(fd, size))) as unzipped:
         for line in _whole_lines(io.TextIOWrapper(unzipped, encoding="utf-8")):
             row = json.loads(line)
             if isinstance(row, dict):
@@ -491,8 +498,8 @@ def _whole_lines(lines: Iterator[str]) -> Iterator[str]:
             yield line
 
 
-def _read_samples(path: Path, size: int | None) -> Iterator[Sample]:
-    for kind, row in _read_rows(path, size):
+def _read_samples(source: Path | int, size: int | None) -> Iterator[Sample]:
+    for kind, row in _read_rows(source, size):
         if kind == "sample":
             yield row
 
