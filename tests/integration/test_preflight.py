@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,15 @@ def test_gameday_run_refuses_a_tighter_budget_before_any_fault(tmp_path: Path, t
     assert done.returncode == 2, done.stderr
     assert "pre-flight refused static-ip-haproxy/terminate-proxy" in done.stderr
     assert not (tmp_path / "reports" / "pf-run" / "rollback.jsonl").exists()  # nothing journalled: no fault
+
+
+def test_a_setting_cloudformation_resolves_is_left_to_it(moto: AwsBackend) -> None:
+    stack = _deployed(moto, ttl=60)
+    conditional = {"Fn::If": ["HasCertificate", "HTTPS", "HTTP"]}
+    check = {**TEMPLATE["Resources"]["Check"], "Properties": {"HealthCheckConfig": {
+        **TEMPLATE["Resources"]["Check"]["Properties"]["HealthCheckConfig"], "Type": conditional}}}
+    template = {**TEMPLATE, "Resources": {**TEMPLATE["Resources"], "Check": check}}
+
+    checks = deployed_configuration(moto, replace(stack, template=template))
+
+    assert all(c.ok for c in checks) and "Type HTTP" in checks[0].detail
