@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from gameday.stacks import DeployedStack
@@ -35,6 +36,14 @@ def template_sha256(template: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _file_sha256(path: Path) -> str:
+    """SHA-256 of the template file this run sent to CreateStack (what `sha256sum` prints); "" if it is gone."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
 def configuration(stacks: Iterable[DeployedStack]) -> list[dict[str, Any]]:
     """One entry per stack: what an auditor needs to tell which configuration produced the numbers."""
     return [stack_configuration(stack) for stack in stacks]
@@ -45,8 +54,9 @@ def stack_configuration(stack: DeployedStack) -> dict[str, Any]:
     return {
         "stack": stack.spec.stack_id, "part": stack.spec.part, "name": stack.name, "region": stack.region,
         "adopted": stack.adopted,
-        "template": "" if stack.adopted else stack.spec.template.name,
+        "template": "" if stack.adopted else f"{stack.spec.template.parent.name}/{stack.spec.template.name}",
         "template_sha256": template_sha256(stack.template),
+        "template_file_sha256": _file_sha256(stack.spec.template) if not stack.adopted else "",
         "parameters": dict(sorted(stack.parameters.items())),
         "health_checks": _health_checks(stack.template, resolve),
         "ttls": _ttls(stack.template, resolve),

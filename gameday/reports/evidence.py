@@ -147,7 +147,11 @@ def _configuration(config: Any) -> str:
         where = f"{stack['name']} ({stack['part']}, {stack['region']}{', adopted' if stack.get('adopted') else ''})"
         parts += [f"<p><b>{escape(where)}</b></p>",
                   _fields([("Template", stack.get("template") or "as deployed (adopted stack)"),
-                           ("SHA-256", stack["template_sha256"])], mono={"SHA-256"})]
+                           ("SHA-256", f"{stack['template_sha256']} (the template CloudFormation holds, as "
+                                       "canonical JSON)"),
+                           *([("File SHA-256", f"{stack['template_file_sha256']} (the file sent, as sha256sum "
+                                               "prints it)")] if stack.get("template_file_sha256") else [])],
+                          mono={"SHA-256", "File SHA-256"})]
         parameters = stack.get("parameters") or {}
         if parameters:
             parts.append(_table(["Parameter", "Value"], sorted(parameters.items())))

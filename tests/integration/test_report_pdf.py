@@ -4,6 +4,7 @@ nothing left behind."""
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import json
 import os
@@ -73,7 +74,10 @@ def test_report_pdf_holds_the_evidence_of_the_run(run_folder: Path) -> None:
                                    capture_output=True, text=True, timeout=60).stdout.split())
 
     assert f"Game day evidence: run {data['run_id']}" in text and "localcloud, time profile fast" in text
-    assert stack["template_sha256"] in text and stack["template"] == "template.yaml"
+    assert stack["template"] == "eip-self-healing/template.yaml"
+    sent = (ROOT / "stacks" / stack["template"]).read_bytes()
+    assert stack["template_file_sha256"] == hashlib.sha256(sent).hexdigest()
+    assert stack["template_sha256"] in text and stack["template_file_sha256"] in text
     assert "HealthCheckGracePeriod" in text and "TTL" in text
     assert " ".join(mechanism_of("terminate-instance").split()[:8]) in text
     assert "inject" in text and "revert" in text and "reverted" in text  # timeline and journal

@@ -3,6 +3,7 @@ and what a run without Chromium does. No browser here: tests/integration/test_re
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -57,7 +58,8 @@ def test_each_scenario_files_its_configuration_mechanism_phases_journal_and_verd
     text = text_of(render_evidence(data))
 
     assert "localcloud, time profile fast" in text
-    assert f"SHA-256 {template_sha256(load_template(HAPROXY))}" in text
+    assert f"SHA-256 {template_sha256(load_template(HAPROXY))} (the template CloudFormation holds" in text
+    assert f"File SHA-256 {hashlib.sha256(HAPROXY.read_bytes()).hexdigest()} (the file sent" in text
     assert "ZoneName gameday.test" in text  # parameters as deployed
     assert "RequestInterval = 10" in text and "FailureThreshold = 3" in text  # a Route 53 health check
     assert "ProxyRecordA1 www.gameday.test. A 60 Weight 1" in text  # TTL, name with its parameter filled in
