@@ -120,7 +120,9 @@ def _outages_and_clients(s: Mapping[str, Any]) -> list[str]:
     if rto and rto["summary"] not in s["message"]:
         parts.append(f'<p class="note">{escape(rto["summary"])} (recorded; this verdict was decided otherwise).</p>')
     profiles = s.get("client_profiles")
-    if profiles and profiles["lines"]:
+    if profiles and not profiles["recoveries"]:  # none measured: one line says why
+        parts += [f'<p class="note">{escape(line[:1].upper() + line[1:])}.</p>' for line in profiles["lines"]]
+    elif profiles and profiles["lines"]:
         rows = "".join(f"<li>{escape(line)}</li>" for line in profiles["lines"])
         parts.append(f"<p>Client profiles ({escape(s.get('backend', '?'))}, time profile "
                      f"{escape(s.get('profile', '?'))}):</p><ul>{rows}</ul>")

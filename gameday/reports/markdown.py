@@ -147,7 +147,9 @@ def _client_profiles(s: Mapping[str, Any]) -> list[str]:
     if rto and rto["summary"] not in s["message"]:
         lines.append(f"{rto['summary']} (recorded; this verdict was decided otherwise).")
     profiles = s.get("client_profiles")
-    if profiles and profiles["lines"]:
+    if profiles and not profiles["recoveries"]:  # none measured: one line says why
+        lines += [line[:1].upper() + line[1:] + "." for line in profiles["lines"]]
+    elif profiles and profiles["lines"]:
         lines += ["", f"Client profiles ({s.get('backend', '?')}, time profile {s.get('profile', '?')}):", ""]
         lines += [f"- {line}" for line in profiles["lines"]]
     return lines

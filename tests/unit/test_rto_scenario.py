@@ -99,4 +99,6 @@ def test_a_recovery_that_holds_passes_and_says_so(tmp_path: Path) -> None:
     assert result.verdict == "passed", result.message
     assert result.rto is not None and result.rto.holds and result.rto.relapse_s is None
     assert "RTO 10.0 s held" in result.message
-    assert "One outage window" in _summary(result)
+    summary = _summary(result)
+    assert "One outage window" in summary
+    assert "Client profiles: omitted (address)." in summary  # the URL names an address: no DNS to differ on
