@@ -154,3 +154,13 @@ def test_a_setting_cloudformation_resolves_is_left_to_it(moto: AwsBackend) -> No
     checks = deployed_configuration(moto, replace(stack, template=template))
 
     assert all(c.ok for c in checks) and "Type HTTP" in checks[0].detail
+
+
+def test_gameday_preflight_refuses_a_load_three_proxies_cannot_carry(tmp_path: Path) -> None:
+    done = _gameday("preflight", "--stack", "static-ip-haproxy", "--load", "steady", "--load-rate", "9000",
+                    cwd=tmp_path)
+
+    assert done.returncode == 2, done.stderr
+    [refused] = done.stderr.strip().splitlines()  # the kit's own check, said once for the five scenarios
+    assert "static-ip-haproxy proxies: N-1 capacity: 3 of 4 nodes carry 7500 requests/s" in refused
+    assert "peaks at 9000 requests/s: more than they carry" in refused
