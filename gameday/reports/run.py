@@ -143,6 +143,7 @@ def write_timeline(result: ScenarioResult, folder: Path, attempt: int = 1) -> di
     return {"file": relative, "format": RAW_FORMAT, "schema": RAW_SCHEMA, "run_id": timeline.run_id,
             "origin_at": timeline.origin_at, "labels": dict(timeline.labels),
             "sample_count": sum(st.count for st in stats.values()),
+            "duration_s": max((st.last_at for st in stats.values()), default=timeline.origin_at) - timeline.origin_at,
             "probes": {name: {"kind": st.kind, "target": st.target, "samples": st.count, "errors": st.errors}
                        for name, st in sorted(stats.items())},
             "events": timeline.to_events()}
