@@ -30,10 +30,11 @@ test: setup debian-test lint typecheck cfnlint
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gameday localcloud fixtures scenarios loadtest tests benchmarks conftest.py
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
-# Every reference stack must be valid CloudFormation (a user may deploy it by hand).
+# Every reference stack must be valid CloudFormation (a user may deploy it by hand), and so must deploy/.
 cfnlint: $(STAMP)
-	$(VENV)/bin/cfn-lint stacks/*/*.yaml
+	$(VENV)/bin/cfn-lint stacks/*/*.yaml deploy/*.yaml
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy gameday localcloud fixtures scenarios loadtest conftest.py
