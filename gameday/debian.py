@@ -1,8 +1,8 @@
 """The Debian programs a run on localcloud uses for real, checked before anything starts.
 
 localcloud answers DNS through unbound (always); a stack whose template names HAProxy runs it in its user
-data; headless Chromium prints report.pdf and nothing else needs it. `make gameday` installs them; an
-installed gameday only says which one is missing and how to get it.
+data. `make gameday` installs them; an installed gameday says which one is missing and how to get it. (Chromium
+only prints report.pdf: gameday.reports.pdf looks for it and a run without it skips the PDF, not the game day.)
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ class Need:
 UNBOUND = (Need("unbound", "unbound", "localcloud's caching resolver"),
            Need("unbound-control", "unbound", "localcloud adds and removes zones with it"))
 HAPROXY = Need("haproxy", "haproxy", "a stack's user data runs it")
-CHROMIUM = (Need("chromium", "chromium", "report.pdf"), Need("chromium-browser", "chromium", "report.pdf"))
 # A template that names one of these runs it (its user data does, on localcloud's host).
 RUN_BY_TEMPLATES = {"haproxy": HAPROXY}
 
@@ -52,11 +51,6 @@ def require(needs: Iterable[Need], which: Callable[[str], str | None] = shutil.w
     absent = missing(needs, which)
     if absent:
         raise ConfigError(absent[0].hint())
-
-
-def pdf_printer(which: Callable[[str], str | None] = shutil.which) -> str | None:
-    """The hint when no Chromium can print report.pdf (the game day runs without it), else None."""
-    return None if any(which(need.program) for need in CHROMIUM) else CHROMIUM[0].hint()
 
 
 def _text(template: Path) -> str:

@@ -47,12 +47,6 @@ def test_a_missing_program_is_one_line_naming_its_package() -> None:
     debian.require(needs, which=_which("unbound", "unbound-control", "haproxy"))
 
 
-def test_report_pdf_only_asks_for_chromium_when_none_is_there() -> None:
-    assert debian.pdf_printer(which=_which()) == ("chromium not found: apt-get install chromium (or run `make "
-                                                  "gameday`, which installs it)")
-    assert debian.pdf_printer(which=_which("chromium-browser")) is None
-
-
 # --- through the front door: a PATH without the program, nothing started ---
 
 def _path_without(tmp_path: Path, missing: str) -> str:
