@@ -31,7 +31,8 @@ RAW_FORMAT = "gameday-timeline-jsonl"  # the raw timeline file: gzip JSON Lines 
 RAW_SCHEMA = 2
 SPILL_AT = 50_000  # held samples before a timeline spools to disk (short runs never do)
 KEEP = 20_000  # samples kept in memory once spooled: the latest, for the steady-state and watch loops
-CHUNK = 4_096  # lines per gzip member appended to the spool (no fsync: a crash loses the last chunk at most)
+CHUNK = 1_024  # lines per gzip member appended to the spool (no fsync: a crash loses the last chunk at most)
+CATCH_UP = 256  # held samples written to the spool per add beyond the added ones: no long stall at the spill
 
 
 class Outcome(StrEnum):
@@ -141,6 +142,7 @@ class Timeline:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _spool: _Spool | None = field(default=None, repr=False, compare=False)
     _stats: dict[str, ProbeStats] = field(default_factory=dict, repr=False, compare=False)
+    _written: int = field(default=0, repr=False, compare=False)  # samples[:_written] are in the spool
 
     @classmethod
     def begin(cls, run_id: str, clock: Clock | None = None,
@@ -155,13 +157,15 @@ class Timeline:
 
     def add_samples(self, samples: Iterable[Sample]) -> None:
         with self._lock:
+            added = len(self.samples)
             for sample in samples:
                 self.samples.append(sample)
                 self._count(sample)
-                if self._spool is not None:
-                    self._spool.add(sample)
-            if len(self.samples) > SPILL_AT:
-                self._spill()
+            added = len(self.samples) - added
+            if self._spool is None and len(self.samples) > SPILL_AT:
+                self._spool = _Spool.create(_spool_path(), self._header(), owned=True)
+            if self._spool is not None:
+                self._write(added + CATCH_UP)
 
     def add_event(self, event: Event) -> None:
         with self._lock:
@@ -177,8 +181,7 @@ class Timeline:
             if self._spool is not None:
                 raise ValueError(f"timeline {self.run_id} already spools to {self._spool.path}")
             self._spool = _Spool.create(path, self._header(), owned=False)
-            for sample in self.samples:
-                self._spool.add(sample)
+            self._write(len(self.samples))
 
     @property
     def spooled(self) -> bool:
@@ -208,11 +211,12 @@ class Timeline:
             else:
                 assert self._spool is not None
                 size = self._spool.flush()
-                source, held = self._spool.source(), []
-        if held or not self.spooled:
+                source, held = self._spool.source(), self.samples[self._written:]
+        if not self.spooled:
             yield from held
             return
         yield from _read_samples(source, size)
+        yield from held
 
     def samples_of(self, probe: str) -> list[Sample]:
         if self.spooled:
@@ -254,17 +258,21 @@ class Timeline:
         stats.first_at = min(stats.first_at, sample.sent_at)
         stats.last_at = max(stats.last_at, sample.sent_at)
 
-    def _spill(self) -> None:
-        """Past SPILL_AT held samples: spool (to a file of our own unless one was given), keep the latest."""
-        if self._spool is None:
-            fd, name = tempfile.mkstemp(prefix=f"gameday-timeline-{os.getpid()}-", suffix=".jsonl.gz")
-            os.close(fd)
-            self._spool = _Spool.create(Path(name), self._header(), owned=True)
-            for sample in self.samples:
-                self._spool.add(sample)
-        self._spool.flush()
-        self._spool.dropped += len(self.samples) - KEEP
-        del self.samples[:-KEEP]
+    def _write(self, limit: int) -> None:
+        """Spool up to `limit` held samples not yet written, oldest first (so the spill of a full memory is
+        spread over the next adds); past SPILL_AT, drop the written ones but the latest KEEP."""
+        assert self._spool is not None
+        end = min(len(self.samples), self._written + limit)
+        for sample in self.samples[self._written:end]:
+            self._spool.add(sample)
+        self._written = end
+        if len(self.samples) > SPILL_AT:
+            dropped = min(self._written, len(self.samples) - KEEP)
+            if dropped > 0:
+                self._spool.flush()
+                self._spool.dropped += dropped
+                self._written -= dropped
+                del self.samples[:dropped]
 
     def _header(self) -> dict[str, Any]:
         return {"format": RAW_FORMAT, "schema": RAW_SCHEMA, "run_id": self.run_id, "origin_at": self.origin_at,
@@ -297,6 +305,8 @@ class Timeline:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             spool = self._spool
+            if spool is not None:
+                self._write(len(self.samples))
             size = spool.flush() if spool is not None else 0
             held = [] if spool is not None else list(self.samples)
             events = sorted(self.events, key=lambda e: e.at)
@@ -424,6 +434,12 @@ class _Spool:
 # A sample as one JSON array: ["s", probe id, seq, scheduled_mono, sent_mono, sent_at, outcome, latency_s, status,
 # answers, ttl, served_by, peer, detail, connect_s, reused], trailing defaults left off.
 _ROW_DEFAULTS: tuple[Any, ...] = (None, None, [], None, None, None, "", None, None)
+
+
+def _spool_path() -> Path:
+    fd, name = tempfile.mkstemp(prefix=f"gameday-timeline-{os.getpid()}-", suffix=".jsonl.gz")
+    os.close(fd)
+    return Path(name)
 
 
 def _sample_line(pid: int, s: Sample) -> str:
