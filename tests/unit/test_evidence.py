@@ -139,3 +139,15 @@ def test_without_chromium_the_other_reports_are_written_and_one_line_says_how_to
     [line] = [r.getMessage() for r in caplog.records]
     assert line.startswith("report.pdf skipped: no Chromium") and "apt-get install chromium" in line
     assert f"gameday report {folder}" in line
+
+
+def test_cloudfront_failover_criteria_and_cloud_map_ttls_are_part_of_the_snapshot() -> None:
+    origin_group = deployed(STACKS_DIR / "origin-group" / "template.yaml")
+    spot = deployed(STACKS_DIR / "spot-vpc-origin" / "template.yaml")
+
+    [edge, origin] = configuration([origin_group, spot])
+
+    [distribution] = edge["health_checks"]
+    assert distribution["type"] == "AWS::CloudFront::Distribution"
+    assert distribution["settings"]["s3-failover fails over on"] == [500, 502, 503, 504, 403, 404]
+    assert {"resource": "OriginService", "name": "(Cloud Map service)", "type": "AAAA", "ttl": "30"} in origin["ttls"]
