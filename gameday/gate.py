@@ -40,6 +40,14 @@ class GateVerdict:
         return (f"gate {word} {self.key}: {self.statistic} {value} vs budget {self.budget_s:.1f} s over "
                 f"{self.attempts} attempt(s), {self.over_budget} over budget alone")
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GateVerdict:
+        """Back from report.json, where no recovery is a null value over judged attempts."""
+        value = data.get("value_s")
+        return cls(str(data["key"]), str(data["statistic"]),
+                   math.inf if value is None and data.get("attempts") else value, float(data["budget_s"]),
+                   int(data["attempts"]), int(data["over_budget"]))
+
     def to_dict(self) -> dict[str, Any]:
         value = None if self.value_s is None or math.isinf(self.value_s) else self.value_s
         return {"key": self.key, "statistic": self.statistic, "value_s": value, "budget_s": self.budget_s,

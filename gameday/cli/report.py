@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from gameday.cli.run_policy import recorded_gate_section
 from gameday.errors import ConfigError
 from gameday.jsonfile import read_json
 from gameday.kits import load_kits
@@ -53,6 +54,10 @@ def main(args: argparse.Namespace) -> int:
     folder = _folder(reports_dir, args.run)
     data = _load(folder)
     out = _render(data, folder)
+    gated = recorded_gate_section(data)
+    if gated:  # the release gate `gameday run` recorded, after the summary as the run wrote it
+        with (out / "summary.md").open("a") as summary:
+            summary.write(gated)
     print((out / "summary.md").read_text())
     print(f"HTML report: {out / 'report.html'}")
     pdf = out / "report.pdf"

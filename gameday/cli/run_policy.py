@@ -8,7 +8,7 @@ import argparse
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,6 +77,17 @@ def gate_section(verdicts: Sequence[gate.GateVerdict]) -> str:
     return "\n".join(["", f"## Release gate: {verdicts[0].statistic} of the failover time against the budget", "",
                       "| Scenario | Statistic | Value | Budget | Attempts | Over budget alone | Gate |",
                       "|---|---|---|---|---|---|---|", *rows, ""])
+
+
+def recorded_gate_section(data: Mapping[str, Any]) -> str:
+    """The gate's part of summary.md again, from a report.json that recorded one (`gameday report`)."""
+    recorded = data.get("gate")
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("scenarios"), list):
+        return ""
+    try:
+        return gate_section([gate.GateVerdict.from_dict(v) for v in recorded["scenarios"]])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"report {data.get('run_id')!r}: damaged gate ({type(exc).__name__}: {exc})") from None
 
 
 def _seconds(value: float | None) -> str:

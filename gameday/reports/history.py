@@ -45,17 +45,20 @@ def run_status(data: Mapping[str, Any]) -> str:
         return "not-run"
     if any(v not in ("passed", "failed") for v in verdicts):
         return "broken"  # a scenario errored or did not run: the suite, not the stack, decided this run
+    if isinstance(data.get("gate"), dict):  # a release gate judged each scenario over its attempts
+        return "passed" if data["gate"].get("passed") else "failed"
     return "passed" if all(v == "passed" for v in verdicts) else "failed"
 
 
 def history_line(data: Mapping[str, Any]) -> dict[str, Any]:
+    gated = {g["key"]: g["passed"] for g in data["gate"]["scenarios"]} if isinstance(data.get("gate"), dict) else {}
     scenarios = []
     for key, spread in data.get("distributions", {}).items():
         attempts = [s for s in data["scenarios"] if scenario_key(s) == key]
         last = attempts[-1]
         scenarios.append({
             "stack": last["stack"], "scenario": last["scenario"], "attempts": spread["attempts"],
-            "verdict": "passed" if spread["passed"] == spread["attempts"] else "failed",
+            "verdict": "passed" if gated.get(key, spread["passed"] == spread["attempts"]) else "failed",
             "failover_time_s": spread["p50_s"], "p95_s": spread["p95_s"], "max_s": spread["max_s"],
             "budget_s": last["budget_s"],
             "predicted_s": last["prediction"]["mean_s"] if last.get("prediction") else None,
@@ -63,7 +66,8 @@ def history_line(data: Mapping[str, Any]) -> dict[str, Any]:
                        for c in last.get("phase_check", [])},
         })
     return {"run_id": data["run_id"], "backend": data["backend"], "profile": data["profile"],
-            "started_at": data["started_at"], "passed": data["passed"], "status": run_status(data),
+            "started_at": data["started_at"], "passed": run_status(data) == "passed" if gated else data["passed"],
+            "status": run_status(data),
             "scenarios": scenarios}
 
 

@@ -108,3 +108,29 @@ def test_gameday_run_refuses_a_gate_with_too_few_repeats_before_anything_starts(
     assert done.stderr.strip() == (f"gameday run: error: {gate} gates on the p95 of at least 5 attempts per scenario:"
                                    f" pass --repeat 5 or more (got --repeat 3)")
     assert not reports.exists() or list(reports.iterdir()) == []
+
+
+def test_a_gated_run_is_recorded_rendered_again_and_kept_in_history_by_the_gates_verdict(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gameday.cli import main
+    from gameday.cli.run_policy import RunPolicy, gate_section
+    from gameday.cli.run_policy import judge as judge_run
+    from gameday.reports import RunReport, write_outputs
+    from gameday.reports.history import read_history
+    from gameday.reports.history_store import FileHistory
+    from tests.gameday.scenario_data import scenario
+
+    run = RunReport("gated-run", "localcloud", "fast", started_at=1.0)
+    run.scenarios += [scenario(detection_s=6.5, budget_s=20.0), scenario(detection_s=16.0, budget_s=20.0)]
+    data = run.to_dict()
+    assert [s["verdict"] for s in data["scenarios"]] == ["passed", "failed"]
+    policy = RunPolicy([], "p50", FileHistory(tmp_path / "history.jsonl"))
+    verdicts = judge_run(policy, data)
+    assert verdicts is not None and [v.passed for v in verdicts] == [True]  # p50 of two: the faster
+    folder = write_outputs(data, tmp_path, store=policy.history)
+    [line] = read_history(tmp_path / "history.jsonl")
+    assert line["status"] == "passed" and line["passed"] is True and line["scenarios"][0]["verdict"] == "passed"
+
+    assert main(["report", str(folder)]) == 0
+    assert gate_section(verdicts) in (folder / "summary.md").read_text()
+    assert "Release gate: p50 of the failover time against the budget" in capsys.readouterr().out
