@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 _S3_URL = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/(?P<prefix>[^\s]*))?")
 DEFAULT_REGION = "us-east-1"
+READERS = 8
 
 
 class HistoryStore(Protocol):
@@ -71,10 +73,15 @@ class S3History:
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
             keys = [item["Key"] for page in pages for item in page.get("Contents", [])
                     if item["Key"].endswith(".json") and "/" not in item["Key"][len(self.prefix):]]
-            for key in keys:
-                body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-                lines += read_history_text(body.decode(errors="replace"), f"s3://{self.bucket}/{key}")
+            # One GET per run: several at once, as S3 answers each in tens of milliseconds.
+            with ThreadPoolExecutor(max_workers=READERS) as pool:
+                bodies = list(pool.map(self._body, keys))
+        for key, body in zip(keys, bodies, strict=True):
+            lines += read_history_text(body, f"s3://{self.bucket}/{key}")
         return sorted(lines, key=lambda line: (line["started_at"], line["run_id"]))
+
+    def _body(self, key: str) -> str:
+        return str(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode(errors="replace"))
 
     def append(self, line: Mapping[str, Any]) -> None:
         from botocore.exceptions import ClientError
