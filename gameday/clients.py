@@ -92,8 +92,16 @@ LABELS = {
 }
 
 
-def plan_for_run(primary_probe: str, probes: Sequence[Any], backend: Backend) -> ProfilePlan:
-    """The profiles of a run: none when its primary probe is not HTTP."""
+def cache_label(cache_s: float) -> str:
+    """The 30 s-cache profile's name; under a scaled time profile it says the seconds it really cached."""
+    paced = "" if math.isclose(cache_s, JVM_DNS_CACHE_S) else f", {cache_s:g} s at this time profile's pace as TTLs are"
+    return f"clients caching DNS for {JVM_DNS_CACHE_S:.0f} s (the JVM's default{paced})"
+
+
+def plan_for_run(primary_probe: str, probes: Sequence[Any], backend: Backend,
+                 client_cache_s: float = JVM_DNS_CACHE_S) -> ProfilePlan:
+    """The profiles of a run: none when its primary probe is not HTTP. `client_cache_s`: how long the caching
+    runtime keeps an answer (the JVM's 30 s, scaled like the record TTLs under a faster time profile)."""
     primary = next((p for p in probes if isinstance(p, HttpProbe) and p.name == primary_probe), None)
     if primary is None:
         return ProfilePlan()
@@ -102,11 +110,11 @@ def plan_for_run(primary_probe: str, probes: Sequence[Any], backend: Backend) ->
     except Exception as exc:  # profiles enrich the report; a backend that names no resolvers has fewer of them
         log.warning("no resolvers for the client profiles from %s: %s", backend.name, exc)
         resolvers = []
-    return plan_profiles(primary, probes, resolvers)
+    return plan_profiles(primary, probes, resolvers, client_cache_s=client_cache_s)
 
 
 def plan_profiles(primary: HttpProbe, probes: Sequence[Any], resolvers: Sequence[Resolver],
-                  has_aaaa: bool | None = None) -> ProfilePlan:
+                  has_aaaa: bool | None = None, client_cache_s: float = JVM_DNS_CACHE_S) -> ProfilePlan:
     """The profiles derived from `primary` and the run's `resolvers` (authoritative and caching only). None when
     the URL names an address: no DNS, so no profile differs. `has_aaaa` None: asked at the client's resolver."""
     host = parse_http_url(primary.url).host
@@ -124,16 +132,18 @@ def plan_profiles(primary: HttpProbe, probes: Sequence[Any], resolvers: Sequence
         if authoritative else None,
         "fresh-caching": replace(base, dns_server=(caching.host, caching.port)) if caching else None,
         "keepalive": replace(base, dns_server=client, keepalive=True),
-        "dns-cache-30s": replace(base, dns_server=client, dns_cache_s=JVM_DNS_CACHE_S),
+        "dns-cache-30s": replace(base, dns_server=client, dns_cache_s=client_cache_s),
         "resolve-once": replace(base, dns_server=client, dns_cache_s=RESOLVE_ONCE),
     }
     if has_aaaa is None:
         has_aaaa = client is not None and aaaa_exists(host, client)
     wanted["ipv6-first"] = replace(base, dns_server=client, prefer_ipv6=True) if has_aaaa else None
-    return _assign(wanted, probes, "unresolved" if client is None else "ipv4-only")
+    return _assign(wanted, probes, "unresolved" if client is None else "ipv4-only",
+                   {**LABELS, "dns-cache-30s": cache_label(client_cache_s)})
 
 
-def _assign(wanted: dict[str, HttpProbe | None], probes: Sequence[Any], missing_ipv6: str) -> ProfilePlan:
+def _assign(wanted: dict[str, HttpProbe | None], probes: Sequence[Any], missing_ipv6: str,
+            labels: dict[str, str] = LABELS) -> ProfilePlan:
     """Reuse a probe of the scenario that already is the profile's client; name new ones `client:<key>`."""
     existing = [p for p in probes if isinstance(p, HttpProbe)]
     taken = {getattr(p, "name", "") for p in probes}
@@ -142,7 +152,7 @@ def _assign(wanted: dict[str, HttpProbe | None], probes: Sequence[Any], missing_
     omitted: list[OmittedProfile] = []
     for key, spec in wanted.items():
         if spec is None:
-            omitted.append(OmittedProfile(key, LABELS[key], missing_ipv6 if key == "ipv6-first" else "unresolved"))
+            omitted.append(OmittedProfile(key, labels[key], missing_ipv6 if key == "ipv6-first" else "unresolved"))
             continue
         same = next((p for p in existing if _client_of(p) == _client_of(spec)), None)
         if same is None:
@@ -153,7 +163,7 @@ def _assign(wanted: dict[str, HttpProbe | None], probes: Sequence[Any], missing_
             added.append(same)
             existing.append(same)
             taken.add(name)
-        profiles.append(ClientProfile(key, LABELS[key], same.name))
+        profiles.append(ClientProfile(key, labels[key], same.name))
     return ProfilePlan(tuple(profiles), tuple(added), tuple(omitted))
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from gameday.analysis import FailoverResult, analyze
 from gameday.backends.base import Backend
 from gameday.clients import (
+    JVM_DNS_CACHE_S,
     OmittedProfile,
     ProfilePlan,
     ProfileRecovery,
@@ -49,6 +50,7 @@ DIAGNOSE_EVERY_S = 1.0  # ground truth asked at most this often while waiting fo
 # A fatal cause must hold this long before the wait ends: a bootstrap's last command may fail after the
 # service already started, and the probes then see it steady within a few samples.
 FATAL_GRACE_S = 5.0
+PROFILE_SAMPLES_GRACE_S = 3.0  # a few samples of a 2 Hz profile probe past its cache and stable window
 
 
 class SteadyStateNotReached(SystemUnderTestFailed):
@@ -72,10 +74,14 @@ class WatchPolicy:
     # The RTO rule: the success rate that counts as recovered, and the window it is taken over.
     rto: RtoRule = RtoRule()
     # Client profiles (gameday.clients): derived from the primary HTTP probe when its URL has a DNS name; the
-    # watch waits for them up to this long after the primary is stable (the JVM's 30 s DNS cache, the stable
-    # window and a few samples), never past watch_timeout_s.
+    # watch waits for them up to `profile_grace_s` after the primary is stable, never past watch_timeout_s.
     client_profiles: bool = True
-    profile_grace_s: float = 35.0
+    # How long the caching runtime keeps an answer: the JVM's 30 s at AWS's pace; GameDay.run scales it as the
+    # time profile scales record TTLs (6 s under fast), so it weighs against the TTLs as it would on AWS.
+    client_dns_cache_s: float = JVM_DNS_CACHE_S
+    # None: that cache, the stable window and a few samples (client_grace); pooled and resolve-once clients may
+    # never come back before the revert, so this bounds what the watch spends on them.
+    profile_grace_s: float | None = None
 
 
 class Verdict(StrEnum):
@@ -263,7 +269,16 @@ class _WatchEnd:
 
 
 def _client_plan(run: FailoverRun) -> ProfilePlan:
-    return plan_for_run(run.primary_probe, run.probes, run.backend) if run.policy.client_profiles else ProfilePlan()
+    if not run.policy.client_profiles:
+        return ProfilePlan()
+    return plan_for_run(run.primary_probe, run.probes, run.backend, run.policy.client_dns_cache_s)
+
+
+def client_grace(policy: WatchPolicy) -> float:
+    """How long after the primary is stable the watch waits for the client profiles to settle."""
+    if policy.profile_grace_s is not None:
+        return policy.profile_grace_s
+    return policy.client_dns_cache_s + policy.stable_window_s + PROFILE_SAMPLES_GRACE_S
 
 
 def _rto(run: FailoverRun, fault_at: float, watch_end: float | None) -> RtoReading:
@@ -376,7 +391,7 @@ def _watch(run: FailoverRun, fault_at: float, profiles_settled: Callable[[], boo
             stable_since = run.clock.monotonic()
         if stable_since is not None:
             waited = run.clock.monotonic() - stable_since
-            if waited >= policy.hold_s and (waited >= policy.profile_grace_s or profiles_settled()):
+            if waited >= policy.hold_s and (waited >= client_grace(policy) or profiles_settled()):
                 return
         run.clock.sleep(policy.poll_s)
 

@@ -17,6 +17,7 @@ from typing import IO, Any
 from gameday import budgets
 from gameday.analysis import EVENT_PHASES, PHASE_ORDER, FailoverResult
 from gameday.backends.base import Backend
+from gameday.clients import JVM_DNS_CACHE_S
 from gameday.clock import Clock
 from gameday.diagnosis import Diagnoser
 from gameday.faults import Fault, RollbackJournal
@@ -29,6 +30,7 @@ from gameday.stacks import DeployedStack
 from gameday.stopconditions import StopSpec
 from gameday.timeline import Event, Timeline
 from localcloud.profiles import Profile
+from localcloud.timescale import scaled
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,10 @@ class GameDay:
 
 
 def _bounded(policy: WatchPolicy, profile: Profile) -> WatchPolicy:
-    """The policy with the profile's steady-state bound where it names none of its own."""
+    """The policy with the profile's steady-state bound where it names none of its own, and the client profiles'
+    DNS cache at the profile's pace (as the record TTLs it is weighed against)."""
+    if policy.client_dns_cache_s == JVM_DNS_CACHE_S:
+        policy = replace(policy, client_dns_cache_s=scaled(profile, "route53.record_ttl", JVM_DNS_CACHE_S))
     if policy.steady_timeout_s is not None:
         return policy
     return replace(policy, steady_timeout_s=steady_timeout(profile))

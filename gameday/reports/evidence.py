@@ -6,6 +6,7 @@ rollback journal; it loads nothing (its Content-Security-Policy forbids every fe
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
@@ -18,6 +19,14 @@ from gameday.reports.markdown import seconds
 from gameday.reports.pdf import INSTALL_HINT, PdfError, find_browser, print_pdf
 
 log = logging.getLogger(__name__)
+
+# GAMEDAY_PDF=off: write evidence.html but print no report.pdf (a CI job that files only the HTML; the suite's own
+# tests, which start dozens of game days and check the PDF in one place).
+PDF_SWITCH = "GAMEDAY_PDF"
+
+
+def pdf_wanted() -> bool:
+    return os.environ.get(PDF_SWITCH, "on").strip().lower() not in ("off", "0", "no", "false")
 
 _CSS = """
 @page{size:A4;margin:16mm 14mm 18mm 14mm;
@@ -36,12 +45,13 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:1pt 8pt;margin:3pt 0}d
 """
 
 
-def write_evidence(folder: Path, data: Mapping[str, Any], *, pdf: bool = True) -> Path | None:
+def write_evidence(folder: Path, data: Mapping[str, Any], *, pdf: bool | None = None) -> Path | None:
     """evidence.html in the run folder and, printed by Chromium, report.pdf (its path; None when not printed).
-    A PDF that cannot be printed is one warning, never a failed game day: evidence.html holds the same."""
+    `pdf` None: as GAMEDAY_PDF says (default on). A PDF that cannot be printed is one warning, never a failed game
+    day: evidence.html holds the same."""
     html = folder / "evidence.html"
     html.write_text(render_evidence(data, _journal_entries(folder / "rollback.jsonl")))
-    if not pdf:
+    if not (pdf_wanted() if pdf is None else pdf):
         return None
     if find_browser() is None:
         log.warning("report.pdf skipped: no Chromium on PATH; %s, then `gameday report %s` prints it "

@@ -153,10 +153,10 @@ def read_parts(folder: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted((folder / PARTS).glob("*.json"))]
 
 
-def write_outputs(data: dict[str, Any], reports_dir: Path, *, history: bool = True, pdf: bool = True,
+def write_outputs(data: dict[str, Any], reports_dir: Path, *, history: bool = True, pdf: bool | None = None,
                   sections: Mapping[str, ReportSection] | None = None, store: HistoryStore | None = None) -> Path:
     """Write report.json, summary.md, junit.xml, report.html and the evidence (evidence.html, and report.pdf
-    unless `pdf` is False); append the history line; return the folder.
+    unless `pdf` is False or, left None, GAMEDAY_PDF=off); append the history line; return the folder.
 
     The summary and the HTML compare the run with the earlier game days of reports/history.jsonl; `sections`
     are the kits' own summary sections (`Kits.report_sections()`); `store` is where the history is kept when not

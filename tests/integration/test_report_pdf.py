@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.integration,
                                  reason="needs chromium and poppler-utils (make test installs them)")]
 
 ROOT = Path(__file__).resolve().parents[2]
+PDF_ON = {**os.environ, "GAMEDAY_PDF": "on"}  # the suite turns it off for every other game day
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     reports = tmp_path_factory.mktemp("reports")
     done = subprocess.run([sys.executable, "-m", "gameday", "run", "--stack", "eip-self-healing",
                            "-k", "terminate-instance", "--report-dir", str(reports)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          cwd=ROOT, env=PDF_ON, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     [folder] = [p for p in reports.iterdir() if p.is_dir()]
     return folder
@@ -89,7 +90,7 @@ def test_report_pdf_holds_the_evidence_of_the_run(run_folder: Path) -> None:
 def test_gameday_report_prints_the_pdf_again(run_folder: Path) -> None:
     before = (run_folder / "report.pdf").stat().st_mtime_ns
 
-    done = subprocess.run([sys.executable, "-m", "gameday", "report", str(run_folder)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "gameday", "report", str(run_folder)], cwd=ROOT, env=PDF_ON,
                           capture_output=True, text=True, timeout=300)
 
     assert done.returncode == 0, done.stderr[-2000:]

@@ -39,6 +39,7 @@ from tests.integration.test_aws_sandbox import (  # noqa: E402
 
 REGION = "ca-west-1"
 KILLS = 20
+CHUNK = 5
 SEED = 20260909
 STEPS = 8  # ready, six faults injected, reverting
 MAX_DELAY_S = 0.12
@@ -118,15 +119,21 @@ def sandbox() -> Iterator[tuple[str, World]]:
 pytestmark = pytest.mark.integration
 
 
+def _plan() -> list[tuple[int, float]]:
+    """Where each of the KILLS kills lands: (step, delay after it), one seeded sequence."""
+    rng = random.Random(SEED)
+    return [(rng.randrange(STEPS), rng.uniform(0.0, MAX_DELAY_S)) for _ in range(KILLS)]
+
+
+# Twenty kills in four runs of five (each its own sandbox), so `make test` plays them side by side.
+@pytest.mark.parametrize("first", range(0, KILLS, CHUNK))
 def test_twenty_sigkills_mid_fault_then_rollback_leave_nothing_behind(sandbox: tuple[str, World],
-                                                                      tmp_path: Path) -> None:
+                                                                      tmp_path: Path, first: int) -> None:
     url, world = sandbox
     before = snapshot(url, world)
-    rng = random.Random(SEED)
     kills: list[Kill] = []
-    for iteration in range(KILLS):
+    for iteration, (step, delay) in enumerate(_plan()[first:first + CHUNK], start=first):
         journal = tmp_path / f"kill-{iteration}.jsonl"
-        step, delay = rng.randrange(STEPS), rng.uniform(0.0, MAX_DELAY_S)
         runner = Runner(url, world, journal)
         try:
             if runner.wait_for_step(step):
@@ -157,11 +164,12 @@ def test_twenty_sigkills_mid_fault_then_rollback_leave_nothing_behind(sandbox: t
         assert again.returncode == 0 and "nothing to roll back" in again.stdout
 
     _print_figures(kills)
-    assert sum(1 for k in kills if k.left_behind) >= KILLS // 4  # the kills really landed mid-fault
+    assert sum(1 for k in kills if k.left_behind) >= CHUNK // 4  # the kills really landed mid-fault
 
 
 def _print_figures(kills: list[Kill]) -> None:
-    print(f"\n{len(kills)} SIGKILLs (seed {SEED}): step, delay, pending reverts, left behind before rollback")
+    print(f"\n{len(kills)} SIGKILLs (of {KILLS}, seed {SEED}): step, delay, pending reverts, "
+          "left behind before rollback")
     for number, kill in enumerate(kills):
         print(f"  {number:2d}  step {kill.step}  +{kill.delay_s:.3f} s  pending {kill.pending}  "
               f"left {','.join(kill.left_behind) or '-'}  rollback rc {kill.rollback_rc} in {kill.rollback_s:.2f} s"

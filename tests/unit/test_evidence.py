@@ -131,7 +131,7 @@ def test_without_chromium_the_other_reports_are_written_and_one_line_says_how_to
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
 
     with caplog.at_level(logging.WARNING, logger="gameday.reports.evidence"):
-        folder = write_outputs(report(), tmp_path / "reports")
+        folder = write_outputs(report(), tmp_path / "reports", pdf=True)
 
     assert {p.name for p in folder.iterdir()} >= {"report.json", "summary.md", "junit.xml", "report.html",
                                                   "evidence.html"}
