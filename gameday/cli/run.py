@@ -29,7 +29,7 @@ from gameday.cli.children import (
 )
 from gameday.cli.plan import print_static_plan
 from gameday.cli.run_policy import check_policy, gate_section, judge, refused, to_step_summary
-from gameday.cli.units import plan_units, timed_scenarios
+from gameday.cli.units import Timings, measured_timings, plan_units
 from gameday.errors import ConfigError, GamedayError
 from gameday.faults.journal import RollbackJournal
 from gameday.gate import GateVerdict
@@ -236,9 +236,9 @@ def _units(args: argparse.Namespace, plan: Plan) -> dict[str, tuple[str, list[st
     """Child name -> (pytest target, extra options), longest first: a stack's scenarios, (--split scenario) one
     test, or (--split auto) a stack too long for one child in a few children of its own (gameday.cli.units)."""
     backend = "localcloud" if args.backend == "local" else "aws"
-    timed = timed_scenarios(Path(args.report_dir), backend, plan.profile) if args.split == "auto" else {}
+    timings = measured_timings(Path(args.report_dir), backend, plan.profile) if args.split == "auto" else Timings()
     units: dict[str, tuple[str, list[str]]] = {}
-    for unit in plan_units(plan.specs, plan.stacks, args.split, args.jobs or os.cpu_count() or 1, timed):
+    for unit in plan_units(plan.specs, plan.stacks, args.split, args.jobs or os.cpu_count() or 1, timings):
         extra = ["--kit-stack", unit.stack] if unit.stack in plan.kits.team else []
         if not unit.whole_stack:
             extra += ["-k", " or ".join(_test_id(plan, spec) for spec in unit.specs)]

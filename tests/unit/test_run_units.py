@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gameday.cli.units import CHILD_START_S, UNTIMED_S, plan_units, timed_scenarios
+from gameday.cli.units import CHILD_START_S, UNTIMED_S, Timings, _makespan, measured_timings, plan_units
 from gameday.kits import load_kits
 
 KITS = load_kits(None)
@@ -25,28 +25,26 @@ def _played(units: list) -> list[str]:
     return sorted(spec.scenario_id for unit in units for spec in unit.specs)
 
 
-def test_auto_splits_the_stack_whose_scenarios_in_a_row_outlast_an_even_share() -> None:
-    units = plan_units(SPECS, STACKS, "auto", 3, TIMED)
+def test_auto_splits_the_stack_whose_scenarios_in_a_row_outlast_the_rest() -> None:
+    units = plan_units(SPECS, STACKS, "auto", 4, Timings(TIMED))
+    per_stack = plan_units(SPECS, STACKS, "stack", 4, Timings(TIMED))
 
-    split = [u for u in units if not u.whole_stack]
-    assert {u.stack for u in split} == {"static-ip-haproxy"}
-    assert len(split) == 2
+    assert sum(1 for u in units if u.stack == "static-ip-haproxy") >= 2
     assert _played(units) == sorted(s.scenario_id for s in SPECS)  # every scenario once, none twice
     assert [u.estimate_s for u in units] == sorted((u.estimate_s for u in units), reverse=True)
-    longest_stack = CHILD_START_S + sum(t for k, t in TIMED.items() if k.startswith("static-ip-haproxy/"))
-    assert max(u.estimate_s for u in units) < 0.65 * longest_stack
+    assert _makespan(units, 4) < 0.7 * _makespan(per_stack, 4)  # 158 s of static-ip-haproxy in a row before
 
 
 def test_auto_with_one_child_at_a_time_splits_nothing() -> None:
-    units = plan_units(SPECS, STACKS, "auto", 1, TIMED)
+    units = plan_units(SPECS, STACKS, "auto", 1, Timings(TIMED))
 
     assert all(u.whole_stack for u in units)
     assert sorted(u.name for u in units) == sorted({s.stack_id for s in SPECS})
 
 
 def test_stack_and_scenario_splits_are_as_named() -> None:
-    per_stack = plan_units(SPECS, STACKS, "stack", 3, {})
-    per_scenario = plan_units(SPECS, STACKS, "scenario", 3, {})
+    per_stack = plan_units(SPECS, STACKS, "stack", 3, Timings())
+    per_scenario = plan_units(SPECS, STACKS, "scenario", 3, Timings())
 
     assert sorted(u.name for u in per_stack) == sorted({s.stack_id for s in SPECS})
     assert per_stack[0].name == "static-ip-haproxy"  # most scenarios, untimed: longest first
@@ -54,20 +52,38 @@ def test_stack_and_scenario_splits_are_as_named() -> None:
     assert all(u.estimate_s == CHILD_START_S + UNTIMED_S for u in per_scenario)
 
 
-def _report(folder: Path, run_id: str, profile: str, took: float, interrupted: bool = False) -> None:
-    (folder / run_id).mkdir(parents=True)
+def _report(folder: Path, run_id: str, profile: str, took: float, interrupted: bool = False,
+            verdict: str = "passed", child_s: float | None = None) -> None:
+    (folder / run_id / "parts").mkdir(parents=True)
     samples = [{"probe": "http:eip", "sent_mono": 1.0}, {"probe": "http:eip", "sent_mono": took}]
-    row = {"stack": "eip-self-healing", "scenario": "terminate-instance",
+    row = {"stack": "eip-self-healing", "scenario": "terminate-instance", "verdict": verdict,
            "timeline": {"labels": {"scenario": "terminate-instance"}, "samples": samples}}
     (folder / run_id / "report.json").write_text(json.dumps(
         {"backend": "localcloud", "profile": profile, "interrupted": interrupted, "scenarios": [row]}))
+    if child_s is not None:  # what `gameday run` leaves in parts/: the child's progress and pytest's log
+        parts = folder / run_id / "parts"
+        (parts / "eip-self-healing.progress.jsonl").write_text(json.dumps(
+            {"stack": "eip-self-healing", "scenario": "terminate-instance", "since_fault_s": 0.0}) + "\n")
+        (parts / "eip-self-healing.log").write_text(f".\n1 passed, 5 deselected in {child_s:.2f}s\n")
 
 
-def test_timed_scenarios_come_from_the_newest_finished_run_of_the_same_profile(tmp_path: Path) -> None:
-    _report(tmp_path, "20261205-100000-aaaa", "fast", 30.0)
-    _report(tmp_path, "20261205-110000-bbbb", "fast", 25.0)
-    _report(tmp_path, "20261205-120000-cccc", "realistic", 300.0)
+def test_timings_come_from_the_newest_passing_run_of_the_same_profile(tmp_path: Path) -> None:
+    _report(tmp_path, "20261205-100000-aaaa", "fast", 30.0, child_s=50.0)
+    _report(tmp_path, "20261205-110000-bbbb", "fast", 25.0, child_s=47.0)
+    _report(tmp_path, "20261205-120000-cccc", "realistic", 300.0, child_s=400.0)
     _report(tmp_path, "20261205-130000-dddd", "fast", 5.0, interrupted=True)
+    _report(tmp_path, "20261205-140000-eeee", "fast", 3.0, verdict="failed", child_s=9.0)  # cut short
 
-    assert timed_scenarios(tmp_path, "localcloud", "fast") == {"eip-self-healing/terminate-instance": 25.0}
-    assert timed_scenarios(tmp_path, "aws", "fast") == {}
+    timings = measured_timings(tmp_path, "localcloud", "fast")
+
+    assert timings.scenarios == {"eip-self-healing/terminate-instance": 25.0}
+    assert timings.child_start == {"eip-self-healing": 22.0}  # 47 s of pytest less 25 s of scenario
+    assert measured_timings(tmp_path, "aws", "fast") == Timings()
+
+
+def test_a_stack_whose_children_cost_more_is_split_sooner() -> None:
+    cheap = plan_units(SPECS, STACKS, "auto", 4, Timings(TIMED))
+    costly = plan_units(SPECS, STACKS, "auto", 5, Timings(TIMED, {"static-ip-haproxy": 35.0}))
+
+    assert sum(1 for u in cheap if u.stack == "static-ip-haproxy") == 2
+    assert sum(1 for u in costly if u.stack == "static-ip-haproxy") == 3
