@@ -134,3 +134,24 @@ def test_a_gated_run_is_recorded_rendered_again_and_kept_in_history_by_the_gates
     assert main(["report", str(folder)]) == 0
     assert gate_section(verdicts) in (folder / "summary.md").read_text()
     assert "Release gate: p50 of the failover time against the budget" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("seconds", "statistic", "code"), [
+    ((5.0, 5.2, 14.0), "p50", 0),    # one attempt over its budget, outvoted: the child's failed test is excused
+    ((5.0, 14.0, 14.5), "p50", 1),   # the median is over
+    ((5.0, 5.2, 14.0), "each", 1),   # no gate: any attempt over its budget fails the run
+    ((5.0, 5.2, 6.0), "max", 0),
+])
+def test_the_runs_exit_code_follows_the_gate(tmp_path: Path, seconds: tuple[float, ...], statistic: str,
+                                             code: int) -> None:
+    from gameday.cli.children import TESTS_FAILED, Ended
+    from gameday.cli.run import _exit_code
+    from gameday.reports.run import finish
+    from gameday.run import RunPaths
+
+    scenarios = [{**attempt(s), "message": "", "attempt": i} for i, s in enumerate(seconds, start=1)]
+    data = finish({"run_id": "gated", "backend": "localcloud", "profile": "fast", "scenarios": scenarios})
+    any_failed = any(s["verdict"] == "failed" for s in scenarios)
+    ended = Ended({"eip-self-healing": TESTS_FAILED if any_failed else 0}, None, ())
+    verdicts = judge(scenarios, statistic) if statistic != "each" else None
+    assert _exit_code(RunPaths.create("gated", tmp_path), ended, data, verdicts) == code
