@@ -61,3 +61,16 @@ def test_a_history_path_in_a_missing_folder_or_a_folder_is_refused(tmp_path: Pat
         check_history(str(tmp_path / "nowhere" / "h.jsonl"))
     with pytest.raises(ConfigError, match="expected a file"):
         check_history(str(tmp_path))
+
+
+def test_gameday_report_reads_a_history_at_a_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gameday.cli import main
+
+    path = tmp_path / "team-history.jsonl"
+    history = open_history(str(path), tmp_path / "unused.jsonl")
+    for i, seconds in enumerate((10.0, 10.2, 9.9)):
+        history.append(line(f"run-{i}", float(i), seconds))
+
+    assert main(["report", "--report-dir", str(tmp_path / "elsewhere"), "--history", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"3 completed run(s) of 3 in {path}" in out and "steady" in out
