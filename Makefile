@@ -14,6 +14,7 @@ BENCH_DEBIAN_PACKAGES := curl bind9-dnsutils
 
 # Extra flags for the game day, e.g. `make gameday GAMEDAY_ARGS="--profile realistic"`.
 GAMEDAY_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: gameday test lint typecheck cfnlint unit benchmarks setup debian debian-test debian-bench debian-install clean
 
@@ -40,8 +41,9 @@ cfnlint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy gameday localcloud fixtures scenarios loadtest conftest.py
 
+# Every benchmark, then the side-by-side table; `make benchmarks BENCH_ARGS=--quick` runs only the cheap ones.
 benchmarks: setup debian-bench
-	$(PY) -m benchmarks.run_all
+	$(PY) -m benchmarks.run_all $(BENCH_ARGS)
 
 setup: $(STAMP) debian
 
