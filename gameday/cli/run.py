@@ -268,7 +268,9 @@ def _markers(args: argparse.Namespace) -> str:
 def _command(args: argparse.Namespace, paths: RunPaths, name: str, unit: tuple[str, list[str]]) -> list[str]:
     target, extra = unit
     parts = paths.folder / "parts"
-    command = [sys.executable, "-m", "pytest", target, "-m", _markers(args), "-p", "no:cacheprovider",
+    # -P: the folder the user runs in (an installed gameday's children run there) is not put first on the
+    # import path, so a package of the team's named like one of gameday's (fixtures/) cannot hide it.
+    command = [sys.executable, "-P", "-m", "pytest", target, "-m", _markers(args), "-p", "no:cacheprovider",
                "-o", "testpaths=scenarios", "-W", "default", "-q", "-rfE", *forward(vars(args)),
                "--report-part", name, "--progress-file", str(parts / f"{name}.progress.jsonl"), *extra]
     if args.keyword:

@@ -28,6 +28,8 @@ AT_THE_ROOT = {".venv", ".git", "reports", "build"}  # gameday/reports/ is a pac
 
 def _not_copied(folder: str, names: list[str]) -> set[str]:
     return set(ANYWHERE(folder, names)) | (AT_THE_ROOT & set(names) if Path(folder) == ROOT else set())
+
+
 TEAM_TEST = '''\
 import pytest
 
@@ -93,6 +95,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     shutil.copytree(ROOT / "docs" / "examples" / "multivalue-pair", team / "kits" / "multivalue-pair")
     (team / "test_gameday.py").write_text(TEAM_TEST)
     (team / "pytest.ini").write_text("[pytest]\naddopts = --strict-markers\n")
+    # A package of the team's named like gameday's plugin package: `gameday run`'s children must not import it.
+    (team / "fixtures").mkdir()
+    (team / "fixtures" / "__init__.py").write_text('"""The team\'s test data."""\n')
     return Installed(env_dir, site, team)
 
 
@@ -102,7 +107,7 @@ def test_the_installed_copy_is_imported_not_the_checkout(installed: Installed) -
              " 'checkout': FILES.checkout and str(FILES.checkout), 'stacks': str(FILES.stacks_dir),"
              " 'config': str(FILES.default_config)}))")
 
-    done = installed.run("python", "-c", probe)
+    done = installed.run("python", "-P", "-c", probe)  # -P: not the team's own fixtures/ from the folder
 
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
@@ -135,8 +140,8 @@ def test_gameday_run_plays_the_teams_kit_from_its_folder(installed: Installed) -
 
 
 def test_plain_pytest_in_the_teams_folder_uses_the_plugin(installed: Installed) -> None:
-    collected = installed.run("python", "-m", "pytest", "--stacks-dir", "kits", "--collect-only", "-q")
-    fixtures = installed.run("python", "-m", "pytest", "--stacks-dir", "kits", "-q", "-k", "plugin_gives")
+    collected = installed.run("pytest", "--stacks-dir", "kits", "--collect-only", "-q")
+    fixtures = installed.run("pytest", "--stacks-dir", "kits", "-q", "-k", "plugin_gives")
 
     assert collected.returncode == 0, collected.stdout + collected.stderr
     assert "test_gameday.py::test_scenario[multivalue-pair:terminate-one-node]" in collected.stdout
