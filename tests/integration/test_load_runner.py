@@ -15,9 +15,11 @@ import pytest
 
 from gameday.load import LoadConfig, LoadError, LoadRun, load_per_second, running
 from gameday.load.procs import group_members
-from gameday.load.runner import REPO_ROOT, supervised, worker_command
+from gameday.load.runner import supervised, worker_command
 from gameday.load.target import LoopbackTarget
 from gameday.timeline import Outcome, Timeline
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.integration
 

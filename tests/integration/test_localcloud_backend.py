@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from gameday.backends.local import REPO_ROOT, LocalBackend
+from gameday.backends.local import LocalBackend
 from gameday.errors import BackendError
 from localcloud.net.pool import AddressPool
 from tests.localcloud.support import connect_outcome, process_gone
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.integration
 
