@@ -9,7 +9,7 @@ from typing import Any
 
 from gameday.reports.charts import OUTCOME_COLOURS, has_lanes, load_svg, timeline_svg, trend_svg
 from gameday.reports.history import Trend
-from gameday.reports.markdown import outage_line, seconds, with_planes
+from gameday.reports.markdown import headline_verdict, outage_line, seconds, with_planes
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#212121;max-width:1200px}
@@ -23,9 +23,9 @@ margin-right:3px}.verdict{font-size:15px;margin:8px 0}.note{color:#555}
 
 
 def render_html(data: Mapping[str, Any], trend: Sequence[Trend] = ()) -> str:
-    verdict = "PASSED" if data["passed"] else "FAILED"
-    body = [f'<h1>Game day {escape(data["run_id"])}: <span class="{"passed" if data["passed"] else "failed"}">'
-            f"{verdict}</span></h1>",
+    verdict = headline_verdict(data)
+    css = "passed" if verdict.startswith("PASSED") else "failed"
+    body = [f'<h1>Game day {escape(data["run_id"])}: <span class="{css}">{escape(verdict)}</span></h1>',
             f'<p>{escape(data["label"])}.' + (" Numbers from localcloud check the failover logic and the "
                                               "measurement, not AWS's own speed." if data["backend"] == "localcloud"
                                               else "") + "</p>",

@@ -19,10 +19,19 @@ def seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f} s"
 
 
+def headline_verdict(data: Mapping[str, Any]) -> str:
+    """PASSED or FAILED: the release gate's verdict when the run was gated (its statistic over the attempts
+    decides, as the exit code does), else every scenario's."""
+    gate = data.get("gate")
+    if isinstance(gate, dict) and "passed" in gate:
+        return f"{'PASSED' if gate['passed'] else 'FAILED'} (release gate, {gate.get('statistic', 'gate')})"
+    return "PASSED" if data["passed"] else "FAILED"
+
+
 def render_summary(data: Mapping[str, Any], trend: Sequence[Trend] = (),
                    sections: Mapping[str, ReportSection] | None = None) -> str:
     """`sections`: stack id -> its kit's own section (`Kits.report_sections()`), rendered after the table."""
-    verdict = "PASSED" if data["passed"] else "FAILED"
+    verdict = headline_verdict(data)
     lines = [
         f"# Game day {data['run_id']}: {verdict}",
         "",

@@ -155,3 +155,12 @@ def test_the_runs_exit_code_follows_the_gate(tmp_path: Path, seconds: tuple[floa
     ended = Ended({"eip-self-healing": TESTS_FAILED if any_failed else 0}, None, ())
     verdicts = judge(scenarios, statistic) if statistic != "each" else None
     assert _exit_code(RunPaths.create("gated", tmp_path), ended, data, verdicts) == code
+
+
+def test_a_gated_run_s_headline_is_the_gate_s_verdict_not_the_attempts() -> None:
+    from gameday.reports.markdown import headline_verdict
+
+    data = {"passed": False, "gate": {"statistic": "p95", "passed": True, "scenarios": []}}
+    assert headline_verdict(data) == "PASSED (release gate, p95)"
+    assert headline_verdict({"passed": False}) == "FAILED"
+    assert headline_verdict({**data, "gate": {"statistic": "p95", "passed": False}}).startswith("FAILED")
