@@ -88,12 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--label", required=True, help="the key these runs are stored under")
+    parser.add_argument("--note", default="", help="what was measured (e.g. which commit), kept with the runs")
     parser.add_argument("gameday_args", nargs=argparse.REMAINDER, help="after --: the `gameday run` options")
     args = parser.parse_args(argv)
     gameday_args = [a for a in args.gameday_args if a != "--"] or ["--backend", "local", "--profile", "fast"]
     results: dict[str, Any] = (json.loads(RESULTS.read_text()) if RESULTS.exists()
                                else {"benchmark": "gameday_speed", "labels": {}})
-    entry: dict[str, Any] = {"command": ["gameday", "run", *gameday_args], "host_cpus": os.cpu_count(), "runs": []}
+    entry: dict[str, Any] = {"command": ["gameday", "run", *gameday_args], "note": args.note,
+                             "host_cpus": os.cpu_count(), "runs": []}
     for index in range(args.runs):
         run = one_run(gameday_args)
         entry["runs"].append(run)
