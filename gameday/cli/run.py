@@ -241,7 +241,9 @@ def _units(args: argparse.Namespace, plan: Plan) -> dict[str, tuple[str, list[st
     for unit in plan_units(plan.specs, plan.stacks, args.split, args.jobs or os.cpu_count() or 1, timings):
         extra = ["--kit-stack", unit.stack] if unit.stack in plan.kits.team else []
         if not unit.whole_stack:
-            extra += ["-k", " or ".join(_test_id(plan, spec) for spec in unit.specs)]
+            chosen = " or ".join(_test_id(plan, spec) for spec in unit.specs)
+            # pytest keeps the last -k only: the user's expression narrows the child's own, never replaces it.
+            extra += ["-k", f"({chosen}) and ({args.keyword})" if args.keyword else chosen]
         units[unit.name] = (str(_scenario_file(plan, unit.stack)), extra)
     if not units:
         raise ConfigError("no scenario selected")
@@ -273,7 +275,7 @@ def _command(args: argparse.Namespace, paths: RunPaths, name: str, unit: tuple[s
     command = [sys.executable, "-P", "-m", "pytest", target, "-m", _markers(args), "-p", "no:cacheprovider",
                "-o", "testpaths=scenarios", "-W", "default", "-q", "-rfE", *forward(vars(args)),
                "--report-part", name, "--progress-file", str(parts / f"{name}.progress.jsonl"), *extra]
-    if args.keyword:
+    if args.keyword and "-k" not in extra:
         command += ["-k", args.keyword]
     return command
 

@@ -87,3 +87,20 @@ def test_a_stack_whose_children_cost_more_is_split_sooner() -> None:
 
     assert sum(1 for u in cheap if u.stack == "static-ip-haproxy") == 2
     assert sum(1 for u in costly if u.stack == "static-ip-haproxy") == 3
+
+
+def test_a_users_k_narrows_each_split_child_instead_of_replacing_its_selection(tmp_path: Path) -> None:
+    from gameday.cli import build_parser
+    from gameday.cli import run as run_cli
+    from gameday.run import RunPaths
+
+    args = build_parser().parse_args(["run", "--stack", "static-ip-haproxy", "--split", "scenario",
+                                      "-k", "block", "--report-dir", str(tmp_path)])
+    plan = run_cli._check(args)
+    units = run_cli._units(args, plan)
+    commands = {name: run_cli._command(args, RunPaths.create(None, tmp_path), name, unit)
+                for name, unit in units.items()}
+
+    for name, command in commands.items():
+        keywords = [command[i + 1] for i, word in enumerate(command) if word == "-k"]
+        assert keywords == [f"({name.split('.', 1)[1]}) and (block)"], command  # pytest keeps the last -k only
