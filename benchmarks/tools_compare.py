@@ -11,8 +11,9 @@ connection per sample, as curl does; one DNS query per sample, as dig does) in t
 tool started once per sample by a pacer thread on the same schedule. Figures: achieved rate, send
 lateness and interval jitter p50/p99, latency p50/p99, CPU. A tool's send time is estimated as its exit
 minus its own latency (curl's time_total, dig's Query time, which is whole milliseconds): its lateness
-includes starting the process, which is what a shell loop pays per sample. Tool CPU is getrusage of the
-reaped children; the pacer's own CPU (this process) is reported apart.
+includes starting the process, which is what a shell loop pays per sample, and the pacer never skips: a
+loop that cannot start processes as fast as its rate falls behind and stays late. Tool CPU is getrusage of
+the reaped children; the pacer's own CPU (this process) is reported apart.
 
 (c) Flat out with the same concurrency: wrk with 2 threads and `--users` connections (all keep-alive),
 locust as the suite runs it with 2 processes and `--users` users (3 of 4 keep-alive, 1 of 4 a fresh
