@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import RESULTS, load, write_result
+from benchmarks._common import RESULTS, load, machine, write_result
 from gameday.analysis import analyze
 from gameday.load.analysis import load_report
 from gameday.load.merge import merge_records
@@ -254,12 +254,24 @@ def real(duration_s: int) -> dict[str, Any]:
             "report_json_bytes": report.stat().st_size if report else None,
             "report_html_bytes": (report.parent / "report.html").stat().st_size if report else None,
             "runner_peak_rss_mib": peak,
-            "runner_peak_rss_mib_per_hour": round(peak * 3600 / duration_s, 1) if peak else None,
+            **rss_growth(samples),
             "runner_rss_over_time": samples[:: max(1, len(samples) // 40)],
             "tail": output[-5:],
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def rss_growth(samples: list[dict[str, Any]], settle_s: float = 60.0) -> dict[str, Any]:
+    """How fast the runner's resident memory grew during the hold: from `settle_s` in (deploy and start-up
+    done) to the last reading before the report (the report's own pass is the last reading's jump)."""
+    steady = [s for s in samples if s["t_s"] >= settle_s][:-1]
+    if len(steady) < 2 or steady[-1]["t_s"] <= steady[0]["t_s"]:
+        return {"runner_rss_growth_mib_per_hour": None}
+    first, last = steady[0], steady[-1]
+    return {"runner_rss_growth_mib_per_hour": round((last["rss_mib"] - first["rss_mib"]) * 3600
+                                                   / (last["t_s"] - first["t_s"]), 1),
+            "runner_rss_growth_between_s": [first["t_s"], last["t_s"]]}
 
 
 class _Reader:
@@ -320,10 +332,9 @@ def main() -> int:
     previous = RESULTS / f"{NAME}.json"
     data = json.loads(previous.read_text()) if previous.exists() else {}
     kept = {k: data[k] for k in ("synthetic", "real") if k in data}
-    if args.real:
-        kept["real"] = real(args.duration)
-    else:
-        kept["synthetic"] = synthetic(args.hours)
+    mode = "real" if args.real else "synthetic"
+    kept[mode] = real(args.duration) if args.real else synthetic(args.hours)
+    kept[mode]["machine"] = machine(before)  # each run's own; the top-level one is the last run's
     path = write_result(NAME, kept, load_before=before)
     print(json.dumps(kept, indent=2))
     print(f"wrote {path}", file=sys.stderr)
