@@ -76,6 +76,12 @@ class UserDataRun:
             "TMPDIR": str(self.home / "tmp"),
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds_url,
+            # EC2's metadata service answers from the host in well under a millisecond; localcloud's shares the
+            # machine with the whole game day (a dozen instances' CLIs importing botocore at once when several
+            # stacks boot together), and the CLI gives it 1 s and one attempt before "Unable to locate
+            # credentials". A slower answer here says something about our host, not about the stack.
+            "AWS_METADATA_SERVICE_TIMEOUT": "5",
+            "AWS_METADATA_SERVICE_NUM_ATTEMPTS": "3",
             "AWS_CONFIG_FILE": str(aws_dir / "config"),
             "AWS_SHARED_CREDENTIALS_FILE": str(aws_dir / "credentials"),
             # A per-instance /etc/haproxy: four instances on one host must not share (or clobber) the host's.
