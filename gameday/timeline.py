@@ -206,16 +206,15 @@ class Timeline:
     def iter_samples(self) -> Iterator[Sample]:
         """Every sample of the run in the order recorded, streamed from the spool when there is one."""
         with self._lock:
-            if not self.spooled:
+            spooled = self.spooled
+            if not spooled:
                 held = list(self.samples)
             else:
                 assert self._spool is not None
                 size = self._spool.flush()
                 source, held = self._spool.source(), self.samples[self._written:]
-        if not self.spooled:
-            yield from held
-            return
-        yield from _read_samples(source, size)
+        if spooled:
+            yield from _read_samples(source, size)
         yield from held
 
     def samples_of(self, probe: str) -> list[Sample]:
@@ -266,13 +265,12 @@ class Timeline:
         for sample in self.samples[self._written:end]:
             self._spool.add(sample)
         self._written = end
-        if len(self.samples) > SPILL_AT:
-            dropped = min(self._written, len(self.samples) - KEEP)
-            if dropped > 0:
-                self._spool.flush()
-                self._spool.dropped += dropped
-                self._written -= dropped
-                del self.samples[:dropped]
+        dropped = len(self.samples) - KEEP
+        if len(self.samples) > SPILL_AT and self._written >= dropped:  # once caught up: down to KEEP at once
+            self._spool.flush()
+            self._spool.dropped += dropped
+            self._written -= dropped
+            del self.samples[:dropped]
 
     def _header(self) -> dict[str, Any]:
         return {"format": RAW_FORMAT, "schema": RAW_SCHEMA, "run_id": self.run_id, "origin_at": self.origin_at,

@@ -193,3 +193,18 @@ def test_gameday_analyze_reads_a_raw_timeline_from_a_shell(small_bounds: None, t
                             capture_output=True, text=True, timeout=120)
     assert broken.returncode == 2 and len(broken.stderr.strip().splitlines()) == 1
     assert "is not a timeline file" in broken.stderr
+
+
+def test_the_spill_is_spread_over_the_following_adds(small_bounds: None) -> None:
+    samples = run_of(400)
+    timeline = Timeline("run-1", START, 0.0)
+    try:
+        timeline.add_samples(samples[:500])  # SPILL_AT: still all in memory
+        assert timeline._spool is None
+        timeline.add_sample(samples[500])  # one past it: the spool starts with a share of the backlog
+        assert timeline._written == 1 + timeline_module.CATCH_UP and not timeline.spooled
+        for s in samples[501:]:
+            timeline.add_sample(s)
+        assert timeline.spooled and list(timeline.iter_samples()) == samples  # caught up, nothing lost or doubled
+    finally:
+        timeline.close()
