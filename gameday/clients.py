@@ -27,6 +27,7 @@ JVM_DNS_CACHE_S = 30.0  # networkaddress.cache.ttl's default when no security ma
 AAAA_LOOKUP_TIMEOUT_S = 1.0
 # Recoveries closer than this are the same to a client (a few samples at PROFILE_RATE_HZ): one line says so.
 SAME_WITHIN_S = 1.0
+CLIENT_PROBE_PREFIX = "client:"  # the probes a profile adds (the live progress line leaves them out)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ def _assign(wanted: dict[str, HttpProbe | None], probes: Sequence[Any], missing_
             continue
         same = next((p for p in existing if _client_of(p) == _client_of(spec)), None)
         if same is None:
-            name = f"client:{key}"
+            name = f"{CLIENT_PROBE_PREFIX}{key}"
             while name in taken:
                 name += "'"
             same = replace(spec, name=name)

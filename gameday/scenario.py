@@ -386,8 +386,9 @@ def _watch(run: FailoverRun, fault_at: float, profiles_settled: Callable[[], boo
         if policy.fixed_watch_s is not None:
             run.clock.sleep(policy.poll_s)
             continue
-        if stable_since is None and all(_recovered(run.timeline.samples_of(probe), fault_at, policy.stable_window_s)
-                                        for probe in [run.primary_probe, *run.steady_probes]):
+        if stable_since is None and all(
+                _recovered(run.timeline.recent_of(probe, fault_at), fault_at, policy.stable_window_s)
+                for probe in [run.primary_probe, *run.steady_probes]):
             stable_since = run.clock.monotonic()
         if stable_since is not None:
             waited = run.clock.monotonic() - stable_since

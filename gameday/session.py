@@ -17,7 +17,7 @@ from typing import IO, Any
 from gameday import budgets
 from gameday.analysis import EVENT_PHASES, PHASE_ORDER, FailoverResult
 from gameday.backends.base import Backend
-from gameday.clients import JVM_DNS_CACHE_S
+from gameday.clients import CLIENT_PROBE_PREFIX, JVM_DNS_CACHE_S
 from gameday.clock import Clock
 from gameday.diagnosis import Diagnoser
 from gameday.faults import Fault, RollbackJournal
@@ -130,7 +130,7 @@ class ProgressWriter:
             reached.append("serving again" if primary[-1].good else f"{reached[-1] if reached else 'fault'} (outage)")
         line = {"stack": self.stack_id, "scenario": self.scenario, "since_fault_s": round(time.time() - fault_at, 1),
                 "phase": reached[-1] if reached else "fault", "samples": len(samples),
-                "errors": sum(not s.good for s in after)}
+                "errors": sum(not s.good for s in after if not s.probe.startswith(CLIENT_PROBE_PREFIX))}
         self.stream.write(json.dumps(line) + "\n")
         self.stream.flush()
 

@@ -51,7 +51,7 @@ class AvailabilityFloor:
         return f"availability of {self.probe} below {self.floor:.0%} for more than {self.limit_s:g} s"
 
     def check(self, timeline: Timeline, now: float) -> str | None:
-        recent = [s for s in timeline.samples_of(self.probe) if now - self.window_s <= s.sent_at <= now]
+        recent = [s for s in timeline.recent_of(self.probe, now - self.window_s) if s.sent_at <= now]
         if not recent:
             return None  # no evidence either way (yet)
         availability = sum(1 for s in recent if s.good) / len(recent)
