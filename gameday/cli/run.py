@@ -71,9 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     only.add_argument("-k", dest="keyword", default=None, metavar="EXPR",
                       help="only scenarios matching this pytest -k expression")
     only.add_argument("--split", choices=("stack", "scenario", "auto"), default="stack",
-                      help="one pytest child (and localcloud) per stack, per scenario, or auto: a stack whose "
-                           "scenarios in a row would outlast the others' share split over a few children, timed "
-                           "by the last report (default: stack)")
+                      help="one pytest child (and localcloud) per stack, per scenario, or auto: each stack cut "
+                           "into the children that end the game day soonest at --jobs, timed by earlier reports "
+                           "(default: stack)")
     only.add_argument("--jobs", type=int, default=0, metavar="N",
                       help="pytest children at a time, each with its own localcloud (default: one per CPU core)")
     only.add_argument("--dry-run", action="store_true",
