@@ -102,6 +102,10 @@ def play(game: GameDay, spec: ScenarioSpec, deployments: Deployments) -> list[Sc
     except PreflightRefused as exc:  # before any fault of this scenario; `gameday run` exits 2 with the reasons
         say_refused(game, spec.stack_id, exc)
         return [record_not_run(game, spec, f"refused before any fault: {'; '.join(c.reason for c in exc.failed)}")]
+    except KeyboardInterrupt as stop:
+        record_not_run(game, spec, f"interrupted by {interrupt_signal(stop)} during the pre-flight checks "
+                                   "(no fault injected)")
+        raise
     before = len(game.report.scenarios)
     config = configuration(_stacks_of(deployment))  # filed before it plays: an interrupted scenario has it too
     _file_configuration(game, config, [f"{spec.stack_id}/{spec.name}"])

@@ -13,10 +13,12 @@ import pytest
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
+# Above the prediction (13.5 s: the pre-flight refuses a budget below it before any fault), below what is measured:
+# the prediction leaves out the user data's own run time (about 1 s without the data volume).
 TIGHT = """
 [budgets.eip-self-healing.terminate-instance]
-fast = 5.0
-realistic = 60.0
+fast = 13.6
+realistic = 180.0
 """
 
 
@@ -35,7 +37,7 @@ def test_budget_below_measured_fails_naming_the_phase_and_repeat_reports_a_distr
     failed = [line for line in done.stderr.splitlines() if line.startswith("gameday run: FAILED")]
     assert len(failed) == 2
     assert "eip-self-healing / terminate-instance" in failed[0]
-    assert "over the 5.0 s budget" in failed[0] and "the time went to phase " in failed[0]
+    assert "over the 13.6 s budget" in failed[0] and "the time went to phase " in failed[0]
     assert "phase fault (outage)" in done.stdout or "phase detection" in done.stdout  # the live progress line
     assert done.stdout.rstrip().splitlines()[-1].startswith("HTML report: ")
     folder = tmp_path / "reports" / "tight-budget"
