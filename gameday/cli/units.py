@@ -130,12 +130,21 @@ def measured_timings(reports_dir: Path, backend: str, profile: str) -> Timings:
 def _scenario_times(data: dict[str, Any]) -> dict[str, float]:
     found: dict[str, float] = {}
     for row in data.get("scenarios", []):
-        samples = (row.get("timeline") or {}).get("samples") or []
-        if row.get("verdict") != "passed" or not samples or "sent_mono" not in samples[-1]:
+        took = _timeline_seconds(row.get("timeline") or {})
+        if row.get("verdict") != "passed" or took is None:
             continue
         key = f"{row['stack']}/{row['timeline'].get('labels', {}).get('scenario', row['scenario'])}"
-        found[key] = max(found.get(key, 0.0), float(samples[-1]["sent_mono"]))  # variants: the slowest
+        found[key] = max(found.get(key, 0.0), took)  # variants: the slowest
     return found
+
+
+def _timeline_seconds(timeline: Mapping[str, Any]) -> float | None:
+    """Start to last sample: the pointer's `duration_s` (report.json keeps the raw timeline in a file), or the last
+    inline sample of an older report."""
+    if isinstance(timeline.get("duration_s"), int | float):
+        return float(timeline["duration_s"])
+    samples = timeline.get("samples") or []
+    return float(samples[-1]["sent_mono"]) if samples and "sent_mono" in samples[-1] else None
 
 
 def _child_costs(parts: Path, found: Mapping[str, float]) -> dict[str, float]:

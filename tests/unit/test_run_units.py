@@ -81,6 +81,17 @@ def test_timings_come_from_the_newest_passing_run_of_the_same_profile(tmp_path: 
     assert measured_timings(tmp_path, "aws", "fast") == Timings()
 
 
+def test_a_report_whose_timeline_is_a_file_is_timed_by_its_duration(tmp_path: Path) -> None:
+    (tmp_path / "20261205-150000-ffff").mkdir()
+    row = {"stack": "eip-self-healing", "scenario": "terminate-instance", "verdict": "passed",
+           "timeline": {"file": "timelines/eip-self-healing.terminate-instance.1.jsonl.gz", "duration_s": 27.5,
+                        "labels": {"scenario": "terminate-instance"}}}
+    (tmp_path / "20261205-150000-ffff" / "report.json").write_text(json.dumps(
+        {"backend": "localcloud", "profile": "fast", "scenarios": [row]}))
+
+    assert measured_timings(tmp_path, "localcloud", "fast").scenarios == {"eip-self-healing/terminate-instance": 27.5}
+
+
 def test_a_stack_whose_children_cost_more_is_split_sooner() -> None:
     cheap = plan_units(SPECS, STACKS, "auto", 4, Timings(TIMED))
     costly = plan_units(SPECS, STACKS, "auto", 5, Timings(TIMED, {"static-ip-haproxy": 35.0}))
