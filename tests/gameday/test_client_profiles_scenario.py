@@ -18,7 +18,7 @@ from gameday.probes.scripted import DnsMode, ScriptedDnsServer, ScriptedHttpServ
 from gameday.reports.markdown import render_summary
 from gameday.scenario import FailoverRun, WatchPolicy, run_failover
 from gameday.timeline import Timeline
-from tests.unit.test_client_profiles import new_home
+from tests.gameday.test_client_profiles import new_home
 
 
 class _V4Only(ScriptedDnsServer):
