@@ -63,12 +63,7 @@ def read_timeline(path: Path) -> Timeline:
         raise ConfigError(f"{path} is not a timeline file ({type(exc).__name__}: "
                           f"{' '.join(str(exc).split())[:160]})") from None
     bad = next((n for n, s in enumerate(timeline.samples, start=1) if not _sample_ok(s)), None)
-    if bad is not None:
-        raise ConfigError(f"{path} is not a timeline file (sample {bad}: a field of the wrong type, or a time "
-                          "that is not a finite number)")
-    if not _finite(timeline.origin_at) or not all(_finite(e.at) for e in timeline.events):
-        raise ConfigError(f"{path} is not a timeline file (a time that is not a finite number)")
-    return timeline
+    return _checked(path, timeline, bad)
 
 
 def _gzipped(path: Path) -> bool:
@@ -87,6 +82,12 @@ def _read_raw(path: Path) -> Timeline:
     except (OSError, EOFError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise ConfigError(f"{path} is not a timeline file ({type(exc).__name__}: "
                           f"{' '.join(str(exc).split())[:160]})") from None
+    return _checked(path, timeline, bad)
+
+
+def _checked(path: Path, timeline: Timeline, bad: int | None) -> Timeline:
+    """The timeline, or one line on what makes it no timeline: its `bad` sample (1-based) or a time that is not
+    a finite number."""
     if bad is not None:
         raise ConfigError(f"{path} is not a timeline file (sample {bad}: a field of the wrong type, or a time "
                           "that is not a finite number)")
