@@ -8,6 +8,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -19,6 +20,7 @@ from gameday.analysis import percentiles
 from gameday.probes.scripted import DnsMode, ScriptedDnsServer, ScriptedHttpServer
 
 RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parents[1]
 PROBE_CPU, TARGET_CPU = 0, 1
 COMMAND_TIMEOUT_S = 10.0
 
@@ -131,3 +133,24 @@ def write_result(name: str, data: dict[str, Any], *, load_before: dict[str, Any]
     tmp.write_text(json.dumps(payload, indent=2) + "\n")
     os.replace(tmp, path)
     return path
+
+
+@contextmanager
+def standalone_localcloud() -> Iterator[dict[str, Any]]:
+    """`python -m localcloud serve` in its own process group; yields its ready line (endpoint_url, dns, profile).
+    Stopped at the end by closing its stdin (killed if it has not stopped within 30 s)."""
+    with subprocess.Popen([sys.executable, "-m", "localcloud", "serve"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, cwd=REPO, start_new_session=True) as cloud:
+        try:
+            assert cloud.stdout is not None
+            info = json.loads(cloud.stdout.readline() or "{}")
+            if not info.get("ready"):
+                raise RuntimeError("localcloud did not start")
+            yield info
+        finally:
+            if cloud.stdin is not None:
+                cloud.stdin.close()  # localcloud stops at end of stdin
+            try:
+                cloud.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                cloud.kill()

@@ -22,7 +22,6 @@ so their lateness is reported, not judged.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import subprocess
@@ -36,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks._common import summary_ms, write_result
+from benchmarks._common import standalone_localcloud, summary_ms, write_result
 from gameday.load import LoadConfig, check_target, load_samples, running
 from gameday.probes import HttpProbe, ProbeRunner
 from gameday.timeline import Timeline
@@ -46,7 +45,6 @@ TARGET_LATENESS_P99_MS = 10.0
 PROBE_RATE_HZ = 50.0
 NICE = LoadConfig().nice  # as the suite runs locust: below the probes
 BOOT_TIMEOUT_S = 60.0
-REPO = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
@@ -54,28 +52,15 @@ def localcloud_instance() -> Iterator[dict[str, Any]]:
     """A LocalCloud in its own process and one running instance in it; yields its URL and ids."""
     import boto3  # only this endpoint needs it
 
-    with subprocess.Popen([sys.executable, "-m", "localcloud", "serve"], stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, cwd=REPO, start_new_session=True) as cloud:
-        try:
-            assert cloud.stdout is not None
-            info = json.loads(cloud.stdout.readline() or "{}")
-            if not info.get("ready"):
-                raise RuntimeError("localcloud did not start")
-            ec2 = boto3.client("ec2", endpoint_url=info["endpoint_url"], region_name="us-east-1",
-                               aws_access_key_id="localcloud", aws_secret_access_key="localcloud")
-            launched = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1,
-                                         InstanceType="t3.micro")["Instances"][0]
-            url = f"http://{launched['PrivateIpAddress']}/"
-            booted_s = _wait_answering(url)
-            yield {"kind": "localcloud instance", "url": url, "instance_id": launched["InstanceId"],
-                   "boot_s": round(booted_s, 2), "profile": info.get("profile")}
-        finally:
-            if cloud.stdin is not None:
-                cloud.stdin.close()  # localcloud stops at end of stdin
-            try:
-                cloud.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                cloud.kill()
+    with standalone_localcloud() as info:
+        ec2 = boto3.client("ec2", endpoint_url=info["endpoint_url"], region_name="us-east-1",
+                           aws_access_key_id="localcloud", aws_secret_access_key="localcloud")
+        launched = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1,
+                                     InstanceType="t3.micro")["Instances"][0]
+        url = f"http://{launched['PrivateIpAddress']}/"
+        booted_s = _wait_answering(url)
+        yield {"kind": "localcloud instance", "url": url, "instance_id": launched["InstanceId"],
+               "boot_s": round(booted_s, 2), "profile": info.get("profile")}
 
 
 def _wait_answering(url: str) -> float:

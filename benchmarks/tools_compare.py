@@ -30,7 +30,6 @@ Nothing is judged: the figures are the result. Writes benchmarks/results/tools_c
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import resource
@@ -51,7 +50,7 @@ import dns.message
 import dns.query
 import httpx
 
-from benchmarks._common import load, summary_ms, write_result
+from benchmarks._common import load, standalone_localcloud, summary_ms, write_result
 from gameday.errors import ConfigError
 from gameday.load import LoadConfig, load_samples, running
 from gameday.probes import DnsProbe, HttpProbe, ProbeRunner
@@ -64,7 +63,6 @@ TOOL_TIMEOUT_S = 1.0
 # One reaper thread per invocation in flight: an invocation's exit is stamped when its reaper sees it, so a
 # reaper must never queue behind another (a busy machine keeps hundreds in flight at 50 Hz).
 MAX_IN_FLIGHT = 512
-REPO = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -97,40 +95,27 @@ def localcloud_endpoints() -> Iterator[Endpoints]:
     """A LocalCloud in its own process, one running instance and one Route 53 record naming it."""
     import boto3  # only this endpoint needs it
 
-    with subprocess.Popen([sys.executable, "-m", "localcloud", "serve"], stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, cwd=REPO, start_new_session=True) as cloud:
-        try:
-            assert cloud.stdout is not None
-            info = json.loads(cloud.stdout.readline() or "{}")
-            if not info.get("ready"):
-                raise RuntimeError("localcloud did not start")
-            auth = info["dns"]["authoritative"]
-            server = (auth["host"], int(auth["port"]))
-            keys = {"endpoint_url": info["endpoint_url"], "region_name": "us-east-1",
-                    "aws_access_key_id": "localcloud", "aws_secret_access_key": "localcloud"}
-            ec2, route53 = boto3.client("ec2", **keys), boto3.client("route53", **keys)
-            instance = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1,
-                                         InstanceType="t3.micro")["Instances"][0]
-            address = instance["PrivateIpAddress"]
-            zone = route53.create_hosted_zone(Name=ZONE, CallerReference="tools-compare")["HostedZone"]
-            route53.change_resource_record_sets(HostedZoneId=zone["Id"], ChangeBatch={"Changes": [
-                {"Action": "UPSERT", "ResourceRecordSet": {"Name": QNAME, "Type": "A", "TTL": 60,
-                                                           "ResourceRecords": [{"Value": address}]}}]})
-            url = f"http://{address}/"
-            boot_s = _wait(url, lambda: httpx.get(url, timeout=1.0).status_code == 200)
-            insync_s = _wait(QNAME, lambda: _answers(server))
-            yield Endpoints(url, server, {
-                "backend": "localcloud", "profile": info.get("profile"), "url": url,
-                "instance_id": instance["InstanceId"], "boot_s": round(boot_s, 2),
-                "record": f"{QNAME} A {address}", "dns_server": f"{server[0]}:{server[1]} (authoritative)",
-                "record_served_after_s": round(insync_s, 2)})
-        finally:
-            if cloud.stdin is not None:
-                cloud.stdin.close()  # localcloud stops at end of stdin
-            try:
-                cloud.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                cloud.kill()
+    with standalone_localcloud() as info:
+        auth = info["dns"]["authoritative"]
+        server = (auth["host"], int(auth["port"]))
+        keys = {"endpoint_url": info["endpoint_url"], "region_name": "us-east-1",
+                "aws_access_key_id": "localcloud", "aws_secret_access_key": "localcloud"}
+        ec2, route53 = boto3.client("ec2", **keys), boto3.client("route53", **keys)
+        instance = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1,
+                                     InstanceType="t3.micro")["Instances"][0]
+        address = instance["PrivateIpAddress"]
+        zone = route53.create_hosted_zone(Name=ZONE, CallerReference="tools-compare")["HostedZone"]
+        route53.change_resource_record_sets(HostedZoneId=zone["Id"], ChangeBatch={"Changes": [
+            {"Action": "UPSERT", "ResourceRecordSet": {"Name": QNAME, "Type": "A", "TTL": 60,
+                                                       "ResourceRecords": [{"Value": address}]}}]})
+        url = f"http://{address}/"
+        boot_s = _wait(url, lambda: httpx.get(url, timeout=1.0).status_code == 200)
+        insync_s = _wait(QNAME, lambda: _answers(server))
+        yield Endpoints(url, server, {
+            "backend": "localcloud", "profile": info.get("profile"), "url": url,
+            "instance_id": instance["InstanceId"], "boot_s": round(boot_s, 2),
+            "record": f"{QNAME} A {address}", "dns_server": f"{server[0]}:{server[1]} (authoritative)",
+            "record_served_after_s": round(insync_s, 2)})
 
 
 # --- figures common to probes and tool loops ---
