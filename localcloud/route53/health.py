@@ -14,6 +14,7 @@ import asyncio
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -308,7 +309,11 @@ class HealthCheckers:
             late = max(0.0, loop.time() - due)
             with self._lock:
                 self.timing.record(late, interval)
-            observation = await probe(config, self._limits, self._resolve, self._tls)
+            try:
+                observation = await probe(config, self._limits, self._resolve, self._tls)
+            except Exception as exc:  # a checker that died would hold its last verdict for ever: count it a failure
+                log.exception("health check %s: checker %d's probe broke", config.id, index)
+                observation = Observation(False, f"Failure: {type(exc).__name__}: {exc}", None, time.time(), 0.0)
             if config.disabled:
                 observation = replace(observation, ok=True)
             elif config.inverted:

@@ -57,6 +57,8 @@ async def probe(config: CheckConfig, limits: ProbeLimits, resolve: Resolve | Non
         ok, reason = await _probe_address(config, address, limits, tls)
     except _Failure as failure:
         ok, reason = False, f"Failure: {failure}"
+    except (OSError, ssl.SSLError, EOFError, ValueError) as exc:  # never end a checker: a probe that broke failed
+        ok, reason = False, f"Failure: {type(exc).__name__}: {exc}"
     return Observation(ok, reason, address, wall, time.monotonic() - started)
 
 
@@ -107,6 +109,8 @@ async def _probe_address(config: CheckConfig, address: str, limits: ProbeLimits,
         return await asyncio.wait_for(_http(config, reader, writer, address), limits.response)
     except TimeoutError:
         raise _Failure(f"Timeout: no response within {limits.response:g} s after connecting") from None
+    except (OSError, ssl.SSLError, EOFError, UnicodeError) as exc:  # a reset or a torn TLS record mid-answer
+        raise _Failure(f"Connection failed while reading the response: {exc}") from exc
     finally:
         await _close(writer)
 

@@ -217,3 +217,41 @@ def test_a_timeout_noticed_late_is_our_starvation_and_is_tried_again() -> None:
         outcome, elapsed = asyncio.run(starved_connect(hole.port))
     assert outcome.startswith("Connection timed out")
     assert elapsed >= 0.5 + 0.2  # the late first attempt, then a second full one
+
+
+def test_a_connection_reset_mid_answer_is_a_failed_probe_and_the_checkers_go_on() -> None:
+    """An endpoint that accepts and then resets (RST) while the checker reads: a failure each time, never a
+    checker that dies and holds its last verdict."""
+    stop = threading.Event()
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        server.settimeout(0.2)
+
+        def reset_everyone() -> None:
+            while not stop.is_set():
+                try:
+                    conn, _ = server.accept()
+                except TimeoutError:
+                    continue
+                conn.recv(1024)  # the request is sent, then the answer is torn off
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                conn.close()
+
+        thread = threading.Thread(target=reset_everyone, daemon=True)
+        thread.start()
+        source, events = _Source(), EventLog()
+        source.configs["hc-rst"] = CheckConfig("hc-rst", "HTTP", "127.0.0.1", server.getsockname()[1],
+                                               request_interval=10, failure_threshold=2)
+        try:
+            with _checkers(source, events) as checkers:
+                _flip(events, "hc-rst", False)
+                first = len([o for _, o in checkers.observations("hc-rst") if o])
+                time.sleep(0.5)
+                seen = [o for _, o in checkers.observations("hc-rst") if o]
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+    assert not any(o.ok for o in seen)
+    assert all(o.reason.startswith("Failure") for o in seen)
+    assert first and all(o.at > 0 for o in seen)  # every checker keeps observing
