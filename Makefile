@@ -20,7 +20,7 @@ BENCH_ARGS ?=
 
 # Six children at a time on two cores: each localcloud mostly waits on simulated time (the game day uses about
 # 100 s of CPU), and --split auto cuts static-ip-haproxy's five scenarios (about 160 s in a row) into three
-# children of their own, timed by the last run: about 98 s of game day here (91-114 s) instead of 162-185 s.
+# children of their own, timed by the last run: about 91 s of game day here (89-92 s, 10 runs) instead of 162-185 s.
 gameday: setup
 	$(PY) -m gameday run --backend local --profile fast --jobs 6 --split auto $(GAMEDAY_ARGS)
 
