@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "test_wall.json"
 TARGET_S = 360.0  # issue 18: make test within 6 minutes of wall time from a fresh clone
-SUMMARY = re.compile(r"=+ (?P<what>.*?) in (?P<secs>[\d.]+)s")
+SUMMARY = re.compile(r"^=* ?(?P<what>\d+ (?:passed|failed|errors?|skipped)[\w ,]*) in (?P<secs>[\d.]+)s", re.M)
 COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
 SLOWEST = re.compile(r"^(?P<secs>[\d.]+)s (?P<when>call|setup|teardown)\s+(?P<test>\S+)")
 RUN_LIMIT_S = 3600.0
@@ -61,7 +61,8 @@ def one_run() -> dict[str, Any]:
         "load_after": [round(x, 2) for x in os.getloadavg()],
         "slowest": [{"s": float(m.group("secs")), "when": m.group("when"), "test": m.group("test")}
                     for m in (SLOWEST.match(line) for line in output.splitlines()) if m][:12],
-        "tail": output.splitlines()[-3:],
+        "failures": [line[:300] for line in output.splitlines() if line.startswith(("FAILED ", "ERROR "))][:40],
+        "tail": done.stdout.splitlines()[-3:] + done.stderr.splitlines()[-3:],
     }
 
 
