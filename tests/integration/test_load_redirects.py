@@ -14,7 +14,7 @@ from gameday.timeline import Outcome, Timeline
 
 pytestmark = pytest.mark.integration
 
-QUICK = LoadConfig(users=2, rate=20.0, duration_s=60.0, stop_grace_s=8.0)
+QUICK = LoadConfig(users=2, rate=20.0, duration_s=60.0, stop_grace_s=20.0)  # a busy machine stops locust slowly
 
 
 def test_redirected_requests_are_http_3xx_failures_with_their_location(tmp_path: Path) -> None:

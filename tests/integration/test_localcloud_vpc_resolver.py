@@ -128,8 +128,13 @@ def user_data_output(cloud: LocalCloud, iid: str) -> dict[str, str]:
                                        if "=" in line and " " not in line.split("=", 1)[0])}
 
 
-def resolver_of(cloud: LocalCloud, vpc: str) -> tuple[str, int]:
-    return str(cloud.service("vpc-resolver").describe()[vpc]["host"]), 53
+def resolver_of(cloud: LocalCloud, vpc: str, timeout_s: float = 30.0) -> tuple[str, int]:
+    """The VPC's resolver; it starts a moment after the VPC (longer on a busy machine)."""
+    deadline = time.monotonic() + timeout_s
+    while vpc not in (running := cloud.service("vpc-resolver").describe()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert vpc in running, f"no resolver for {vpc} after {timeout_s:.0f} s: {sorted(running)}"
+    return str(running[vpc]["host"]), 53
 
 
 def ask(server: tuple[str, int], name: str) -> list[str]:

@@ -104,8 +104,9 @@ def test_haproxy_follows_the_blue_green_name(deployed: Deployed) -> None:
 
 def test_a_terminated_proxy_takes_its_haproxy_with_it(deployed: Deployed) -> None:
     ec2 = deployed.cloud.client("ec2")
-    address = ec2.describe_addresses(PublicIps=[deployed.ips[0]])["Addresses"][0]
-    instance_id = address["InstanceId"]
+    associated = lambda: ec2.describe_addresses(PublicIps=[deployed.ips[0]])["Addresses"][0].get("InstanceId")  # noqa: E731
+    assert _until(lambda: bool(associated()), 30), f"{deployed.ips[0]} is associated with no instance"
+    instance_id = associated()
     workdir = deployed.cloud.workdir
     mine = [pid for pid, cmd in _haproxy_pids(workdir).items() if instance_id in cmd]
     assert mine, f"no HAProxy runs for {instance_id}"
