@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gameday.reports.pdf import remove_singleton
+
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-extensions", "--disable-default-apps", "--mute-audio", "--remote-debugging-pipe")
@@ -107,6 +109,7 @@ def open_page(path: Path, expression: str, *, width: int = 1280, height: int = 9
             child.wait()
         os.close(to_child_w)
         os.close(from_child_r)
+        remove_singleton(Path(profile))
         shutil.rmtree(profile, ignore_errors=True)
 
 

@@ -160,9 +160,13 @@ def test_a_print_that_runs_over_is_killed_with_everything_it_started(own_tmp: Pa
     page = own_tmp / "page.html"
     page.write_text("<h1>slow</h1>")
 
+    singletons = set(Path(os.environ.get("TMPDIR") or "/tmp").glob("org.chromium.*"))
+
     with pytest.raises(PdfError, match=r"did not print page.html within 0.2 s \(killed\)"):
         print_pdf(page, own_tmp / "page.pdf", timeout_s=0.2)
 
+    # A killed Chromium cannot remove its singleton folder (outside its profile); print_pdf does.
+    assert set(Path(os.environ.get("TMPDIR") or "/tmp").glob("org.chromium.*")) <= singletons
     assert not (own_tmp / "page.pdf").exists()
     assert sorted(p.name for p in own_tmp.iterdir()) == ["page.html"]
     assert processes_mentioning(str(own_tmp)) == []
