@@ -1,10 +1,12 @@
-"""How `make test` spreads the suite over its xdist workers, and what the suite's game days leave out.
+"""What the suite's game days leave out (report.pdf), and an order for xdist's `--dist loadgroup`.
 
-`--dist loadgroup`: a module's tests stay together on one worker (its module fixtures, such as a localcloud, start
-once), except in the modules of SPLIT_PER_TEST, whose tests each play their own game day and run side by side.
-The groups go out longest first, by the durations last measured (tests/durations.json, written by
-`python -m tests.durations JUNIT.xml`), so that no long module starts last and keeps one worker busy alone at the
-end. Without loadgroup (a single test, plain `pytest`), nothing is regrouped or reordered.
+With `--dist loadgroup --no-loadscope-reorder` (not `make test`'s default: in that order two localcloud
+modules fail in a fresh clone, see the Makefile): a module's tests stay together on one worker (its module
+fixtures, such as a localcloud, start once), except in the modules of SPLIT_PER_TEST, whose tests each play
+their own game day and run side by side. The groups go out longest first, by the durations last measured
+(tests/durations.json, written by `python -m tests.durations JUNIT.xml`), so that no long module starts last
+and keeps one worker busy alone at the end. Without loadgroup (a single test, plain `pytest`), nothing is
+regrouped or reordered.
 """
 
 from __future__ import annotations
