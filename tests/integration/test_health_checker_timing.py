@@ -52,12 +52,16 @@ def endpoint() -> Iterator[tuple[int, list[float]]]:
         thread.join(5)
 
 
+def one_checker(port: int) -> HealthCheckers:
+    """One checker of one HTTP check on `port`, every INTERVAL_S, its phase seeded."""
+    config = CheckConfig("hc-1", "HTTP", ip_address="127.0.0.1", port=port, request_interval=10)
+    return HealthCheckers(source=_Source(config), interval_scale=INTERVAL_S / 10, checkers=1,
+                          rng=random.Random(7), poll_interval=0.05)
+
+
 def test_a_checker_woken_late_catches_up_at_its_next_request(endpoint: tuple[int, list[float]]) -> None:
     port, seen = endpoint
-    config = CheckConfig("hc-1", "HTTP", ip_address="127.0.0.1", port=port, request_interval=10)
-    checkers = HealthCheckers(source=_Source(config), interval_scale=INTERVAL_S / 10, checkers=1,
-                              rng=random.Random(7), poll_interval=0.05)
-    with checkers:
+    with one_checker(port) as checkers:
         deadline = time.monotonic() + 5
         while len(seen) < 3 and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -79,10 +83,7 @@ def test_a_checker_woken_late_catches_up_at_its_next_request(endpoint: tuple[int
 
 def test_an_unstarved_checker_keeps_its_interval_and_is_never_late(endpoint: tuple[int, list[float]]) -> None:
     port, seen = endpoint
-    config = CheckConfig("hc-1", "HTTP", ip_address="127.0.0.1", port=port, request_interval=10)
-    checkers = HealthCheckers(source=_Source(config), interval_scale=INTERVAL_S / 10, checkers=1,
-                              rng=random.Random(7), poll_interval=0.05)
-    with checkers:
+    with one_checker(port):
         deadline = time.monotonic() + 5
         while len(seen) < 5 and time.monotonic() < deadline:
             time.sleep(0.02)
