@@ -3,6 +3,8 @@ ground-truth events of one eip-like failover; nothing sleeps and nothing is depl
 
 from __future__ import annotations
 
+from typing import Any
+
 from gameday.analysis import analyze
 from gameday.clock import FakeClock
 from gameday.model import PredictedPhase, Prediction
@@ -62,3 +64,26 @@ def scenario(*, detection_s: float = 6.5, user_data_s: float = 0.7, budget_s: fl
                           "fast", budget_s, fault_at, failover,
                           prediction(predicted_detection_s if predicted_detection_s is not None else detection_s),
                           verdict, f"failover {measured:.2f} s", timeline)
+
+
+class OfflineBackend:
+    """A backend for scenarios against scripted loopback servers: loopback probes allowed, no AWS call, no
+    resolvers and no ground truth."""
+
+    name = "localcloud"
+    profile = "fast"
+    region = "us-east-1"
+    endpoint_url = None
+    control = None
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        raise AssertionError("no AWS call expected")
+
+    def resolvers(self) -> list[Any]:
+        return []
+
+    def ground_truth(self, since: float = 0.0) -> list[Any]:
+        return []
+
+    def close(self) -> None:
+        pass

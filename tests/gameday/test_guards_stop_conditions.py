@@ -16,6 +16,7 @@ from gameday.probes.scripted import ScriptedHttpServer
 from gameday.scenario import FailoverRun, WatchPolicy, run_failover
 from gameday.stopconditions import AlarmState, AvailabilityFloor, StopConditionHit, stop_if_triggered
 from gameday.timeline import Outcome, Sample, Timeline
+from tests.gameday.scenario_data import OfflineBackend
 from tests.integration.test_aws_sandbox import aws_backend, client, moto_server, set_aws_env
 
 
@@ -116,24 +117,6 @@ class _ServerDown:
         self.server.switch("503")
 
 
-class _OfflineBackend:
-    name = "localcloud"  # loopback probes allowed; no blast-radius guard needed
-    profile = "fast"
-    region = "us-east-1"
-    endpoint_url = None
-    control = None
-
-    def client(self, service: str, region: str | None = None) -> Any:
-        raise AssertionError("no AWS call expected")
-
-    def resolvers(self) -> list[Any]:
-        return []
-
-    def ground_truth(self, since: float = 0.0) -> list[Any]:
-        return []
-
-    def close(self) -> None:
-        pass
 
 
 def test_watch_loop_aborts_reverts_and_fails_the_scenario(tmp_path: Path) -> None:
@@ -141,7 +124,7 @@ def test_watch_loop_aborts_reverts_and_fails_the_scenario(tmp_path: Path) -> Non
     journal = RollbackJournal(tmp_path / "rollback.jsonl")
     with ScriptedHttpServer("ok") as server:
         run = FailoverRun(
-            backend=_OfflineBackend(), stack_id="s", scenario="abort", fault=_ServerDown(server),
+            backend=OfflineBackend(), stack_id="s", scenario="abort", fault=_ServerDown(server),
             probes=[HttpProbe("http", server.url, rate_hz=20, timeout_s=0.3)], primary_probe="http", budget_s=5,
             prediction=None, journal=journal, timeline=Timeline.begin("t", clock), clock=clock,
             policy=WatchPolicy(steady_consecutive=5, steady_timeout_s=20, watch_timeout_s=30, tail_s=0),

@@ -4,7 +4,6 @@ asked for), and every kit's probes say whose answer counts."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,6 +21,7 @@ from gameday.reports.charts import OUTCOME_COLOURS
 from gameday.scenario import FailoverRun, WatchPolicy, run_failover
 from gameday.stacks import DeployedStack, StackSpec
 from gameday.timeline import Outcome, Timeline
+from tests.gameday.scenario_data import OfflineBackend
 
 
 class _NoFault:
@@ -37,24 +37,6 @@ class _NoFault:
         raise RuntimeError("injected: the steady state held")
 
 
-class _OfflineBackend:
-    name = "localcloud"  # loopback probes allowed
-    profile = "fast"
-    region = "us-east-1"
-    endpoint_url = None
-    control = None
-
-    def client(self, service: str, region: str | None = None) -> Any:
-        raise AssertionError("no AWS call expected")
-
-    def resolvers(self) -> list[Any]:
-        return []
-
-    def ground_truth(self, since: float = 0.0) -> list[Any]:
-        return []
-
-    def close(self) -> None:
-        pass
 
 
 @pytest.mark.parametrize(("mode", "identity", "seen"), [
@@ -66,7 +48,7 @@ def test_a_steady_state_refuses_answers_that_are_not_the_service(tmp_path: Path,
     clock = SystemClock()
     with ScriptedHttpServer(mode, identity=identity, location="http://127.0.0.1:9/elsewhere") as server:
         run = FailoverRun(
-            backend=_OfflineBackend(), stack_id="s", scenario="steady", fault=_NoFault(),
+            backend=OfflineBackend(), stack_id="s", scenario="steady", fault=_NoFault(),
             probes=[HttpProbe("http", server.url, rate_hz=20, timeout_s=0.3, expect_identity="i-")],
             primary_probe="http", budget_s=5, prediction=None, journal=RollbackJournal(tmp_path / "j.jsonl"),
             timeline=Timeline.begin("t", clock), clock=clock,
@@ -81,7 +63,7 @@ def test_the_same_probe_is_steady_on_the_service_itself(tmp_path: Path) -> None:
     clock = SystemClock()
     with ScriptedHttpServer("ok", identity="i-0abc") as server:
         run = FailoverRun(
-            backend=_OfflineBackend(), stack_id="s", scenario="steady", fault=_NoFault(),
+            backend=OfflineBackend(), stack_id="s", scenario="steady", fault=_NoFault(),
             probes=[HttpProbe("http", server.url, rate_hz=20, timeout_s=0.3, expect_identity="i-")],
             primary_probe="http", budget_s=5, prediction=None, journal=RollbackJournal(tmp_path / "j.jsonl"),
             timeline=Timeline.begin("t", clock), clock=clock,
@@ -113,10 +95,10 @@ def test_every_kit_probe_names_whose_answer_counts() -> None:
     assert {p.identity_header for p in cdn.values()} == {"x-amz-meta-served-by"}
 
     proxies = Proxies(_stack(ServiceName="www.x.test"), {"a1": "127.0.0.11", "b1": "127.0.0.12"}, ("127.0.0.3", 53))
-    steady = [p for p in proxy_probes(proxies, _OfflineBackend(), keepalive=("b1",)) if isinstance(p, HttpProbe)]
+    steady = [p for p in proxy_probes(proxies, OfflineBackend(), keepalive=("b1",)) if isinstance(p, HttpProbe)]
     assert {p.name for p in steady} == {CLIENT_PROBE, "https-keepalive:b1"}
     assert all(p.expected_identities == ("blue/",) for p in steady)
-    switching = [p for p in proxy_probes(proxies, _OfflineBackend(), per_node=True, serving=FLEETS)
+    switching = [p for p in proxy_probes(proxies, OfflineBackend(), per_node=True, serving=FLEETS)
                  if isinstance(p, HttpProbe)]
     assert len(switching) == 3 and all(p.expected_identities == FLEETS for p in switching)
     assert active_fleet_probe(proxies).expected_identities == ("blue/",)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from gameday.clock import SystemClock
 from gameday.faults import FaultPlan, RevertAction, RollbackJournal, Target
@@ -15,6 +14,7 @@ from gameday.probes.scripted import ScriptedHttpServer
 from gameday.reports.markdown import render_summary
 from gameday.scenario import FailoverRun, ScenarioResult, WatchPolicy, run_failover
 from gameday.timeline import Timeline
+from tests.gameday.scenario_data import OfflineBackend
 
 
 class _Outages:
@@ -40,31 +40,13 @@ class _Outages:
             self.server.switch(mode, at=now + after)
 
 
-class _OfflineBackend:
-    name = "localcloud"  # loopback probes allowed
-    profile = "fast"
-    region = "us-east-1"
-    endpoint_url = None
-    control = None
-
-    def client(self, service: str, region: str | None = None) -> Any:
-        raise AssertionError("no AWS call expected")
-
-    def resolvers(self) -> list[Any]:
-        return []
-
-    def ground_truth(self, since: float = 0.0) -> list[Any]:
-        return []
-
-    def close(self) -> None:
-        pass
 
 
 def _run(tmp_path: Path, steps: Sequence[tuple[float, str]], policy: WatchPolicy) -> ScenarioResult:
     clock = SystemClock()
     with ScriptedHttpServer("ok") as server:
         run = FailoverRun(
-            backend=_OfflineBackend(), stack_id="scripted", scenario="relapse", fault=_Outages(server, steps),
+            backend=OfflineBackend(), stack_id="scripted", scenario="relapse", fault=_Outages(server, steps),
             probes=[HttpProbe("http", server.url, rate_hz=20, timeout_s=0.3)], primary_probe="http", budget_s=10,
             prediction=None, journal=RollbackJournal(tmp_path / "rollback.jsonl"),
             timeline=Timeline.begin("t", clock), clock=clock, policy=policy, profile="fast")
