@@ -18,6 +18,7 @@ from gameday.probes.scripted import DnsMode, ScriptedDnsServer, ScriptedHttpServ
 from gameday.reports.markdown import render_summary
 from gameday.scenario import FailoverRun, WatchPolicy, run_failover
 from gameday.timeline import Timeline
+from tests.gameday.scenario_data import OfflineBackend
 from tests.gameday.test_client_profiles import new_home
 
 
@@ -52,27 +53,14 @@ class _Moves:
         self.dns_server.switch(DnsMode(answers=("127.0.0.2",), ttl=0), at=time.time() + 1.0)
 
 
-class _Backend:
-    name = "localcloud"  # loopback probes allowed
-    profile = "fast"
-    region = "us-east-1"
-    endpoint_url = None
-    control = None
+class _Backend(OfflineBackend):
+    """Offline, with the scripted DNS server as its authoritative resolver."""
 
     def __init__(self, authoritative: tuple[str, int]) -> None:
         self.authoritative = authoritative
 
-    def client(self, service: str, region: str | None = None) -> Any:
-        raise AssertionError("no AWS call expected")
-
-    def resolvers(self) -> list[Resolver]:
+    def resolvers(self) -> list[Any]:
         return [Resolver("authoritative", *self.authoritative, "authoritative")]
-
-    def ground_truth(self, since: float = 0.0) -> list[Any]:
-        return []
-
-    def close(self) -> None:
-        pass
 
 
 def test_every_profile_is_measured_and_the_summary_has_a_line_each(tmp_path: Path) -> None:
