@@ -33,6 +33,7 @@ class PageResult:
     console_errors: list[str] = field(default_factory=list)
     value: Any = None
     screenshot: bytes = b""
+    profile: Path | None = None  # the browser's temporary profile (removed by the time the result is returned)
 
 
 class _Pipe:
@@ -96,7 +97,7 @@ def open_page(path: Path, expression: str, *, width: int = 1280, height: int = 9
     os.close(from_child_w)
     pipe = _Pipe(to_child_w, from_child_r)
     try:
-        return _drive(pipe, path, expression, width, height)
+        result = _drive(pipe, path, expression, width, height)
     finally:
         try:
             pipe.send("Browser.close", timeout_s=10)
@@ -111,6 +112,8 @@ def open_page(path: Path, expression: str, *, width: int = 1280, height: int = 9
         os.close(from_child_r)
         remove_singleton(Path(profile))
         shutil.rmtree(profile, ignore_errors=True)
+    result.profile = Path(profile)
+    return result
 
 
 def _drive(pipe: _Pipe, path: Path, expression: str, width: int, height: int) -> PageResult:

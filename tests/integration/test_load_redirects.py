@@ -25,7 +25,9 @@ def test_redirected_requests_are_http_3xx_failures_with_their_location(tmp_path:
             time.sleep(2.0)
         asked = moved.requests
     samples = [s for s in timeline.samples if s.kind == "load"]
-    assert len(samples) > 10 and asked == len(samples)  # one request each: no redirect followed
+    # One request each, no redirect followed (the redirect's target is elsewhere and refused). A request of each
+    # user may still be in flight when locust is stopped: the server saw it, no sample was recorded.
+    assert len(samples) > 10 and len(samples) <= asked <= len(samples) + QUICK.users
     assert {(s.outcome, s.status) for s in samples} == {(Outcome.HTTP_3XX, 301)}
     assert all(elsewhere in s.detail for s in samples)
     stats = json.loads((tmp_path / "load" / "locust.json").read_text())
