@@ -136,7 +136,8 @@ def test_gameday_run_appends_to_the_s3_history_gates_on_p50_and_fills_the_step_s
     gate.write_text(f'extends = "{ROOT / "gameday.toml"}"\n[gate]\nstatistic = "p50"\nmin_repeat = 2\n')
     summary = tmp_path / "step-summary.md"
     reports = tmp_path / "reports"
-    done = gameday("run", "--stack", "static-ip-haproxy", "-k", "terminate-proxy", "--repeat", "2", "--budgets",
+    # origin-group's unreachable primary: a failover time of its own (attempts x timeout) and no instance to boot.
+    done = gameday("run", "--stack", "origin-group", "-k", "region-unreachable", "--repeat", "2", "--budgets",
                    str(gate), "--report-dir", str(reports), "--run-id", "s3-history", "--history",
                    f"s3://{BUCKET}/runs", "--endpoint-url", endpoint, "--region", REGION,
                    env={"GITHUB_STEP_SUMMARY": str(summary)}, timeout=600)
@@ -145,13 +146,13 @@ def test_gameday_run_appends_to_the_s3_history_gates_on_p50_and_fills_the_step_s
     assert done.returncode == 0, (verdicts, done.stderr[-3000:])
     [kept] = store(endpoint, "runs").read()
     assert kept["run_id"] == "s3-history" and kept["status"] == "passed", verdicts
-    assert [(s["scenario"], s["attempts"]) for s in kept["scenarios"]] == [("terminate-proxy", 2)]
+    assert [(s["scenario"], s["attempts"]) for s in kept["scenarios"]] == [("region-unreachable", 2)]
     assert not (reports / "history.jsonl").exists()  # the history is in S3, not beside the reports
     assert report["gate"]["statistic"] == "p50" and report["gate"]["passed"] is True
     step = summary.read_text()
     assert "Release gate: p50 of the failover time against the budget" in step
-    assert "| static-ip-haproxy/terminate-proxy | p50 |" in step
-    assert "gate PASSED static-ip-haproxy/terminate-proxy: p50" in done.stderr
+    assert "| origin-group/region-unreachable | p50 |" in step
+    assert "gate PASSED origin-group/region-unreachable: p50" in done.stderr
     later = gameday("report", "--report-dir", str(reports), "--history", f"s3://{BUCKET}/runs", "--endpoint-url",
                     endpoint, "--region", REGION)
-    assert later.returncode == 0 and "static-ip-haproxy/terminate-proxy" in later.stdout, later.stdout + later.stderr
+    assert later.returncode == 0 and "origin-group/region-unreachable" in later.stdout, later.stdout + later.stderr
