@@ -63,6 +63,10 @@ haproxy -c -f haproxy.cfg
 haproxy -D -f haproxy.cfg -p haproxy.pid
 """
 
+BOOT_ONLY = """#!/bin/bash
+true
+"""
+
 CALL_MOTO = """#!/bin/bash
 set -euo pipefail
 IMDS=$AWS_EC2_METADATA_SERVICE_ENDPOINT
@@ -96,12 +100,16 @@ def make_vpc(cloud: LocalCloud, octet: int) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def inside(cloud: LocalCloud) -> Vpc:
-    """A VPC with a private zone: db.<zone> (a fixed address) and app.<zone> (set by the HAProxy test)."""
+    """A VPC with a private zone (db.<zone>, a fixed address; app.<zone>, set by the HAProxy test) and its resolver
+    running: localcloud starts a VPC's resolver when user data first runs in it, so one instance boots here and
+    every test finds the resolver, whichever tests ran before it in this process (or none)."""
     vpc, subnet = make_vpc(cloud, 72)
     zone = cloud.client("route53").create_hosted_zone(
         Name=ZONE, CallerReference=uuid.uuid4().hex, HostedZoneConfig={"PrivateZone": True},
         VPC={"VPCRegion": cloud.region, "VPCId": vpc})["HostedZone"]["Id"]
     upsert(cloud, zone, f"db.{ZONE}", "10.72.1.50")
+    booted, _ = launch(cloud, subnet, BOOT_ONLY)
+    user_data_output(cloud, booted)
     return Vpc(vpc, subnet, zone)
 
 
@@ -128,12 +136,10 @@ def user_data_output(cloud: LocalCloud, iid: str) -> dict[str, str]:
                                        if "=" in line and " " not in line.split("=", 1)[0])}
 
 
-def resolver_of(cloud: LocalCloud, vpc: str, timeout_s: float = 30.0) -> tuple[str, int]:
-    """The VPC's resolver; it starts a moment after the VPC (longer on a busy machine)."""
-    deadline = time.monotonic() + timeout_s
-    while vpc not in (running := cloud.service("vpc-resolver").describe()) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert vpc in running, f"no resolver for {vpc} after {timeout_s:.0f} s: {sorted(running)}"
+def resolver_of(cloud: LocalCloud, vpc: str) -> tuple[str, int]:
+    """The VPC's resolver, which runs once user data has run in the VPC (the boot waits for it to start)."""
+    running = cloud.service("vpc-resolver").describe()
+    assert vpc in running, f"no resolver for {vpc} although user data ran in it: {sorted(running)}"
     return str(running[vpc]["host"]), 53
 
 

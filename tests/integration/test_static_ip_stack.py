@@ -104,11 +104,19 @@ def test_haproxy_follows_the_blue_green_name(deployed: Deployed) -> None:
 
 def test_a_terminated_proxy_takes_its_haproxy_with_it(deployed: Deployed) -> None:
     ec2 = deployed.cloud.client("ec2")
-    associated = lambda: ec2.describe_addresses(PublicIps=[deployed.ips[0]])["Addresses"][0].get("InstanceId")  # noqa: E731
-    assert _until(lambda: bool(associated()), 30), f"{deployed.ips[0]} is associated with no instance"
-    instance_id = associated()
-    workdir = deployed.cloud.workdir
-    mine = [pid for pid, cmd in _haproxy_pids(workdir).items() if instance_id in cmd]
-    assert mine, f"no HAProxy runs for {instance_id}"
+    ip, workdir = deployed.ips[0], deployed.cloud.workdir
+
+    def serving() -> tuple[str, list[int]] | None:
+        """The instance behind the EIP and its HAProxy (not a `haproxy -c` config check), once that answers: the
+        user data associates the EIP before it starts HAProxy, and no earlier test need have waited for it."""
+        instance_id = ec2.describe_addresses(PublicIps=[ip])["Addresses"][0].get("InstanceId")
+        if not instance_id or _get(f"http://{ip}:9000/health")[0] == 0:
+            return None
+        pids = [pid for pid, cmd in _haproxy_pids(workdir).items() if instance_id in cmd and " -c " not in cmd]
+        return (instance_id, pids) if pids else None
+
+    found = _until(serving, 60)
+    assert found, f"no instance behind {ip} runs a HAProxy that answers"
+    instance_id, mine = found
     ec2.terminate_instances(InstanceIds=[instance_id])
     assert _until(lambda: all(process_gone(pid) for pid in mine), 10), "HAProxy outlived its instance"
