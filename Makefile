@@ -24,12 +24,12 @@ BENCH_ARGS ?=
 gameday: setup
 	$(PY) -m gameday run --backend local --profile fast --jobs 6 --split auto $(GAMEDAY_ARGS)
 
-# Three workers, whole files each (a module's fixtures and its order stay together): most integration tests
-# wait on simulated time, so a third worker on two cores cuts the wall time without starving the health checkers
-# the timing checks depend on. (`--dist loadgroup --no-loadscope-reorder` sends the longest groups first by
-# tests/durations.json, see tests/conftest.py: not the default yet, two localcloud tests fail in that order.)
+# Six workers on two cores: most integration tests wait on simulated time (about 1.4 cores busy on average).
+# `--dist loadscope` uses tests/conftest.py's scheduler: a module's tests stay on one worker (its localcloud and
+# deployed stack start once), the front-door game days each go alone, and the longest go first by
+# tests/durations.json (refresh it with `python -m tests.durations JUNIT.xml` after a run with --junitxml).
 test: setup debian-test lint typecheck cfnlint
-	$(PY) -m pytest -q -n 3 --dist loadfile --durations=12 tests
+	$(PY) -m pytest -q -n 6 --dist loadscope --durations=12 tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gameday localcloud fixtures scenarios loadtest tests benchmarks conftest.py

@@ -1,12 +1,16 @@
-"""What the suite's game days leave out (report.pdf), and an order for xdist's `--dist loadgroup`.
+"""What the suite's game days leave out (report.pdf), and how `make test` spreads the tests over xdist's workers.
 
-With `--dist loadgroup --no-loadscope-reorder` (not `make test`'s default: in that order two localcloud
-modules fail in a fresh clone, see the Makefile): a module's tests stay together on one worker (its module
-fixtures, such as a localcloud, start once), except in the modules of SPLIT_PER_TEST, whose tests each play
-their own game day and run side by side. The groups go out longest first, by the durations last measured
-(tests/durations.json, written by `python -m tests.durations JUNIT.xml`), so that no long module starts last
-and keeps one worker busy alone at the end. Without loadgroup (a single test, plain `pytest`), nothing is
-regrouped or reordered.
+With `--dist loadscope` (as `make test` runs), the scheduler is `LongestFirst` below rather than xdist's own:
+a module's tests stay together on one worker (its module fixtures, such as a localcloud and a deployed stack,
+start once), except in the modules of SPLIT_PER_TEST, whose tests each play their own game day and run side by
+side. The units go out longest first, by the durations last measured (tests/durations.json, written by
+`python -m tests.durations JUNIT.xml`), so that no long unit starts last and keeps one worker busy alone at the
+end; a worker still busy with a long test is given the shortest unit to queue behind it, not the next long one.
+
+Why not xdist's `--dist loadgroup`: with pytest 9.2 it no longer groups anything. xdist names a test's group by
+rewriting `item._nodeid`, which pytest 9.2's `Node.nodeid` no longer reads (pytest-xdist issue #1386), so every
+test became its own unit, a module's fixtures started again on every worker, and tests that lean on an earlier
+test of their module ran without it. Without xdist (a single test, plain `pytest`), nothing is reordered.
 """
 
 from __future__ import annotations
@@ -14,15 +18,19 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from xdist.scheduler import LoadScopeScheduling
 
 DURATIONS = Path(__file__).with_name("durations.json")
 # A test the durations file does not know yet: by where it lives (integration tests start a localcloud).
 UNKNOWN_S = {"tests/integration/": 8.0, "tests/localcloud/": 2.0}
 UNKNOWN_OTHER_S = 0.3
 # Modules whose tests each play their own game day or start their own processes (no costly module fixture to share):
-# each test is its own group, so their minutes spread over the workers instead of queueing on one.
+# each test is its own unit, so their minutes spread over the workers instead of queueing on one.
 SPLIT_PER_TEST = (
     "tests/integration/test_aws_path.py",
     "tests/integration/test_gameday_run.py",
@@ -30,6 +38,9 @@ SPLIT_PER_TEST = (
     "tests/integration/test_run_interrupt.py",
     "tests/integration/test_team_kit.py",
 )
+# A worker with more than this still to run (by the durations) is given the shortest unit waiting: xdist sends a
+# worker its next unit before the last test of the current one starts, and a long unit queued there would wait.
+QUEUE_BEHIND_S = 20.0
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,35 +48,54 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("GAMEDAY_PDF", "off")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the group marks into node ids
+def unit_of(nodeid: str) -> str:
+    """The unit of work a test belongs to: its module, or the test itself in a SPLIT_PER_TEST module."""
+    module = nodeid.split("::", 1)[0]
+    return nodeid if module in SPLIT_PER_TEST else module
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not _loadgroup(config):
+    if not _longest_first(config):
         return
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            module = item.nodeid.split("::", 1)[0]
-            item.add_marker(pytest.mark.xdist_group(item.nodeid if module in SPLIT_PER_TEST else module))
     known = _known_durations()
     weight: dict[str, float] = {}
     first: dict[str, int] = {}
     for index, item in enumerate(items):
-        group = group_of(item)
-        weight[group] = weight.get(group, 0.0) + known.get(item.nodeid, _unknown(item.nodeid))
-        first.setdefault(group, index)
-    # Every worker sorts the same way, so their collections stay identical (xdist checks that).
-    items.sort(key=lambda item: (-weight[group_of(item)], first[group_of(item)]))
+        unit = unit_of(item.nodeid)
+        weight[unit] = weight.get(unit, 0.0) + known.get(item.nodeid, _unknown(item.nodeid))
+        first.setdefault(unit, index)
+    # Every worker sorts the same way, so their collections stay identical (xdist checks that); the scheduler
+    # takes the units in this order.
+    items.sort(key=lambda item: (-weight[unit_of(item.nodeid)], first[unit_of(item.nodeid)]))
 
 
-def group_of(item: pytest.Item) -> str:
-    """The scope xdist's loadgroup uses: the item's group names, sorted and joined."""
-    names = {str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
-             for mark in item.iter_markers("xdist_group")}
-    return "_".join(sorted(names))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
+    if not _longest_first(config):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LongestFirst(LoadScopeScheduling):
+        """xdist's scope scheduling with our units, in the collection's order (longest first)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            pending = [nodeid for unit in self.assigned_work.get(node, {}).values()
+                       for nodeid, done in unit.items() if not done]
+            if sum(known.get(n, _unknown(n)) for n in pending) > QUEUE_BEHIND_S and len(self.workqueue) > 1:
+                shortest = next(reversed(self.workqueue))
+                self.workqueue.move_to_end(shortest, last=False)
+            super()._assign_work_unit(node)
+
+    known = _known_durations()
+    config.option.loadscopereorder = False  # the order is the collection's: longest first
+    return LongestFirst(config, log)
 
 
-def _loadgroup(config: pytest.Config) -> bool:
+def _longest_first(config: pytest.Config) -> bool:
     try:
-        return bool(config.getvalue("loadgroup"))
+        return bool(config.getvalue("dist") == "loadscope")
     except (AttributeError, ValueError):
         return False
 

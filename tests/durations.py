@@ -2,7 +2,7 @@
 tests/conftest.py orders the xdist groups by. Only tests of half a second or more are kept; the rest weigh by
 where they live.
 
-    .venv/bin/python -m pytest -n 3 --dist loadgroup --no-loadscope-reorder --junitxml=/tmp/j.xml tests
+    .venv/bin/python -m pytest -n 6 --dist loadscope --junitxml=/tmp/j.xml tests
     .venv/bin/python -m tests.durations /tmp/j.xml
 """
 
