@@ -203,14 +203,14 @@ class Fleet:
             await asyncio.wait(tasks, timeout=15.0)
         # Whatever the user data left running (servers holding ports) ends with the cloud, and the cloud
         # waits for it to be gone: stop() returns with no process and no port left behind.
-        ids, groups = [r.launch.instance_id for r in ran], [r.process_group for r in ran if r.process_group]
-        if ids:
-            processes.kill_instances(ids, groups)
+        markers, groups = [self._marker(r) for r in ran], [r.process_group for r in ran if r.process_group]
+        if markers:
+            processes.kill_instances(markers, groups)
             deadline = self._loop.time() + _CLOSE_WAIT_S
-            while processes.instance_pids(ids, groups) and self._loop.time() < deadline:
+            while processes.instance_pids(markers, groups) and self._loop.time() < deadline:
                 await asyncio.sleep(0.02)
-                processes.kill_instances(ids, groups)
-            left = processes.instance_pids(ids, groups)
+                processes.kill_instances(markers, groups)
+            left = processes.instance_pids(markers, groups)
             if left:
                 log.warning("user data processes still alive after stop: %s", left)
         self._instances.clear()
@@ -293,7 +293,7 @@ class Fleet:
             self._decided(runtime, OWNER_USER_DATA)
             return
         groups = [runtime.process_group] if runtime.process_group else []
-        if not processes.instance_pids([launch.instance_id], groups):
+        if not processes.instance_pids([self._marker(runtime)], groups):
             self._decided(runtime, OWNER_APP if self._serve_app(runtime) else OWNER_USER_DATA)
             return
         wait = _SETTLE_POLL_S[min(looks, len(_SETTLE_POLL_S) - 1)]
@@ -328,18 +328,21 @@ class Fleet:
         if phase != "pending" and runtime.userdata is not None and not runtime.userdata.done():
             runtime.userdata.cancel()
         if phase != "pending":
-            _power_off(runtime)
+            self._power_off(runtime)
         runtime.host.blackhole_all()
         if runtime.reclaim is None:
             self._reclaim(runtime, self._loop.time() + _RECLAIM_GIVE_UP_S)
 
+    def _power_off(self, runtime: _Runtime) -> None:
+        """Kill what the user data left running: its process group, and what detached from it."""
+        if runtime.ran_user_data:
+            groups = [runtime.process_group] if runtime.process_group is not None else []
+            processes.kill_instances([self._marker(runtime)], groups)
+        runtime.process_group = None
 
-def _power_off(runtime: _Runtime) -> None:
-    """Kill what the user data left running: its process group, and what detached from it."""
-    if runtime.ran_user_data:
-        groups = [runtime.process_group] if runtime.process_group is not None else []
-        processes.kill_instances([runtime.launch.instance_id], groups)
-    runtime.process_group = None
+    def _marker(self, runtime: _Runtime) -> str:
+        """What the instance's processes carry (UserDataRun.marker): its directory, unique across clouds."""
+        return str(self.home_of(runtime.launch.instance_id))
 
 
 def _log_failure(task: asyncio.Task[int | None]) -> None:

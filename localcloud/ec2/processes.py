@@ -1,9 +1,11 @@
 """What an instance's user data left running on this host, found in /proc, and how to end it.
 
 An instance's processes are its user data's process group plus every process whose environment carries
-the instance's marker (`LOCALCLOUD_INSTANCE_ID=<id>`, set for the user data and inherited by everything
-it starts): a daemon that detached with setsid (`haproxy -D`, `nginx`, `daemonize`) left the group but
-still carries the marker. Zombies do not count: they hold no sockets and run nothing.
+the instance's marker (`LOCALCLOUD_INSTANCE=<the instance's directory>`, set for the user data and inherited
+by everything it starts): a daemon that detached with setsid (`haproxy -D`, `nginx`, `daemonize`) left the
+group but still carries the marker. The marker is the directory, not the instance id: two clouds started
+with one seed (two test workers, two CI jobs on one runner) give their instances the same ids, and one
+cloud must not count or kill the other's processes. Zombies do not count: they hold no sockets and run nothing.
 
 Linux only (/proc). Every function tolerates processes that vanish while it reads.
 """
@@ -18,14 +20,15 @@ import sys
 from collections.abc import Collection
 from pathlib import Path
 
-MARKER = "LOCALCLOUD_INSTANCE_ID"
+MARKER = "LOCALCLOUD_INSTANCE"
 _PROC = Path("/proc")
 _LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp{,6}
 
 
-def instance_pids(instance_ids: Collection[str], process_groups: Collection[int] = ()) -> list[int]:
-    """Live (not zombie) processes of these instances: in one of the groups, or carrying one's marker."""
-    markers = {f"{MARKER}={iid}".encode() for iid in instance_ids}
+def instance_pids(instances: Collection[str], process_groups: Collection[int] = ()) -> list[int]:
+    """Live (not zombie) processes of these instances (their MARKER values): in one of the groups, or carrying
+    one's marker."""
+    markers = {f"{MARKER}={instance}".encode() for instance in instances}
     groups = set(process_groups)
     me = os.getpid()
     found = []
@@ -40,7 +43,7 @@ def instance_pids(instance_ids: Collection[str], process_groups: Collection[int]
     return found
 
 
-def kill_instances(instance_ids: Collection[str], process_groups: Collection[int] = ()) -> list[int]:
+def kill_instances(instances: Collection[str], process_groups: Collection[int] = ()) -> list[int]:
     """SIGKILL the instances' processes (an instance powering off): the groups, then every process still
     found. Returns the pids found after the groups were signalled.
 
@@ -51,7 +54,7 @@ def kill_instances(instance_ids: Collection[str], process_groups: Collection[int
             os.killpg(group, signal.SIGKILL)
     signalled: list[int] = []
     for _ in range(2):
-        pids = instance_pids(instance_ids, process_groups)
+        pids = instance_pids(instances, process_groups)
         if not pids:
             break
         for pid in pids:

@@ -62,6 +62,11 @@ class UserDataRun:
         return self.home / "console.log"
 
     @property
+    def marker(self) -> str:
+        """The instance's processes.MARKER value: its directory, which no other cloud's instance shares."""
+        return str(self.home)
+
+    @property
     def resolv_conf(self) -> Path:
         """What the script sees as /etc/resolv.conf."""
         return self.home / "etc" / "resolv.conf"
@@ -90,9 +95,10 @@ class UserDataRun:
             "EBS_DEVICE_DIR": str(self.home / "volumes"),
             **self.extra_env,
             **({"VPC_DNS_RESOLVER": f"{resolver[0]}:{resolver[1]}"} if resolver is not None else {}),
+            "LOCALCLOUD_INSTANCE_ID": self.instance_id,  # not on EC2 (documented: do not rely on it)
             # localcloud's own tag (not on EC2): what the script starts inherits it, so a daemon that left
             # the process group is still found and stopped with the instance.
-            processes.MARKER: self.instance_id,
+            processes.MARKER: self.marker,
         }
 
 
@@ -130,10 +136,10 @@ async def run_user_data(run: UserDataRun, events: EventLog,
         try:
             code = await asyncio.wait_for(proc.wait(), run.timeout_s)
         except TimeoutError:
-            await _kill(proc, run.instance_id)
+            await _kill(proc, run.marker)
             code = None
         except asyncio.CancelledError:
-            await _kill(proc, run.instance_id)
+            await _kill(proc, run.marker)
             events.emit(USERDATA_EXIT, run.instance_id, code=None, reason="instance gone",
                         duration_s=round(time.monotonic() - started, 3), tail=_tail(run.console_log))
             raise
@@ -213,10 +219,10 @@ def _command(script: Path, resolv_conf: Path | None) -> list[str]:
     return ["unshare", *_UNSHARE, "sh", "-c", _BIND_THEN_RUN, "localcloud-user-data", str(resolv_conf), str(script)]
 
 
-async def _kill(proc: asyncio.subprocess.Process, instance_id: str) -> None:
+async def _kill(proc: asyncio.subprocess.Process, marker: str) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # the script and everything it started
-    processes.kill_instances([instance_id], [proc.pid])  # ... and what detached from the group
+    processes.kill_instances([marker], [proc.pid])  # ... and what detached from the group
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(proc.wait(), 10.0)
 

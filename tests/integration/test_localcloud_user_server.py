@@ -3,6 +3,8 @@ at the instance address and through its Elastic IP, behind its security group, a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +16,8 @@ from localcloud import LocalCloud
 from localcloud.cloud import net_services
 from localcloud.ec2 import processes
 from localcloud.ec2.instances import APP_PORT_EVENT, OWNER_APP, OWNER_USER_DATA
+from localcloud.ec2.userdata import UserDataRun, run_user_data
+from localcloud.events import EventLog
 from tests.localcloud.support import connect_outcome, http_get, process_gone, tiny_profile
 
 pytestmark = pytest.mark.integration
@@ -68,6 +72,11 @@ def stack(cloud: LocalCloud) -> dict[str, str]:
 
 def home(cloud: LocalCloud, iid: str) -> Path:
     return cloud.workdir / iid
+
+
+def pids_of(cloud: LocalCloud, iid: str) -> list[int]:
+    """What runs as the instance's (its process marker is its directory: UserDataRun.marker)."""
+    return processes.instance_pids([str(home(cloud, iid))])
 
 
 def wait_until_listening(address: str, port: int, timeout: float = 30.0) -> None:
@@ -146,6 +155,42 @@ def test_a_script_that_only_bootstraps_gets_the_built_in_app(cloud: LocalCloud) 
     assert http_get(private)[1]["x-served-by"] == iid
 
 
+@contextlib.contextmanager
+def twin(cloud: LocalCloud, iid: str, folder: Path) -> Iterator[int]:
+    """A process of another cloud's instance with the same id (two clouds started with one seed: two test
+    workers, two CI jobs on one runner), left running by that instance's user data; yields its pid."""
+    run = UserDataRun(iid, b"#!/bin/bash\nnohup sleep 300 >/dev/null 2>&1 &\necho $! > sleeper.pid\n",
+                      folder / iid, cloud.endpoint_url, "http://127.0.0.1:9/", timeout_s=30)
+    assert asyncio.run(run_user_data(run, EventLog())) == 0, run.console_log.read_text()
+    try:
+        yield int((run.home / "sleeper.pid").read_text())
+    finally:
+        processes.kill_instances([run.marker])
+
+
+def test_a_twin_cloud_s_processes_do_not_hold_the_port_undecided(cloud: LocalCloud, tmp_path: Path) -> None:
+    iid = launch(cloud, "#!/bin/bash\nuntil [ -e go ]; do sleep 0.05; done\necho bootstrapped > done.txt\n")
+    with twin(cloud, iid, tmp_path):
+        (home(cloud, iid) / "go").touch()  # the script ends while the twin's process runs
+
+        decided = cloud.events.wait_for(APP_PORT_EVENT, iid, timeout=60)
+        exited = cloud.events.wait_for("localcloud.userdata.exit", iid, timeout=5)
+
+    assert decided.detail["owner"] == OWNER_APP and decided.seq < exited.seq
+    cloud.client("ec2").terminate_instances(InstanceIds=[iid])
+
+
+def test_terminating_an_instance_leaves_a_twin_cloud_s_processes_alone(cloud: LocalCloud, tmp_path: Path) -> None:
+    iid = launch(cloud, "#!/bin/bash\nnohup sleep 300 >/dev/null 2>&1 &\necho $! > sleeper.pid\n")
+    cloud.events.wait_for("localcloud.userdata.exit", iid, timeout=60)
+    own = int((home(cloud, iid) / "sleeper.pid").read_text())
+    with twin(cloud, iid, tmp_path) as other:
+        cloud.client("ec2").terminate_instances(InstanceIds=[iid])
+
+        assert _settled(lambda: process_gone(own))
+        assert not process_gone(other)  # the other cloud's instance still runs
+
+
 def test_terminating_the_instance_kills_the_user_s_servers(cloud: LocalCloud, stack: dict[str, str]) -> None:
     iid, private, public = stack["Instance"], stack["PrivateIp"], stack["PublicIp"]
     pids = [int((home(cloud, iid) / f"{name}.pid").read_text()) for name in ("web", "api")]
@@ -155,7 +200,7 @@ def test_terminating_the_instance_kills_the_user_s_servers(cloud: LocalCloud, st
     cloud.events.wait_for("localcloud.eip.unrouted", public, timeout=10)
 
     assert _settled(lambda: all(process_gone(pid) for pid in pids))  # SIGKILLed before the API call returned
-    assert not processes.instance_pids([iid])
+    assert not pids_of(cloud, iid)
     assert not processes.listening(private, 9000)
     assert _settled(lambda: connect_outcome(private, 80) == "hangs")  # localcloud's black hole again
     assert connect_outcome(private, 9000) == "refused"  # a port localcloud never held: nothing there
@@ -173,7 +218,7 @@ def test_stopping_localcloud_kills_what_user_data_left_running(cloud: LocalCloud
     cloud.stop()
 
     assert all(process_gone(pid) for pid in pids)
-    assert not processes.instance_pids([iid])
+    assert not pids_of(cloud, iid)
     for port in (80, 9000):
         with socket.socket() as probe:
             probe.bind((private, port))  # nothing holds the ports any more
