@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gameday.reports.pdf import remove_singleton
-
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-extensions", "--disable-default-apps", "--mute-audio", "--remote-debugging-pipe")
@@ -92,6 +90,7 @@ def open_page(path: Path, expression: str, *, width: int = 1280, height: int = 9
     child = subprocess.Popen(
         [binary, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env={**os.environ, "TMPDIR": profile},  # its singleton folder goes away with the profile, even if killed
         pass_fds=(3, 4), preexec_fn=lambda: (os.dup2(to_child_r, 3), os.dup2(from_child_w, 4)) and None)
     os.close(to_child_r)
     os.close(from_child_w)
@@ -110,7 +109,6 @@ def open_page(path: Path, expression: str, *, width: int = 1280, height: int = 9
             child.wait()
         os.close(to_child_w)
         os.close(from_child_r)
-        remove_singleton(Path(profile))
         shutil.rmtree(profile, ignore_errors=True)
     result.profile = Path(profile)
     return result

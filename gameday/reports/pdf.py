@@ -58,14 +58,15 @@ def print_pdf(html: Path, pdf: Path, *, browser: str | None = None, timeout_s: f
             child = subprocess.Popen(
                 [browser, *FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={written}", html.resolve().as_uri()],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
-                env={**os.environ, "HOME": scratch})  # its caches and crash dumps go in here, then away
+                # Its caches, crash dumps and singleton folder (org.chromium.*, in TMPDIR: a killed Chromium cannot
+                # remove it) go in here, then away with the scratch folder.
+                env={**os.environ, "HOME": scratch, "TMPDIR": scratch})
             try:
                 code = child.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 code = None
             finally:
                 _kill_group(child)
-                remove_singleton(profile)
         if code is None:
             raise PdfError(f"chromium did not print {html.name} within {timeout_s:g} s (killed)")
         if code != 0 or not written.is_file() or written.stat().st_size == 0:
@@ -83,19 +84,6 @@ def _kill_group(child: subprocess.Popen[bytes]) -> None:
     except (ProcessLookupError, PermissionError):
         pass
     child.wait()
-
-
-def remove_singleton(profile: Path) -> None:
-    """The org.chromium.* folder Chromium keeps its singleton socket in, outside its profile (in the temporary
-    folder): a Chromium that exits removes it, one that was killed cannot. The profile's SingletonSocket link
-    names it, so only this browser's folder is removed."""
-    try:
-        socket_path = Path(os.readlink(profile / "SingletonSocket"))
-    except OSError:
-        return  # it never got that far, or removed it itself
-    folder = socket_path.parent
-    if folder.name.startswith("org.chromium.") and folder.parent == Path(os.environ.get("TMPDIR") or "/tmp"):
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _last_error(errors: Path) -> str:

@@ -99,12 +99,15 @@ def test_gameday_report_prints_the_pdf_again(run_folder: Path) -> None:
 
 
 @pytest.fixture
-def own_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Chromium's scratch folder and its TMPDIR (where it puts its singleton folder) under this test's tmp_path,
-    so what it leaves is told apart from what browsers of other tests, running at the same time, leave."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    return tmp_path
+def own_tmp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The temporary folder of this test alone, for Chromium's scratch folder and its TMPDIR, so what it leaves is
+    told apart from what browsers of other tests, running at the same time, leave. Short, under /tmp: Chromium's
+    singleton socket lives in it, and a Unix socket's path has at most 107 bytes."""
+    folder = Path(tempfile.mkdtemp(prefix="gd-pdf-", dir="/tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    monkeypatch.setenv("TMPDIR", str(folder))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def processes_mentioning(text: str) -> list[str]:
@@ -165,8 +168,9 @@ def test_a_print_that_runs_over_is_killed_with_everything_it_started(own_tmp: Pa
     with pytest.raises(PdfError, match=r"did not print page.html within 0.2 s \(killed\)"):
         print_pdf(page, own_tmp / "page.pdf", timeout_s=0.2)
 
-    # A killed Chromium cannot remove its singleton folder (outside its profile); print_pdf does.
-    assert not list(own_tmp.glob("org.chromium.*"))
+    # A killed Chromium cannot remove its singleton folder (org.chromium.*, in TMPDIR): print_pdf gives it a TMPDIR
+    # of its own, removed with its profile.
+    assert not list(own_tmp.rglob("org.chromium.*"))
     assert not (own_tmp / "page.pdf").exists()
     assert sorted(p.name for p in own_tmp.iterdir()) == ["page.html"]
     assert processes_mentioning(str(own_tmp)) == []
