@@ -28,7 +28,10 @@ RELEASE = "release-origin"  # the template's terminating hook
 LAUNCHING, TERMINATING = "autoscaling:EC2_INSTANCE_LAUNCHING", "autoscaling:EC2_INSTANCE_TERMINATING"
 # The tiny profile is realistic x 0.01: a template's HeartbeatTimeout of 100 s waits 1 s here.
 HEARTBEAT_100_S = 1.0
-HEARTBEAT_600_S = 6.0
+# The held member's hook: 7200 s (72 s here) outlasts the replacement's launch and the Lambda's run on a busy machine,
+# so the action is still waiting when the test completes it.
+HOLD_HEARTBEAT = "7200"
+HEARTBEAT_7200_S = 72.0
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +176,7 @@ def test_a_heartbeat_restarts_the_timeout_and_continue_is_the_default_result_app
 
 def test_a_terminating_hook_holds_the_member_serving_while_its_replacement_launches(cloud: LocalCloud) -> None:
     mark = len(cloud.events)
-    out = create(cloud, "hold", WithTerminatingHook="yes", CompleteTerminating="no")
+    out = create(cloud, "hold", WithTerminatingHook="yes", CompleteTerminating="no", TerminatingTimeout=HOLD_HEARTBEAT)
     group, first = out["GroupName"], launched(cloud, out, mark)
     mark = len(cloud.events)
 
@@ -195,7 +198,7 @@ def test_a_terminating_hook_holds_the_member_serving_while_its_replacement_launc
     done = cloud.events.find("localcloud.asg.lifecycle_complete", first, since=mark)[0]
 
     assert held[0]["LifecycleState"] == "Terminating:Wait"
-    assert (wait.detail["hook"], wait.detail["timeout_s"]) == (RELEASE, pytest.approx(HEARTBEAT_600_S))
+    assert (wait.detail["hook"], wait.detail["timeout_s"]) == (RELEASE, pytest.approx(HEARTBEAT_7200_S))
     assert notified.detail["error"] is None, notified.detail["log"]
     assert while_waiting == {first: "Terminating:Wait", replacement.subject: "InService"}
     assert served_by == first and running == "running"
