@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 DURATIONS = Path(__file__).with_name("durations.json")
 # A test the durations file does not know yet: by where it lives (integration tests start a localcloud).
 UNKNOWN_S = {"tests/integration/": 8.0, "tests/localcloud/": 2.0}
-UNKNOWN_OTHER_S = 0.3
+UNKNOWN_OTHER_S = 0.1
 # Modules whose tests each play their own game day or start their own processes (no costly module fixture to share):
 # each test is its own unit, so their minutes spread over the workers instead of queueing on one.
 SPLIT_PER_TEST = (
@@ -69,6 +69,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: (-weight[unit_of(item.nodeid)], first[unit_of(item.nodeid)]))
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist, in the controller: tell each worker whether to sort its collection (a worker's own `dist` is "no")."""
+    node.workerinput["gameday_longest_first"] = _longest_first(node.config)
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
     if not _longest_first(config):
         return None
@@ -94,6 +101,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeSch
 
 
 def _longest_first(config: pytest.Config) -> bool:
+    """`--dist loadscope`: asked of the controller, or of a worker (told by the controller, see above)."""
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        return bool(worker.get("gameday_longest_first"))
     try:
         return bool(config.getvalue("dist") == "loadscope")
     except (AttributeError, ValueError):
