@@ -19,8 +19,9 @@ from localcloud.events import CAPACITY_ERROR
 from tests.localcloud.support import connect_outcome, http_get, tiny_profile
 
 pytestmark = pytest.mark.integration
-ATTACH_S = 1.5
-DETACH_S = 1.5
+# Long enough that the state right after the call is still attaching (detaching) on a busy machine.
+ATTACH_S = 3.0
+DETACH_S = 3.0
 
 
 @pytest.fixture(scope="module")
