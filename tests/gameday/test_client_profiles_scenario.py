@@ -82,7 +82,9 @@ def test_every_profile_is_measured_and_the_summary_has_a_line_each(tmp_path: Pat
     seen = {c.key: c for c in result.clients}
     assert seen["fresh-authoritative"].probe == "http:app"  # the primary already is that client
     fresh = seen["fresh-authoritative"].recovered_s
-    assert fresh is not None and 0.9 < fresh < 3.0
+    # The name moves about a second after the fault and its TTL is 0: recovered soon after, however busy the machine
+    # (the pinned clients below never recover within the 20 s watch).
+    assert fresh is not None and 0.9 < fresh < 10.0
     for pinned in ("keepalive", "dns-cache-30s", "resolve-once"):  # still on the old address
         assert seen[pinned].failed and seen[pinned].recovered_s is None, seen[pinned]
     assert result.rto is not None and result.rto.watched_s >= 3.0  # the watch waited for the profiles

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import queue
 import random
+import secrets
 import signal
 import subprocess
 import sys
@@ -112,8 +113,10 @@ def rollback(journal: Path, *extra: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[tuple[str, World]]:
+    # moto's accounts live in the worker process: a second sandbox there (another unit of four kills) sees what the
+    # first created, so each world has names of its own.
     with moto_server() as url:
-        yield url, build_world(url, REGION, "sigkill")
+        yield url, build_world(url, REGION, f"sigkill-{secrets.token_hex(3)}")
 
 
 pytestmark = pytest.mark.integration
