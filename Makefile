@@ -24,12 +24,18 @@ BENCH_ARGS ?=
 gameday: setup
 	$(PY) -m gameday run --backend local --profile fast --jobs 6 --split auto $(GAMEDAY_ARGS)
 
-# Six workers on two cores: most integration tests wait on simulated time (about 1.4 cores busy on average).
-# `--dist loadscope` uses tests/conftest.py's scheduler: a module's tests stay on one worker (its localcloud and
-# deployed stack start once), the front-door game days each go alone, and the longest go first by
-# tests/durations.json (refresh it with `python -m tests.durations JUNIT.xml` after a run with --junitxml).
-test: setup debian-test lint typecheck cfnlint
-	$(PY) -m pytest -q -n 6 --dist loadscope --durations=12 tests
+# Eight workers on two cores: most integration tests wait on simulated time. `--dist loadscope` uses
+# tests/conftest.py's scheduler: a module's tests stay on one worker (its localcloud and deployed stack start
+# once), the front-door game days each go alone, and the longest go first by tests/durations.json (refresh it
+# with `python -m tests.durations JUNIT.xml` after a run with --junitxml). More workers only add contention:
+# at ten the two cores are saturated and the run is no shorter. ruff, mypy and cfn-lint run beside the tests
+# (their output comes when each ends); either failing fails `make test`.
+test: setup debian-test
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck cfnlint & checks=$$!; \
+	$(PY) -m pytest -q -n 8 --dist loadscope --durations=12 tests; tests=$$?; \
+	wait $$checks; checked=$$?; \
+	if [ $$checked -ne 0 ]; then echo "make test: ruff, mypy or cfn-lint failed (see above)" >&2; fi; \
+	exit $$(( tests != 0 ? tests : checked ))
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gameday localcloud fixtures scenarios loadtest tests benchmarks conftest.py
