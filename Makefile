@@ -29,11 +29,13 @@ gameday: setup
 # once), the front-door game days each go alone, and the longest go first by tests/durations.json (refresh it
 # with `python -m tests.durations JUNIT.xml` after a run with --junitxml). More workers only add contention:
 # at ten the two cores are saturated and the run is no shorter. ruff, mypy and cfn-lint run beside the tests
-# (their output comes when each ends); either failing fails `make test`.
+# (their output comes when each ends); either failing fails `make test`. The tests marked `timing` (scheduling
+# precision in milliseconds) run last, alone, once the two cores are free again.
 test: setup debian-test
 	@$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck cfnlint & checks=$$!; \
-	$(PY) -m pytest -q -n 8 --dist loadscope --durations=12 tests; tests=$$?; \
+	$(PY) -m pytest -q -n 8 --dist loadscope --durations=12 -m "not timing" tests; tests=$$?; \
 	wait $$checks; checked=$$?; \
+	$(PY) -m pytest -q -m timing tests || tests=$$?; \
 	if [ $$checked -ne 0 ]; then echo "make test: ruff, mypy or cfn-lint failed (see above)" >&2; fi; \
 	exit $$(( tests != 0 ? tests : checked ))
 

@@ -25,6 +25,7 @@ def no_leaks() -> Iterator[None]:
     assert set(threading.enumerate()) <= before
 
 
+@pytest.mark.timing
 def test_a_hung_target_never_delays_the_next_send() -> None:
     """No coordinated omission: ten sends at 20 Hz all leave before the first 1 s timeout ends."""
     with ScriptedHttpServer("hang") as server:
@@ -40,6 +41,7 @@ def test_a_hung_target_never_delays_the_next_send() -> None:
     assert samples[-1].sent_mono - samples[0].sent_mono < 0.9
 
 
+@pytest.mark.timing
 def test_schedule_and_timestamps_line_up_with_the_timeline_origin() -> None:
     with ScriptedHttpServer("ok") as server:
         timeline = Timeline.begin("test")

@@ -14,6 +14,8 @@ import pytest
 
 from localcloud.route53.health import CheckConfig, HealthCheckers
 
+pytestmark = pytest.mark.timing  # lateness in milliseconds: run on cores no other test loads (see the Makefile)
+
 INTERVAL_S = 0.2  # RequestInterval 10 x 0.02
 
 
