@@ -140,8 +140,9 @@ class LoopbackTarget:
         elif previous != "refuse" and mode in ("refuse", "blackhole") and self._server is not None:
             if mode == "refuse":
                 await self._close()
-            else:
-                self._server.close()
+            else:  # open connections stay, and hang; close_server: a bare close leaks one accepted in this tick
+                close_server(self._server)
+                await asyncio.sleep(0)  # the listener is really closed before the hole binds its port
                 self._server = None
         if mode == "blackhole":
             self._open_hole()
